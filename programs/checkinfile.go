@@ -40,7 +40,11 @@ func ReadCheckIns(p *Program, r io.Reader) ([]CheckIn, []Overriding, error) {
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
-		return nil, nil, fmt.Errorf("check-ins must be a JSON array of objects: %v", jsonMessage(err))
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, nil, fmt.Errorf("check-ins must be a JSON array of objects, not a JSON %s", te.Value)
+		}
+		return nil, nil, fmt.Errorf("check-ins are not valid JSON: %s", jsonMessage(err))
 	}
 	var (
 		cs   []CheckIn
@@ -60,6 +64,10 @@ func ReadCheckIns(p *Program, r io.Reader) ([]CheckIn, []Overriding, error) {
 		}
 		switch e.Kind {
 		case "pause", "resume":
+			if e.Activity != "" || e.Dose != nil || e.Threshold != nil || e.Goal != nil || e.Status != "" || e.Pain != nil {
+				errs = append(errs, fmt.Errorf("%s: %s takes only a date and its kind", where, e.Kind))
+				continue
+			}
 			ovs = append(ovs, Overriding{Date: e.Date, Kind: OverrideKind(e.Kind)})
 			continue
 		case "override":
@@ -113,12 +121,13 @@ func strictJSON(data []byte, v any) error {
 func jsonMessage(err error) string {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Sprintf("%s must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		field := te.Field[strings.LastIndex(te.Field, ".")+1:] // "CheckIn.pain" names a Go type
+		if field == "" {
+			return fmt.Sprintf("must be %s, not a JSON %s", jsonKind(te.Type.Kind().String()), te.Value)
+		}
+		return fmt.Sprintf("%s must be %s, not a JSON %s", field, jsonKind(te.Type.Kind().String()), te.Value)
 	}
-	s := err.Error()
-	s = strings.TrimPrefix(s, "json: ")
-	s = strings.Replace(s, "unknown field", "unknown field", 1)
-	return s
+	return strings.TrimPrefix(err.Error(), "json: ")
 }
 
 func jsonKind(k string) string {
@@ -129,6 +138,8 @@ func jsonKind(k string) string {
 		return "text"
 	case k == "slice":
 		return "a list"
+	case k == "struct", k == "map":
+		return "an object"
 	}
 	return k
 }

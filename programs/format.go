@@ -1,8 +1,10 @@
 package programs
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"strconv"
@@ -313,20 +315,22 @@ func Parse(file string, data []byte) (*Program, error) {
 		d.add(1, 1, "file is larger than 1 MiB; a program is a few KiB of YAML")
 		return nil, d.problems
 	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		line := 1
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			line, _ = strconv.Atoi(m[1])
-			msg = strings.TrimPrefix(msg, m[0])
-		}
-		d.add(line, 1, "YAML syntax: "+msg)
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		d.syntax(err)
 		return nil, d.problems
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null") {
 		d.add(1, 1, "file is empty: a program needs id, name and activities")
 		return nil, d.problems
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == nil:
+		d.add(next.Line, next.Column, "a program file holds one YAML document; remove the second one or put it in its own file")
+	case err != io.EOF:
+		d.syntax(err)
 	}
 	p := d.program(doc.Content[0])
 	if len(d.problems) > 0 {
@@ -337,6 +341,22 @@ func Parse(file string, data []byte) (*Program, error) {
 }
 
 var yamlLine = regexp.MustCompile(`^line (\d+): `)
+
+// syntax reports a YAML syntax error. yaml.v3 numbers the lines of its
+// scanner's errors from 1 but its parser's ("did not find expected …", which
+// point at the collection being parsed) from 0, and leaves out line 0.
+func (d *decoder) syntax(err error) {
+	line := 0
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = strings.TrimPrefix(msg, m[0])
+	}
+	if strings.HasPrefix(msg, "did not find expected ") && !strings.HasPrefix(msg, "did not find expected whitespace") {
+		line++
+	}
+	d.add(max(line, 1), 1, "YAML syntax: "+msg)
+}
 
 // Problem is one validation finding with its position in the file.
 type Problem struct {
@@ -411,12 +431,22 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-func (d *decoder) str(n *yaml.Node, key string) string {
+// str returns a scalar's text; a null, a list or a mapping is reported and not ok.
+func (d *decoder) str(n *yaml.Node, key string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
 		d.errorf(n, "%s must be text", key)
-		return ""
+		return "", false
 	}
-	return n.Value
+	return n.Value, true
+}
+
+// text is a required, non-empty text value, trimmed.
+func (d *decoder) text(n *yaml.Node, key, hint string) string {
+	v, ok := d.str(n, key)
+	if v = strings.TrimSpace(v); ok && v == "" {
+		d.errorf(n, "%s must not be empty%s", key, hint)
+	}
+	return v
 }
 
 func (d *decoder) integer(n *yaml.Node, key string, lo, hi int) (int, bool) {
@@ -454,7 +484,10 @@ func (d *decoder) days(n *yaml.Node) []time.Weekday {
 	var out []time.Weekday
 	items := d.list(n, "days", "[mon, wed, fri] or [daily]")
 	for _, it := range items {
-		name := d.str(it, "a day")
+		name, ok := d.str(it, "a day")
+		if !ok {
+			continue
+		}
 		if name == "daily" {
 			if len(items) != 1 {
 				d.errorf(it, `"daily" must stand alone in days`)
@@ -464,11 +497,11 @@ func (d *decoder) days(n *yaml.Node) []time.Weekday {
 		}
 		wd, err := ParseDays([]string{name})
 		switch {
-		case err != nil && it.Kind == yaml.ScalarNode:
+		case err != nil:
 			d.errorf(it, "%v", err)
-		case err == nil && slices.Contains(out, wd[0]):
+		case slices.Contains(out, wd[0]):
 			d.errorf(it, "day %q is listed twice", name)
-		case err == nil:
+		default:
 			out = append(out, wd[0])
 		}
 	}
@@ -480,14 +513,17 @@ func (d *decoder) days(n *yaml.Node) []time.Weekday {
 func (d *decoder) times(n *yaml.Node) []Clock {
 	var out []Clock
 	for _, it := range d.list(n, "times", `["07:30"]`) {
-		v := d.str(it, "a time")
+		v, ok := d.str(it, "a time")
+		if !ok {
+			continue
+		}
 		c, err := ParseClock(v)
 		switch {
-		case err != nil && it.Kind == yaml.ScalarNode:
+		case err != nil:
 			d.errorf(it, "%v", err)
-		case err == nil && slices.Contains(out, c):
+		case slices.Contains(out, c):
 			d.errorf(it, "time %s is listed twice", v)
-		case err == nil:
+		default:
 			out = append(out, c)
 		}
 	}
@@ -504,18 +540,17 @@ func (d *decoder) program(root *yaml.Node) *Program {
 	}
 	p := &Program{Rules: DefaultRules()}
 	if n := f["id"]; n != nil {
-		p.ID = d.str(n, "id")
-		if p.ID != "" && !idPattern.MatchString(p.ID) {
+		var ok bool
+		if p.ID, ok = d.str(n, "id"); ok && !idPattern.MatchString(p.ID) {
 			d.errorf(n, "id %q must be lowercase letters, digits and hyphens, e.g. walking", p.ID)
 		}
 	}
 	if n := f["name"]; n != nil {
-		if p.Name = strings.TrimSpace(d.str(n, "name")); p.Name == "" && n.Kind == yaml.ScalarNode {
-			d.errorf(n, "name must not be empty")
-		}
+		p.Name = d.text(n, "name", "")
 	}
 	if n := f["description"]; n != nil {
-		p.Description = strings.TrimSpace(d.str(n, "description"))
+		desc, _ := d.str(n, "description")
+		p.Description = strings.TrimSpace(desc)
 	}
 	if n := f["calibration"]; n != nil {
 		c := d.fields(n, "calibration", []string{"days"}, nil)
@@ -575,25 +610,24 @@ func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
 	}
 	a := &Activity{Sets: 1}
 	if v := f["id"]; v != nil {
-		a.ID = d.str(v, "id")
-		if a.ID != "" && !idPattern.MatchString(a.ID) {
-			d.errorf(v, "activity id %q must be lowercase letters, digits and hyphens, e.g. walk", a.ID)
+		id, ok := d.str(v, "id")
+		if a.ID = id; ok && !idPattern.MatchString(id) {
+			d.errorf(v, "activity id %q must be lowercase letters, digits and hyphens, e.g. walk", id)
 		}
 	}
 	if v := f["name"]; v != nil {
-		a.Name = strings.TrimSpace(d.str(v, "name"))
+		a.Name = d.text(v, "name", "")
 	}
 	if v := f["kind"]; v != nil {
-		a.Kind = Kind(d.str(v, "kind"))
-		if a.Kind != "" && !slices.Contains(kinds, a.Kind) {
-			d.errorf(v, "unknown kind %q: use aerobic, stretch, strength, mobility or relaxation", a.Kind)
+		k, ok := d.str(v, "kind")
+		if a.Kind = Kind(k); ok && !slices.Contains(kinds, a.Kind) {
+			d.errorf(v, "unknown kind %q: use aerobic, stretch, strength, mobility or relaxation", k)
 		}
 	}
-	unitOK := false
 	if v := f["unit"]; v != nil {
-		a.Unit = Unit(d.str(v, "unit"))
-		if unitOK = slices.Contains(units, a.Unit); !unitOK && a.Unit != "" {
-			d.errorf(v, "unknown unit %q: use minutes, reps or seconds", a.Unit)
+		u, ok := d.str(v, "unit")
+		if a.Unit = Unit(u); ok && !slices.Contains(units, a.Unit) {
+			d.errorf(v, "unknown unit %q: use minutes, reps or seconds", u)
 		}
 	}
 	if v := f["sets"]; v != nil {
@@ -640,11 +674,11 @@ func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
 		a.Schedule = d.schedule(v)
 	}
 	if v := f["instructions"]; v != nil {
-		if a.Instructions = strings.TrimSpace(d.str(v, "instructions")); a.Instructions == "" && v.Kind == yaml.ScalarNode {
+		ins, ok := d.str(v, "instructions")
+		if a.Instructions = strings.TrimSpace(ins); ok && a.Instructions == "" {
 			d.errorf(v, "instructions must say how to do the activity, what it should feel like and when to stop")
 		}
 	}
-	_ = unitOK
 	return a, f["id"]
 }
 
