@@ -559,6 +559,10 @@ func (e *engine) endCalibration(off int, date Date, s *actState) {
 	}
 	s.step = s.a.StepFor(e.r, s.base)
 	s.quota = s.clamp(e.r, s.a.StartDose(e.r, s.base))
+	if e.inFlare { // a flare during calibration: step back from, and resume at, the calibrated start
+		s.resume = s.quota
+		s.stepBack = min(s.stepBack, s.clamp(e.r, roundDown(float64(s.quota)*float64(e.r.FlareStepBackPercent)/100, s.a.Granule)))
+	}
 	s.startedOn = date
 	s.startWhy = reason{kind: rStartCalibrated, unit: s.a.Unit, name: s.lname, r: &e.r,
 		n: [5]int{s.quota, s.a.startPercent(e.r), s.base, logged}}
@@ -594,6 +598,7 @@ func (e *engine) override(off int, date Date, o Overriding) {
 		switch o.Kind {
 		case DoseOverride:
 			s.quota = s.clamp(e.r, o.Value)
+			s.resume = s.quota // the therapist's dose outlasts a flare
 			ev.Reason = fmt.Sprintf("Your therapist set %s to %s.", lower(s.a.Name), s.a.Unit.Format(s.quota))
 			if s.quota < o.Value {
 				ev.Reason += " That is as high as your goal and flare threshold allow."

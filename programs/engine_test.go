@@ -464,3 +464,29 @@ func TestSkippedMidnightStaysOnItsDate(t *testing.T) {
 		t.Errorf("00:00 on 2026-09-06 in Santiago = %s, want 01:00 -03 the same day", got.Format("2006-01-02 15:04 -07"))
 	}
 }
+
+func TestFlareDuringCalibration(t *testing.T) {
+	src := strings.Replace(strings.Replace(strings.Replace(walkYAML, "activities:", "calibration: {days: 3}\nactivities:", 1),
+		"[mon, tue, wed, thu, fri]", "[daily]", 1), "baseline: 10\n    goal: 30", "baseline: 60\n    goal: 60", 1)
+	cs := []CheckIn{
+		{Date: day(0), Kind: FlareCheckIn},
+		{Date: day(1), Kind: SessionCheckIn, Activity: "walk", Status: Done, Dose: ptr(4)},
+		{Date: day(2), Kind: SessionCheckIn, Activity: "walk", Status: Done, Dose: ptr(4)},
+	}
+	p := scenario{src: src, weeks: 3, now: day(20), checkIns: cs}.plan(t)
+	// Calibrated baseline 4, start 3: the step-back and the resume follow it.
+	for d := 3; d < 21; d++ {
+		if got, _ := sessionDose(t, p, day(d)); got > 3 {
+			t.Errorf("%s dose %d, above the calibrated start of 3", day(d), got)
+		}
+	}
+}
+
+func TestTherapistDoseOutlastsAFlare(t *testing.T) {
+	p := scenario{weeks: 3, baseline: map[string]int{"walk": 20}, goal: map[string]int{"walk": 40},
+		checkIns:  []CheckIn{{Date: day(1), Kind: FlareCheckIn}},
+		overrides: []Overriding{{Date: day(3), Kind: DoseOverride, Activity: "walk", Value: 6}}, now: day(3)}.plan(t)
+	if got, _ := sessionDose(t, p, day(10)); got != 6 { // the flare ended on day 8
+		t.Errorf("after the flare: %d, want the therapist's 6", got)
+	}
+}
