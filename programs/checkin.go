@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 )
 
 // CheckInKind is what a patient logged.
@@ -54,6 +55,10 @@ type CheckIn struct {
 	Symptoms   *int     `json:"symptoms,omitempty"`
 	Confidence *int     `json:"confidence,omitempty"`
 	Answers    []string `json:"answers,omitempty"`
+	// At is when it was recorded, if known. It orders events of one day that
+	// must not be reordered: a therapist's resume applies after a red flag of
+	// the same day only when it was recorded after it.
+	At time.Time `json:"at,omitzero"`
 }
 
 // RedFlag is one question of the red-flag screen; a "yes" pauses the program.
@@ -175,7 +180,10 @@ func compareCheckIns(a, b *CheckIn) int {
 			return c
 		}
 	}
-	return slices.Compare(a.Answers, b.Answers)
+	if c := slices.Compare(a.Answers, b.Answers); c != 0 {
+		return c
+	}
+	return a.At.Compare(b.At)
 }
 
 func clockOr(c *Clock) Clock {
@@ -210,6 +218,7 @@ type Overriding struct {
 	Kind     OverrideKind `json:"kind"`
 	Activity string       `json:"activity,omitempty"`
 	Value    int          `json:"value,omitempty"`
+	At       time.Time    `json:"at,omitzero"` // when it was recorded, if known (see CheckIn.At)
 }
 
 // Validate checks one override against a program.

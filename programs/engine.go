@@ -228,7 +228,7 @@ func newEngine(as Assignment, checkIns []CheckIn, overrides []Overriding, now Da
 	}
 	slices.SortFunc(e.overrides, func(a, b Overriding) int {
 		return cmp.Or(cmp.Compare(a.Date, b.Date), strings.Compare(string(a.Kind), string(b.Kind)),
-			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value))
+			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value), a.At.Compare(b.At))
 	})
 	e.plan = &Plan{Program: p.ID, Start: as.Start, Timezone: as.Location.String(), Now: now,
 		Weeks: make([]Week, as.Weeks)}
@@ -293,9 +293,15 @@ func (e *engine) run() {
 		if e.inFlare && date > e.flareEnd() {
 			e.endFlare(off, date)
 		}
+		var late []Overriding // resumes recorded after the day's red flag
 		for len(e.overrides) > 0 && e.overrides[0].Date == date {
-			e.override(off, date, e.overrides[0])
+			o := e.overrides[0]
 			e.overrides = e.overrides[1:]
+			if o.Kind == ResumeOverride && e.redFlagBefore(off, o.At) {
+				late = append(late, o)
+				continue
+			}
+			e.override(off, date, o)
 		}
 		if e.inFlare && !e.persistent && int(date-e.flareStart) >= e.r.PersistentFlareDays {
 			e.persistent = true
@@ -321,6 +327,9 @@ func (e *engine) run() {
 		for _, k := range e.order[e.dayFrom[off]:e.dayFrom[off+1]] {
 			e.checkIn(off, date, &e.checkIns[k], first)
 		}
+		for _, o := range late {
+			e.override(off, date, o)
+		}
 		e.closeDay(off, date, first)
 		if e.paused != notPaused {
 			e.pausedWeeks[w] = true
@@ -337,6 +346,21 @@ func (e *engine) run() {
 			}
 		}
 	}
+}
+
+// redFlagBefore reports whether day off has a red flag recorded before at.
+// Without both instants nothing is known, and a red flag of the same day wins.
+func (e *engine) redFlagBefore(off int, at time.Time) bool {
+	if at.IsZero() {
+		return false
+	}
+	for _, k := range e.order[e.dayFrom[off]:e.dayFrom[off+1]] {
+		c := &e.checkIns[k]
+		if c.Kind == RedFlagCheckIn && len(c.Answers) > 0 && !c.At.IsZero() && c.At.Before(at) {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *engine) event(off int, ev Event) {

@@ -490,3 +490,25 @@ func TestTherapistDoseOutlastsAFlare(t *testing.T) {
 		t.Errorf("after the flare: %d, want the therapist's 6", got)
 	}
 }
+
+func TestResumeRecordedAfterASameDayRedFlag(t *testing.T) {
+	flagAt := time.Date(2026, 1, 7, 9, 0, 0, 0, time.UTC)
+	cs := []CheckIn{{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"night_pain"}, At: flagAt}}
+	for _, tt := range []struct {
+		name     string
+		resumeAt time.Time
+		paused   bool
+	}{
+		{"resume recorded after the red flag", flagAt.Add(time.Hour), false},
+		{"resume recorded before the red flag", flagAt.Add(-time.Hour), true},
+		{"times unknown: the red flag wins", time.Time{}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := scenario{weeks: 2, now: day(3), checkIns: cs,
+				overrides: []Overriding{{Date: day(2), Kind: ResumeOverride, At: tt.resumeAt}}}.plan(t)
+			if p.Paused != tt.paused {
+				t.Errorf("paused = %v, want %v", p.Paused, tt.paused)
+			}
+		})
+	}
+}

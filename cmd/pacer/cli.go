@@ -22,11 +22,15 @@ type command struct {
 	run           func(c *cli, ctx context.Context, args []string) error
 }
 
-// commands is pacer's command table; later capabilities (serve, user, token,
-// migrate, config, notify, healthcheck) add their entries here.
+// commands is pacer's command table; later capabilities (config, notify,
+// healthcheck) add their entries here.
 func commands() []command {
 	return []command{
+		{"serve", "run the daemon: API, check-ins and calendar feeds", (*cli).serve},
 		{"program", "list, show, validate and plan graded-activity programs", (*cli).program},
+		{"user", "add a therapist (prints a one-time password-setup link)", (*cli).user},
+		{"token", "create a therapist's API token", (*cli).token},
+		{"migrate", "bring the store's schema up to date", (*cli).migrate},
 	}
 }
 

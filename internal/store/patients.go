@@ -1,0 +1,121 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+const patientColumns = `id, therapist_id, name, email, timezone, discreet, alarm, feed_version, feed_nonce,
+	checkin_nonce, created_at`
+
+func scanPatient(row rowScanner) (Patient, error) {
+	var p Patient
+	var created int64
+	if err := row.Scan(&p.ID, &p.TherapistID, &p.Name, &p.Email, &p.Timezone, &p.Discreet, &p.Alarm,
+		&p.FeedVersion, &p.FeedNonce, &p.CheckinNonce, &created); err != nil {
+		return Patient{}, notFound(err)
+	}
+	p.CreatedAt = fromMillis(created)
+	return p, nil
+}
+
+// CreatePatient adds p (its ID, CreatedAt and FeedVersion are ignored; its
+// nonces are stored as given) with the hashes of its feed and check-in
+// tokens, and returns it as stored. A hash already in use is ErrConflict.
+func (s *Store) CreatePatient(ctx context.Context, p Patient, feedHash, checkinHash []byte) (Patient, error) {
+	if err := checkHash(feedHash, checkinHash); err != nil {
+		return Patient{}, fmt.Errorf("create patient: %w", err)
+	}
+	now := s.nowMillis()
+	err := s.w.QueryRowContext(ctx, s.q(`INSERT INTO patients (therapist_id, name, email, timezone, discreet, alarm,
+			feed_token_hash, checkin_token_hash, feed_nonce, checkin_nonce, feed_version, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id`),
+		p.TherapistID, p.Name, p.Email, p.Timezone, p.Discreet, p.Alarm, feedHash, checkinHash,
+		p.FeedNonce, p.CheckinNonce, now).Scan(&p.ID)
+	if isUnique(err) {
+		return Patient{}, fmt.Errorf("create patient: a token is taken: %w", ErrConflict)
+	}
+	if err != nil {
+		return Patient{}, fmt.Errorf("create patient: %w", err)
+	}
+	p.FeedVersion = 0
+	p.CreatedAt = fromMillis(now)
+	return p, nil
+}
+
+// Patient returns the therapist's patient with the id; another therapist's
+// patient is ErrNotFound.
+func (s *Store) Patient(ctx context.Context, therapistID, id int64) (Patient, error) {
+	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
+		FROM patients WHERE id = ? AND therapist_id = ?`), id, therapistID))
+	if err != nil {
+		return Patient{}, fmt.Errorf("patient %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Patients returns the therapist's patients ordered by name (byte order, the
+// same on both dialects), then id.
+func (s *Store) Patients(ctx context.Context, therapistID int64) ([]Patient, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+patientColumns+`
+		FROM patients WHERE therapist_id = ? ORDER BY name, id`), therapistID)
+	if err != nil {
+		return nil, fmt.Errorf("patients: %w", err)
+	}
+	defer rows.Close()
+	var ps []Patient
+	for rows.Next() {
+		p, err := scanPatient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("patients: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("patients: %w", err)
+	}
+	return ps, nil
+}
+
+// PatientByFeedToken returns the patient whose feed token has the hash.
+func (s *Store) PatientByFeedToken(ctx context.Context, hash []byte) (Patient, error) {
+	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
+		FROM patients WHERE feed_token_hash = ?`), hash))
+	if err != nil {
+		return Patient{}, fmt.Errorf("patient by feed token: %w", err)
+	}
+	return p, nil
+}
+
+// PatientByCheckinToken returns the patient whose check-in token has the hash.
+func (s *Store) PatientByCheckinToken(ctx context.Context, hash []byte) (Patient, error) {
+	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
+		FROM patients WHERE checkin_token_hash = ?`), hash))
+	if err != nil {
+		return Patient{}, fmt.Errorf("patient by check-in token: %w", err)
+	}
+	return p, nil
+}
+
+// RotateFeedToken replaces the patient's feed nonce and feed token hash
+// together; the old token stops working at once. Another therapist's patient
+// is ErrNotFound and unchanged; a hash already in use is ErrConflict.
+func (s *Store) RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error {
+	if err := checkHash(newHash); err != nil {
+		return fmt.Errorf("rotate feed token: %w", err)
+	}
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE patients SET feed_token_hash = ?, feed_nonce = ?
+		WHERE id = ? AND therapist_id = ?`), newHash, newNonce, patientID, therapistID)
+	if isUnique(err) {
+		return fmt.Errorf("rotate feed token: %w", ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("rotate feed token: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("rotate feed token: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("rotate feed token: patient %d: %w", patientID, ErrNotFound)
+	}
+	return nil
+}

@@ -1,0 +1,298 @@
+// Package web serves pacer over HTTP: the therapist JSON API under /api/v1,
+// the patient's check-in endpoints under /c/{token}, calendar feeds under
+// /feed/{token}.ics, and the health endpoints. It owns authentication, request
+// limits and the mapping of domain errors to status codes; plans come from the
+// scheduler, rows from the store, iCalendar text from the feed package.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"pacer/internal/store"
+	"pacer/programs"
+	"pacer/scheduler"
+)
+
+// Store is what the web layer needs of the store.
+type Store interface {
+	Ping(ctx context.Context) error
+	TherapistByAPIToken(ctx context.Context, hash []byte) (store.Therapist, error)
+	CreatePatient(ctx context.Context, p store.Patient, feedHash, checkinHash []byte) (store.Patient, error)
+	Patient(ctx context.Context, therapistID, id int64) (store.Patient, error)
+	Patients(ctx context.Context, therapistID int64) ([]store.Patient, error)
+	PatientByFeedToken(ctx context.Context, hash []byte) (store.Patient, error)
+	PatientByCheckinToken(ctx context.Context, hash []byte) (store.Patient, error)
+	RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
+	CreateAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error)
+	Assignment(ctx context.Context, therapistID, id int64) (store.Assignment, error)
+	Assignments(ctx context.Context, patientID int64) ([]store.Assignment, error)
+	AddCheckIn(ctx context.Context, c store.CheckIn) (store.CheckIn, error)
+	AddOverride(ctx context.Context, o store.Override) (store.Override, error)
+	Sessions(ctx context.Context, patientID int64, from, to programs.Date) ([]store.Session, error)
+	Decisions(ctx context.Context, assignmentID int64) ([]store.Decision, error)
+	scheduler.Store
+}
+
+// Server holds the web layer's dependencies; nothing here is global.
+type Server struct {
+	Store   Store
+	Keys    Keyring
+	Library *programs.Library
+	BaseURL *url.URL
+	Now     func() time.Time
+	Log     *slog.Logger
+
+	mat      *scheduler.Materializer
+	feeds    *feedCache
+	perToken *limiter // requests per valid token
+	failures *limiter // failed token lookups per client address
+}
+
+// New wires a server.
+func New(st Store, keys Keyring, lib *programs.Library, base *url.URL, now func() time.Time, log *slog.Logger) *Server {
+	return &Server{
+		Store: st, Keys: keys, Library: lib, BaseURL: base, Now: now, Log: log,
+		mat:      &scheduler.Materializer{Store: st, Now: now},
+		feeds:    newFeedCache(4096),
+		perToken: newLimiter(10, 40, now),
+		failures: newLimiter(1, 20, now),
+	}
+}
+
+// Limits on request bodies.
+const (
+	maxJSONBody    = 64 << 10
+	maxProgramBody = 256 << 10
+)
+
+// Handler returns the HTTP handler with every route.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+
+	mux.HandleFunc("GET /feed/{file}", s.feed) // GET covers HEAD
+
+	mux.HandleFunc("GET /c/{token}", s.checkinPage)
+	mux.HandleFunc("POST /c/{token}/checkins", s.postCheckIn)
+
+	api := func(pattern string, h func(http.ResponseWriter, *http.Request, store.Therapist)) {
+		mux.HandleFunc(pattern, s.authenticated(h))
+	}
+	api("POST /api/v1/patients", s.createPatient)
+	api("GET /api/v1/patients", s.listPatients)
+	api("GET /api/v1/patients/{id}", s.getPatient)
+	api("POST /api/v1/patients/{id}/assignments", s.createAssignment)
+	api("POST /api/v1/patients/{id}/feed-token", s.rotateFeedToken)
+	api("GET /api/v1/assignments/{id}/plan", s.getPlan)
+	api("POST /api/v1/assignments/{id}/pause", s.pause)
+	api("POST /api/v1/assignments/{id}/resume", s.resume)
+	api("PATCH /api/v1/assignments/{id}", s.patchAssignment)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: see the README for /api/v1")
+	})
+	return s.middleware(mux)
+}
+
+// middleware adds security headers, recovers from panics and logs each request
+// by its route pattern, never its path: paths carry capability tokens.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.Now()
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		if strings.HasPrefix(r.URL.Path, "/c/") || strings.HasPrefix(r.URL.Path, "/feed/") {
+			h.Set("Referrer-Policy", "no-referrer")
+		}
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if v := recover(); v != nil {
+				s.Log.Error("panic in handler", "route", r.Pattern, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if !rec.wrote {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			s.Log.Debug("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
+				"duration_ms", s.Now().Sub(start).Milliseconds())
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if err := s.Store.Ping(ctx); err != nil {
+		s.Log.Warn("store not ready", "err", err)
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "store unavailable")
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// authenticated checks the bearer token and the per-token rate limit.
+func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.Therapist)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || tok == "" {
+			if !s.failures.allow(clientAddr(r)) {
+				writeError(w, http.StatusTooManyRequests, "too many failed requests; wait a minute")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pacer"`)
+			writeError(w, http.StatusUnauthorized, "send Authorization: Bearer <token> (create one with pacer token create)")
+			return
+		}
+		hash := store.HashToken(tok)
+		if !s.perToken.allow(string(hash)) {
+			writeError(w, http.StatusTooManyRequests, "too many requests with this token; slow down")
+			return
+		}
+		t, err := s.Store.TherapistByAPIToken(r.Context(), hash)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.internal(w, r, err)
+				return
+			}
+			if !s.failures.allow(clientAddr(r)) {
+				writeError(w, http.StatusTooManyRequests, "too many failed requests; wait a minute")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pacer", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "the API token is not valid (create one with pacer token create)")
+			return
+		}
+		h(w, r, t)
+	}
+}
+
+// clientAddr is the remote host, without the port.
+func clientAddr(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, errorBody{msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v) //nolint:errcheck // the client went away; nothing to do
+}
+
+// internal logs an unexpected error without request data and answers 500.
+func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.Log.Error("request failed", "route", r.Pattern, "err", err)
+	writeError(w, http.StatusInternalServerError, "internal error; the server log has the details")
+}
+
+// notFoundOr maps ErrNotFound to 404 and anything else to 500.
+func (s *Server) notFoundOr(w http.ResponseWriter, r *http.Request, err error, what string) {
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, what+" not found")
+		return
+	}
+	s.internal(w, r, err)
+}
+
+// decodeJSON reads a JSON body of at most limit bytes with no unknown fields.
+// It writes the error response itself and reports whether to go on.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the body is larger than %d bytes", limit))
+			return false
+		}
+		writeError(w, http.StatusBadRequest, "the body is not valid JSON for this endpoint: "+jsonMessage(err))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "the body holds more than one JSON value")
+		return false
+	}
+	return true
+}
+
+func jsonMessage(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "the body"
+		}
+		return fmt.Sprintf("%s must not be a JSON %s", field, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// url builds an absolute URL under the base URL.
+func (s *Server) url(path string) string {
+	u := *s.BaseURL
+	u.Path = strings.TrimSuffix(u.Path, "/") + path
+	return u.String()
+}
+
+// FeedURL and CheckinURL are the patient's capability URLs for a token.
+func (s *Server) FeedURL(token string) string    { return s.url("/feed/" + token + ".ics") }
+func (s *Server) CheckinURL(token string) string { return s.url("/c/" + token) }
+
+// WebcalURL is the webcal:// form of a feed URL, which opens calendar apps.
+func WebcalURL(feedURL string) string {
+	_, rest, ok := strings.Cut(feedURL, "://")
+	if !ok {
+		return feedURL
+	}
+	return "webcal://" + rest
+}
