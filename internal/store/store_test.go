@@ -733,7 +733,7 @@ func TestOverrides(t *testing.T) {
 			{Date: d, Kind: programs.PauseOverride},
 			{Date: d.AddDays(3), Kind: programs.ResumeOverride},
 		}
-		for _, o := range want {
+		for i, o := range want {
 			got, err := s.AddOverride(ctx, Override{AssignmentID: a.ID, Overriding: o})
 			if err != nil {
 				t.Fatal(err)
@@ -741,6 +741,7 @@ func TestOverrides(t *testing.T) {
 			if got.ID == 0 || got.CreatedAt.IsZero() || got.Overriding != o {
 				t.Errorf("added %+v", got)
 			}
+			want[i].At = got.CreatedAt // read back as when it was recorded
 		}
 		if _, err := s.AddOverride(ctx, Override{AssignmentID: b.ID, Overriding: programs.Overriding{Date: d, Kind: programs.GoalOverride, Activity: "walk", Value: 40}}); err != nil {
 			t.Fatal(err)
