@@ -19,6 +19,7 @@ import (
 	"pacer/internal/store"
 	"pacer/internal/web"
 	"pacer/programs"
+	"pacer/scheduler"
 )
 
 // storeFlags adds --db (and --base-url where links are printed) to a command.
@@ -241,6 +242,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "pacer listening on %s (store: %s)\n", base, describeDSN(cfg.DSN()))
 	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect())
+	reviewCtx, stopReview := context.WithCancel(ctx)
+	reviewer := &scheduler.Reviewer{Store: st, Mat: &scheduler.Materializer{Store: st, Now: c.now}, Now: c.now, Log: log}
+	reviewed := make(chan struct{})
+	go func() { defer close(reviewed); reviewer.Run(reviewCtx) }()
+	defer func() { stopReview(); <-reviewed }()
+
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	select {

@@ -119,3 +119,26 @@ func (s *Store) RotateFeedToken(ctx context.Context, therapistID, patientID int6
 	}
 	return nil
 }
+
+// ActivePatients returns every patient with an active assignment, by id, for
+// the periodic review that keeps their plans and feeds current.
+func (s *Store) ActivePatients(ctx context.Context) ([]Patient, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+patientColumns+` FROM patients
+		WHERE id IN (SELECT patient_id FROM assignments WHERE status = 'active') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("active patients: %w", err)
+	}
+	defer rows.Close()
+	var ps []Patient
+	for rows.Next() {
+		p, err := scanPatient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("active patients: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active patients: %w", err)
+	}
+	return ps, nil
+}

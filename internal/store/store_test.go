@@ -1290,3 +1290,20 @@ func TestSaveSessionsStatusOnly(t *testing.T) {
 		}
 	})
 }
+
+func TestActivePatients(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		th := mkTherapist(t, s, "t@example.org")
+		idle := mkPatient(t, s, th.ID, "Idle")
+		busy := mkPatient(t, s, th.ID, "Busy")
+		mkAssignment(t, s, busy.ID)
+		mkAssignment(t, s, busy.ID)
+		ps, err := s.ActivePatients(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 1 || ps[0].ID != busy.ID || ps[0].Timezone == "" {
+			t.Errorf("active patients %+v, want only %d (not %d)", ps, busy.ID, idle.ID)
+		}
+	})
+}
