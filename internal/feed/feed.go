@@ -56,6 +56,9 @@ type Event struct {
 	// LastModified is when the session last changed; it is also the DTSTAMP, so
 	// that an unchanged feed renders byte-identical.
 	LastModified time.Time
+	// NoAlarm leaves this event without the calendar's VALARM, e.g. a session
+	// already in the past.
+	NoAlarm bool
 }
 
 // Feed-wide properties. The refresh hint is one hour; Google ignores it and
@@ -116,7 +119,7 @@ func build(c Calendar) (*ical.Calendar, error) {
 	cal.Props.Set(&ical.Prop{Name: "X-PUBLISHED-TTL", Params: ical.Params{}, Value: refresh})
 
 	for i := range events {
-		ev, err := vevent(&events[i], c.Alarm)
+		ev, err := vevent(&events[i], c.Alarm && !events[i].NoAlarm)
 		if err != nil {
 			return nil, fmt.Errorf("event %q starting %s: %w", events[i].UID, events[i].Start.UTC().Format(time.RFC3339), err)
 		}

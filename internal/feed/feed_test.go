@@ -554,3 +554,19 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatalf("feed of %d events is %d bytes; it must stay far below 1 MB", len(c.Events), len(body))
 	}
 }
+
+func TestNoAlarmOnAnEvent(t *testing.T) {
+	at := time.Date(2026, 11, 23, 6, 30, 0, 0, time.UTC)
+	ev := func(uid string, noAlarm bool) Event {
+		return Event{UID: uid, Start: at, Duration: 10 * time.Minute, Title: "Walk · 10 min", Status: Confirmed,
+			LastModified: at, NoAlarm: noAlarm}
+	}
+	body, err := Render(Calendar{Name: "Plan", Alarm: true, Events: []Event{ev("a@pacer", false), ev("b@pacer", true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(body), "BEGIN:VEVENT")
+	if len(parts) != 3 || !strings.Contains(parts[1], "BEGIN:VALARM") || strings.Contains(parts[2], "BEGIN:VALARM") {
+		t.Errorf("want a VALARM on a@pacer only:\n%s", body)
+	}
+}

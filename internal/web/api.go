@@ -193,7 +193,11 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t stor
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	loc, _ := time.LoadLocation(p.Timezone)
+	loc, err := s.zone(p.Timezone)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	start := programs.DateOf(s.Now().In(loc))
 	if in.Start != "" {
 		if start, err = programs.ParseDate(in.Start); err != nil {
@@ -323,7 +327,7 @@ func (s *Server) override(w http.ResponseWriter, r *http.Request, t store.Therap
 }
 
 func (s *Server) today(p store.Patient) programs.Date {
-	loc, err := time.LoadLocation(p.Timezone)
+	loc, err := s.zone(p.Timezone)
 	if err != nil {
 		loc = time.UTC
 	}

@@ -18,8 +18,9 @@ import (
 // The feed window: the last 14 days (so cancelled events reach clients) and
 // the next 8 weeks.
 const (
-	feedDaysBack  = 14
-	feedDaysAhead = 56
+	feedDaysBack    = 14
+	feedDaysAhead   = 56
+	instructionDays = 7 // sessions from today on that carry the full instructions
 )
 
 // feedCache keeps each patient's last rendered feed. An entry is valid while
@@ -90,7 +91,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	loc, err := time.LoadLocation(p.Timezone)
+	loc, err := s.zone(p.Timezone)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -167,13 +168,18 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 		}
 		fmt.Fprintf(&desc, " (week %d).", x.Week)
 		if x.Projected {
-			desc.WriteString(" This week is a projection: it can still change with what you log.")
+			desc.WriteString(" Projected: it can change with what you log.")
 		}
 		if reason != "" {
 			desc.WriteString("\n\n" + reason)
 		}
-		if instructions != "" {
+		// The full instructions go with the sessions of the coming week, the
+		// ones the patient is about to do; repeating them in every event of
+		// the window would take the feed towards Google's 1 MB limit.
+		if instructions != "" && x.Date >= today && x.Date < today.AddDays(instructionDays) {
 			desc.WriteString("\n\n" + instructions)
+		} else if instructions != "" {
+			desc.WriteString("\n\nInstructions: on the check-in page.")
 		}
 		desc.WriteString("\n\nCheck in: " + checkin)
 		cal.Events = append(cal.Events, feed.Event{
@@ -186,6 +192,7 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 			Status:       status,
 			Sequence:     x.Revision,
 			LastModified: x.UpdatedAt.UTC(),
+			NoAlarm:      x.Date < today, // an alarm for a past session helps no one
 		})
 		if x.UpdatedAt.After(modified) {
 			modified = x.UpdatedAt

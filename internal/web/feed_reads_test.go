@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +98,24 @@ func TestUnchangedFeedCostsOneStoreRead(t *testing.T) {
 	if calls, want := cs.take(), map[string]int{"PatientByFeedToken": 1}; !maps.Equal(calls, want) {
 		t.Errorf("second serving of an unchanged feed made store calls %v, want only %v (no Sessions, Assignments or Decisions; no CheckIns, Overrides or SaveSessions, which mean a re-plan)", calls, want)
 	}
+}
+
+// TestFeedSizeForThreePrograms keeps a full feed (three programs, the whole
+// 14-day-back / 8-week window) far below the 1 MB past which Google drops events.
+func TestFeedSizeForThreePrograms(t *testing.T) {
+	f := newFeedFixture(t, nil)
+	rec := f.get()
+	if rec.Code != 200 {
+		t.Fatalf("feed: %d", rec.Code)
+	}
+	const limit = 350 << 10
+	body := rec.Body.String()
+	if n := len(body); n > limit {
+		t.Errorf("the feed is %d bytes, over %d", n, limit)
+	}
+	// The coming week's sessions still carry their full instructions.
+	if !strings.Contains(body, "Walk at an easy pace") {
+		t.Error("no instructions in the coming week's sessions")
+	}
+	t.Logf("feed of three programs: %d bytes", len(body))
 }

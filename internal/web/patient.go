@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"pacer/internal/store"
 	"pacer/programs"
@@ -210,7 +209,11 @@ func (s *Server) checkinPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	loc, _ := time.LoadLocation(p.Timezone)
+	loc, err := s.zone(p.Timezone)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
 	today := s.today(p)
 	sessions, err := s.Store.Sessions(r.Context(), p.ID, today, today.AddDays(6))
 	if err != nil {

@@ -6,6 +6,7 @@
 package web
 
 import (
+	"sync"
 	"context"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,7 @@ type Server struct {
 
 	mat      *scheduler.Materializer
 	feeds    *feedCache
+	zones    sync.Map // time zone name → *time.Location; LoadLocation reads a file each time
 	perToken *limiter // requests per valid token
 	failures *limiter // failed token lookups per client address
 }
@@ -66,6 +68,19 @@ func New(st Store, keys Keyring, lib *programs.Library, base *url.URL, now func(
 		perToken: newLimiter(10, 40, now),
 		failures: newLimiter(1, 20, now),
 	}
+}
+
+// zone loads a patient's time zone once per name.
+func (s *Server) zone(name string) (*time.Location, error) {
+	if loc, ok := s.zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	s.zones.Store(name, loc)
+	return loc, nil
 }
 
 // Limits on request bodies.
