@@ -6,7 +6,6 @@
 package web
 
 import (
-	"sync"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"pacer/internal/store"
