@@ -21,7 +21,10 @@ const HorizonWeeks = 9
 type Store interface {
 	CheckIns(ctx context.Context, patientID, assignmentID int64) ([]programs.CheckIn, error)
 	Overrides(ctx context.Context, assignmentID int64) ([]programs.Overriding, error)
-	SaveSessions(ctx context.Context, assignmentID, patientID int64, want []store.Session, decisions []store.Decision, now time.Time) (int, error)
+	SavePlan(ctx context.Context, assignmentID, patientID int64, want []store.Session, decisions []store.Decision,
+		reminders func(saved []store.Session) []store.Reminder, now time.Time) (int, error)
+	Channels(ctx context.Context, patientID int64) ([]store.Channel, error)
+	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 }
 
 // Materializer recomputes an assignment's plan through the engine and writes
@@ -29,6 +32,9 @@ type Store interface {
 type Materializer struct {
 	Store Store
 	Now   func() time.Time
+	Wake  func() // tells the dispatcher new reminders may be due; may be nil
+	// Alerts, when set, tells the therapist of a flare that has become persistent.
+	Alerts *Alerts
 }
 
 // Input rebuilds the engine's input from an assignment row.
@@ -112,15 +118,38 @@ func (m *Materializer) Plan(ctx context.Context, p store.Patient, a store.Assign
 	return plan, in.Program, nil
 }
 
-// Materialize recomputes the plan and stores its sessions and decisions.
+// Materialize recomputes the plan and stores its sessions, its decisions and
+// the reminders of its coming sessions, all in one transaction.
 func (m *Materializer) Materialize(ctx context.Context, p store.Patient, a store.Assignment) (*programs.Plan, error) {
 	plan, _, err := m.Plan(ctx, p, a)
 	if err != nil {
 		return nil, err
 	}
+	chs, err := m.Store.Channels(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	set, err := m.Store.NotifySettings(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := time.LoadLocation(p.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("patient %d: time zone: %w", p.ID, err)
+	}
+	now := m.Now()
+	reminders := func(saved []store.Session) []store.Reminder { return SessionReminders(saved, chs, set, loc, now) }
 	sessions, decisions := Rows(a, plan)
-	if _, err := m.Store.SaveSessions(ctx, a.ID, p.ID, sessions, decisions, m.Now()); err != nil {
-		return nil, fmt.Errorf("assignment %d: save sessions: %w", a.ID, err)
+	if _, err := m.Store.SavePlan(ctx, a.ID, p.ID, sessions, decisions, reminders, now); err != nil {
+		return nil, fmt.Errorf("assignment %d: save plan: %w", a.ID, err)
+	}
+	if m.Alerts != nil {
+		if err := m.Alerts.Persistent(ctx, p, plan, now); err != nil {
+			return nil, fmt.Errorf("assignment %d: alert: %w", a.ID, err)
+		}
+	}
+	if m.Wake != nil {
+		m.Wake()
 	}
 	return plan, nil
 }

@@ -27,6 +27,9 @@ type Reviewer struct {
 	Mat   *Materializer
 	Now   func() time.Time
 	Log   *slog.Logger
+	// Retain, if set, applies the data retention period: at start, then
+	// after the sweep of each hour that begins a UTC day.
+	Retain func(ctx context.Context, now time.Time) error
 }
 
 // Run sweeps every patient at start, then on each hour those whose local
@@ -35,6 +38,7 @@ func (r *Reviewer) Run(ctx context.Context) error {
 	if _, err := r.Sweep(ctx, func(store.Patient, time.Time) bool { return true }); err != nil && ctx.Err() == nil {
 		r.Log.Error("review sweep", "err", err)
 	}
+	r.retain(ctx)
 	for {
 		now := r.Now()
 		next := now.Truncate(time.Hour).Add(time.Hour)
@@ -50,6 +54,18 @@ func (r *Reviewer) Run(ctx context.Context) error {
 			r.Log.Error("review sweep", "err", err)
 		}
 		r.Log.Info("review sweep", "patients", n)
+		if r.Now().UTC().Hour() == 0 {
+			r.retain(ctx)
+		}
+	}
+}
+
+func (r *Reviewer) retain(ctx context.Context) {
+	if r.Retain == nil {
+		return
+	}
+	if err := r.Retain(ctx, r.Now()); err != nil && ctx.Err() == nil {
+		r.Log.Error("retention", "err", err)
 	}
 }
 

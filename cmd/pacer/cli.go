@@ -31,6 +31,10 @@ func commands() []command {
 		{"user", "add a therapist (prints a one-time password-setup link)", (*cli).user},
 		{"token", "create a therapist's API token", (*cli).token},
 		{"migrate", "bring the store's schema up to date", (*cli).migrate},
+		{"config", "check the configuration and print it, secrets redacted", (*cli).config},
+		{"healthcheck", "exit 0 when the server's /readyz answers 200", (*cli).healthcheck},
+		{"backup", "copy the SQLite store to a file while pacer runs", (*cli).backup},
+		{"restore", "replace the SQLite store with a backup (pacer stopped)", (*cli).restore},
 	}
 }
 
@@ -52,7 +56,7 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintln(w, "pacer: graded activity for chronic back pain, as a plan, a calendar feed and reminders.")
 	fmt.Fprintln(w, "\nUsage: pacer COMMAND [ARGS]\n\nCommands:")
 	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", cmd.name, cmd.summary)
+		fmt.Fprintf(w, "  %-12s %s\n", cmd.name, cmd.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'pacer COMMAND --help' for a command's options.")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,20 +14,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
+	"github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/term"
 
 	"pacer/internal/config"
+	"pacer/internal/metrics"
 	"pacer/internal/store"
 	"pacer/internal/web"
 	"pacer/programs"
 	"pacer/scheduler"
 )
 
-// storeFlags adds --db (and --base-url where links are printed) to a command.
-func storeFlags(c *cli, fs *flag.FlagSet) *config.Config {
-	cfg := config.Load(c.getenv)
-	fs.StringVar(&cfg.DB, "db", cfg.DB, "store: a file path or sqlite:PATH (default: the state directory), or postgres://…")
-	return &cfg
+// storeFlags adds --config, --db and the given keys' flags (listen,
+// base_url) to a command; call load after parsing.
+func storeFlags(fs *flag.FlagSet, keys ...string) *config.Flags {
+	return config.AddFlags(fs, append([]string{"db"}, keys...)...)
+}
+
+// load reads the configuration a command's flags name, and validates it.
+func (c *cli) load(f *config.Flags) (*config.Config, error) {
+	cfg, err := f.Load(c.getenv)
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return &cfg, nil
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
@@ -38,12 +53,16 @@ func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 }
 
 func (c *cli) migrate(ctx context.Context, args []string) error {
-	fs := newFlags(c, "migrate", "pacer migrate [--db DSN]")
-	cfg := storeFlags(c, fs)
+	fs := newFlags(c, "migrate", "pacer migrate [--config FILE] [--db DSN]")
+	flags := storeFlags(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("migrate takes no arguments")
+	}
+	cfg, err := c.load(flags)
+	if err != nil {
+		return err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -65,9 +84,8 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "add" {
 		return usagef("user needs a subcommand: add")
 	}
-	fs := newFlags(c, "user add", "pacer user add --email E [--name N] [--admin] [--db DSN] [--base-url URL]")
-	cfg := storeFlags(c, fs)
-	fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public URL the setup link is built from")
+	fs := newFlags(c, "user add", "pacer user add --email E [--name N] [--admin] [--config FILE] [--db DSN] [--base-url URL]")
+	flags := storeFlags(fs, "base_url")
 	email := fs.String("email", "", "the therapist's email (required)")
 	name := fs.String("name", "", "the therapist's name")
 	admin := fs.Bool("admin", false, "may add therapists")
@@ -78,6 +96,10 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	}
 	if *email == "" {
 		return usagef("user add needs --email")
+	}
+	cfg, err := c.load(flags)
+	if err != nil {
+		return err
 	}
 	base, err := baseURL(cfg, cfg.Listen)
 	if err != nil {
@@ -114,8 +136,8 @@ func (c *cli) token(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "create" {
 		return usagef("token needs a subcommand: create")
 	}
-	fs := newFlags(c, "token create", "pacer token create --email E [--name N] [--db DSN]")
-	cfg := storeFlags(c, fs)
+	fs := newFlags(c, "token create", "pacer token create --email E [--name N] [--config FILE] [--db DSN]")
+	flags := storeFlags(fs)
 	email := fs.String("email", "", "the therapist the token acts for (required)")
 	name := fs.String("name", "cli", "a label for the token")
 	if pos, err := parse(fs, args[1:]); err != nil {
@@ -125,6 +147,10 @@ func (c *cli) token(ctx context.Context, args []string) error {
 	}
 	if *email == "" {
 		return usagef("token create needs --email")
+	}
+	cfg, err := c.load(flags)
+	if err != nil {
+		return err
 	}
 	st, err := openStore(ctx, cfg)
 	if err != nil {
@@ -165,12 +191,13 @@ func baseURL(cfg *config.Config, listen string) (*url.URL, error) {
 	return u, nil
 }
 
-func newLogger(w interface{ Write([]byte) (int, error) }, getenv func(string) string) *slog.Logger {
-	level := slog.LevelInfo
-	if getenv("PACER_LOG_LEVEL") == "debug" {
-		level = slog.LevelDebug
+// newLogger logs text to a terminal and JSON otherwise.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: l}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
@@ -178,20 +205,19 @@ func newLogger(w interface{ Write([]byte) (int, error) }, getenv func(string) st
 }
 
 func (c *cli) serve(ctx context.Context, args []string) error {
-	fs := newFlags(c, "serve", "pacer serve [--db DSN] [--listen ADDR] [--base-url URL] [--demo]")
-	cfg := storeFlags(c, fs)
-	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on, host:port")
-	fs.StringVar(&cfg.BaseURL, "base-url", cfg.BaseURL, "public URL that feed and check-in links are built from (default: http://<listen address>)")
+	fs := newFlags(c, "serve", "pacer serve [--config FILE] [--db DSN] [--listen ADDR] [--base-url URL] [--demo]")
+	flags := storeFlags(fs, "listen", "base_url")
 	demo := fs.Bool("demo", false, "seed a demo therapist and patient and print their links")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("serve takes no arguments")
 	}
-	if err := cfg.Validate(); err != nil {
+	cfg, err := c.load(flags)
+	if err != nil {
 		return err
 	}
-	log := newLogger(c.stderr, c.getenv)
+	log := newLogger(c.stderr, cfg.LogLevel)
 	key, err := cfg.SecretKey()
 	if err != nil {
 		return err
@@ -215,16 +241,24 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("the store does not answer: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := c.listen(cfg, log)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (set --listen or PACER_LISTEN to a free address)", cfg.Listen, err)
+		return err
 	}
 	base, err := baseURL(cfg, ln.Addr().String())
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	srv := web.New(st, keys, lib, base, c.now, log)
+
+	reg := metrics.NewRegistry()
+	webMetrics := metrics.NewWeb(reg)
+	ist := web.InstrumentStore(st, metrics.NewStore(reg), webMetrics)
+	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
+		return st.CurrentDecisions(ctx, programs.DateOf(c.now().UTC()))
+	})
+	srv := web.New(ist, keys, lib, base, c.now, log)
+	srv.Metrics = web.NewMetrics(reg, webMetrics)
 	if *demo {
 		if err := c.seedDemo(ctx, st, srv, lib); err != nil {
 			ln.Close()
@@ -242,26 +276,161 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "pacer listening on %s (store: %s)\n", base, describeDSN(cfg.DSN()))
 	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect())
+
+	reviewMetrics := metrics.NewReview(reg)
+	rs := reviewStore{Store: ist, active: st.ActivePatients, m: reviewMetrics, now: c.now}
 	reviewCtx, stopReview := context.WithCancel(ctx)
-	reviewer := &scheduler.Reviewer{Store: st, Mat: &scheduler.Materializer{Store: st, Now: c.now}, Now: c.now, Log: log}
+	reviewer := &scheduler.Reviewer{Store: rs, Mat: &scheduler.Materializer{Store: rs, Now: c.now}, Now: c.now, Log: log,
+		Retain: retention(st, cfg.Retention.SessionDays, reviewMetrics, log)}
 	reviewed := make(chan struct{})
 	go func() { defer close(reviewed); reviewer.Run(reviewCtx) }()
 	defer func() { stopReview(); <-reviewed }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+
+	// systemd: ready once migrated, the store answers and the socket is
+	// bound; then the watchdog, fed only while the store answers. Both are
+	// no-ops outside systemd (no NOTIFY_SOCKET).
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		log.Warn("notify systemd", "err", err)
+	}
+	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
+		wctx, stopWatchdog := context.WithCancel(ctx)
+		defer stopWatchdog()
+		go watchdog(wctx, every/2, ist.Ping, sdNotify, log)
+	}
+
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
+	sdNotify(daemon.SdNotifyStopping)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// listen takes the socket systemd passed (socket activation, pacer.socket),
+// else listens on the configured address.
+func (c *cli) listen(cfg *config.Config, log *slog.Logger) (net.Listener, error) {
+	if c.getenv("LISTEN_FDS") != "" {
+		lns, err := activation.Listeners()
+		if err != nil {
+			return nil, fmt.Errorf("socket activation: %w", err)
+		}
+		var ln net.Listener
+		for _, l := range lns {
+			switch {
+			case l == nil:
+			case ln == nil:
+				ln = l
+			default:
+				l.Close() // pacer serves one socket
+			}
+		}
+		if ln == nil {
+			return nil, errors.New("LISTEN_FDS is set but systemd passed no listening socket: check pacer.socket's ListenStream=")
+		}
+		log.Info("socket activation", "addr", ln.Addr().String())
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (set --listen or PACER_LISTEN to a free address)", cfg.Listen, err)
+	}
+	return ln, nil
+}
+
+func sdNotify(state string) error {
+	_, err := daemon.SdNotify(false, state)
+	return err
+}
+
+// watchdog sends WATCHDOG=1 every interval while the store answers. When it
+// stops answering, the pings stop, and systemd restarts pacer once
+// WatchdogSec has passed without one.
+func watchdog(ctx context.Context, every time.Duration, ping func(context.Context) error, notify func(string) error, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	healthy := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, every)
+		err := ping(pctx)
+		cancel()
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return
+		case err != nil:
+			if healthy {
+				log.Warn("the store does not answer; withholding the watchdog ping", "err", err)
+			}
+			healthy = false
+			continue
+		case !healthy:
+			log.Info("the store answers again")
+			healthy = true
+		}
+		if err := notify(daemon.SdNotifyWatchdog); err != nil {
+			log.Warn("notify systemd", "err", err)
+		}
+	}
+}
+
+// reviewStore counts the review sweep's work for the metrics: a sweep starts
+// with ActivePatients, and each assignment it re-plans ends in SaveSessions.
+type reviewStore struct {
+	web.Store
+	active func(ctx context.Context) ([]store.Patient, error)
+	m      *metrics.Review
+	now    func() time.Time
+}
+
+func (r reviewStore) ActivePatients(ctx context.Context) ([]store.Patient, error) {
+	r.m.Sweeps.Inc()
+	r.m.LastSweep.Set(float64(r.now().Unix()))
+	return r.active(ctx)
+}
+
+func (r reviewStore) SavePlan(ctx context.Context, assignmentID, patientID int64, want []store.Session, decisions []store.Decision,
+	reminders func([]store.Session) []store.Reminder, now time.Time) (int, error) {
+	n, err := r.Store.SavePlan(ctx, assignmentID, patientID, want, decisions, reminders, now)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	r.m.Reviews.WithLabelValues(result).Inc()
+	return n, err
+}
+
+// retention deletes the sessions of ended programs older than days, once a
+// day from the review; days 0 keeps them for ever.
+func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger) func(ctx context.Context, now time.Time) error {
+	if days <= 0 {
+		return nil
+	}
+	return func(ctx context.Context, now time.Time) error {
+		n, err := st.DeleteOldSessions(ctx, programs.DateOf(now.UTC()).AddDays(-days))
+		if err != nil {
+			m.RetainFails.Inc()
+			return err
+		}
+		m.Retained.Add(float64(n))
+		if n > 0 {
+			log.Info("retention", "deleted_sessions", n, "days", days)
+		}
+		return nil
+	}
 }
 
 // describeDSN names the store without a password.

@@ -1,50 +1,318 @@
-// Package config owns pacer's one typed configuration: defaults, then the
-// PACER_* environment, then command-line flags. It does no I/O beyond reading
-// the secret key file it is pointed at; it holds no globals.
+// Package config owns pacer's one typed configuration. Each setting is read
+// from, in rising precedence: its default, the optional TOML file (--config or
+// PACER_CONFIG), systemd credentials ($CREDENTIALS_DIRECTORY, secrets only),
+// the PACER_* environment, then command-line flags. Every secret may also come
+// from a file (KEY_file in TOML, PACER_X_FILE in the environment). Nothing here
+// is global: callers pass getenv in and get a value back. The package reads
+// files; it opens no connections and imports nothing of pacer's.
 package config
 
 import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
-// Config is everything pacer serve needs to start.
+// Config is everything pacer needs to start.
 type Config struct {
-	DB       string // a file path, sqlite:PATH or postgres://…
+	DB       string // a file path, sqlite:PATH or postgres://…; empty: SQLite in StateDir
 	Listen   string // host:port
-	BaseURL  string // the public URL that links are built from; empty: http://<listen address>
+	BaseURL  string // the public URL links are built from; empty: http://<listen address>
 	StateDir string
-	// SecretKeyFile holds the key that capability tokens are derived from.
+	// SecretKeyFile holds the key that capability tokens are derived from;
+	// empty: <StateDir>/secret.key, created on first start (SQLite only).
 	SecretKeyFile string
+	LogLevel      string // debug, info, warn or error
+
+	SMTP      SMTP
+	Pushover  Pushover
+	Telegram  Telegram
+	Ntfy      Ntfy
+	Retention Retention
+
+	// File is the TOML file that was read, if any.
+	File string
+	// sources says where each key's value came from, for config check.
+	sources map[string]string
 }
 
-// Load reads the defaults and then the environment. Flags are applied by the
-// caller on top of the returned value.
-func Load(getenv func(string) string) Config {
-	c := Config{Listen: "127.0.0.1:8080", StateDir: StateDir(getenv)}
-	if v := getenv("PACER_DB"); v != "" {
-		c.DB = v
+// SMTP is the mail server reminders go out through.
+type SMTP struct {
+	Host     string
+	Port     int // 0 before Load: the port the TLS mode implies
+	From     string
+	Username string
+	Password Secret
+	TLS      string // none, starttls or tls
+}
+
+// Pushover is the application token for Pushover channels.
+type Pushover struct{ Token Secret }
+
+// Telegram is the bot token for Telegram channels.
+type Telegram struct{ Token Secret }
+
+// Ntfy is the default server of ntfy channels that name none.
+type Ntfy struct{ Server string }
+
+// Retention bounds how long old data is kept.
+type Retention struct {
+	// SessionDays keeps sessions of ended programs for this many days after
+	// their date; 0 keeps them for ever.
+	SessionDays int
+}
+
+// Secret is a value that is never printed: fmt, JSON and text encodings show
+// it redacted. Value returns it.
+type Secret string
+
+const redacted = "(redacted)"
+
+// Value is the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+func (s Secret) String() string {
+	if s == "" {
+		return ""
 	}
-	if v := getenv("PACER_LISTEN"); v != "" {
-		c.Listen = v
+	return redacted
+}
+
+// GoString keeps %#v from printing the secret.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalText keeps encodings (JSON, TOML) from printing the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// kind is a setting's type.
+type kind int
+
+const (
+	text kind = iota
+	number
+	secret
+)
+
+// setting is one configuration key. Its environment variable is PACER_ and
+// the key upper-cased with dots as underscores (smtp.host: PACER_SMTP_HOST);
+// a secret's systemd credential is the key with dots as underscores
+// (smtp_password).
+type setting struct {
+	key   string
+	kind  kind
+	usage string
+	str   func(*Config) *string
+	num   func(*Config) *int
+	sec   func(*Config) *Secret
+	// credFile names a systemd credential whose path (not content) becomes
+	// the value: the secret key is binary and read where it lies.
+	credFile string
+}
+
+func (s setting) env() string {
+	return "PACER_" + strings.ToUpper(strings.ReplaceAll(s.key, ".", "_"))
+}
+
+func (s setting) credential() string { return strings.ReplaceAll(s.key, ".", "_") }
+
+// settings is the table of every key, in the order config check prints them.
+func settings() []setting {
+	str := func(key, usage string, f func(*Config) *string) setting {
+		return setting{key: key, kind: text, usage: usage, str: f}
 	}
-	if v := getenv("PACER_BASE_URL"); v != "" {
-		c.BaseURL = v
+	return []setting{
+		str("db", "store: a file path or sqlite:PATH (default: pacer.db in the state directory), or postgres://…",
+			func(c *Config) *string { return &c.DB }),
+		str("listen", "address to listen on, host:port", func(c *Config) *string { return &c.Listen }),
+		str("base_url", "public URL that feed and check-in links are built from (default: http://<listen address>)",
+			func(c *Config) *string { return &c.BaseURL }),
+		str("state_dir", "directory of the SQLite database and the secret key",
+			func(c *Config) *string { return &c.StateDir }),
+		{key: "secret_key_file", kind: text, credFile: "secret_key",
+			usage: "file of at least 32 random bytes that capability tokens are derived from",
+			str:   func(c *Config) *string { return &c.SecretKeyFile }},
+		str("log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+		str("smtp.host", "mail server for email reminders", func(c *Config) *string { return &c.SMTP.Host }),
+		{key: "smtp.port", kind: number, usage: "mail server port (default: 587 for starttls, 465 for tls, 25 for none)",
+			num: func(c *Config) *int { return &c.SMTP.Port }},
+		str("smtp.from", "sender address of email reminders", func(c *Config) *string { return &c.SMTP.From }),
+		str("smtp.username", "mail server login", func(c *Config) *string { return &c.SMTP.Username }),
+		{key: "smtp.password", kind: secret, usage: "mail server password",
+			sec: func(c *Config) *Secret { return &c.SMTP.Password }},
+		str("smtp.tls", "none, starttls or tls", func(c *Config) *string { return &c.SMTP.TLS }),
+		{key: "pushover.token", kind: secret, usage: "Pushover application token",
+			sec: func(c *Config) *Secret { return &c.Pushover.Token }},
+		{key: "telegram.token", kind: secret, usage: "Telegram bot token",
+			sec: func(c *Config) *Secret { return &c.Telegram.Token }},
+		str("ntfy.server", "default ntfy server, e.g. https://ntfy.sh", func(c *Config) *string { return &c.Ntfy.Server }),
+		{key: "retention.session_days", kind: number, usage: "days to keep sessions of ended programs (0: for ever)",
+			num: func(c *Config) *int { return &c.Retention.SessionDays }},
 	}
-	switch {
-	case getenv("PACER_SECRET_KEY_FILE") != "":
-		c.SecretKeyFile = getenv("PACER_SECRET_KEY_FILE")
-	case getenv("CREDENTIALS_DIRECTORY") != "":
-		if p := filepath.Join(getenv("CREDENTIALS_DIRECTORY"), "secret_key"); fileExists(p) {
-			c.SecretKeyFile = p
+}
+
+func lookup(key string) (setting, bool) {
+	for _, s := range settings() {
+		if s.key == key {
+			return s, true
+		}
+	}
+	return setting{}, false
+}
+
+// Defaults is the configuration before any source is read.
+func Defaults(getenv func(string) string) Config {
+	c := Config{
+		Listen:    "127.0.0.1:8080",
+		StateDir:  StateDir(getenv),
+		LogLevel:  "info",
+		SMTP:      SMTP{TLS: "starttls"},
+		Retention: Retention{SessionDays: 400},
+		sources:   map[string]string{},
+	}
+	for _, v := range []string{"STATE_DIRECTORY", "XDG_STATE_HOME"} {
+		if getenv(v) != "" {
+			c.sources["state_dir"] = v
+			break
 		}
 	}
 	return c
+}
+
+// Load reads the defaults, the TOML file (file, else $PACER_CONFIG; none if
+// both are empty), systemd credentials and the environment. Flags are applied
+// on top by Flags.Load. Load does not validate: call Validate.
+func Load(file string, getenv func(string) string) (Config, error) {
+	c := Defaults(getenv)
+	if file == "" {
+		file = getenv("PACER_CONFIG")
+	}
+	var errs []error
+	if file != "" {
+		c.File = file
+		errs = append(errs, c.readFile(file))
+	}
+	errs = append(errs, c.readCredentials(getenv("CREDENTIALS_DIRECTORY")), c.readEnv(getenv))
+	c.resolve()
+	return c, errors.Join(errs...)
+}
+
+// set parses raw into the setting and records where it came from.
+func (c *Config) set(s setting, raw, source string) error {
+	switch s.kind {
+	case number:
+		n, err := strconv.Atoi(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("%s: %s must be a whole number, not %q", source, s.key, raw)
+		}
+		*s.num(c) = n
+	case secret:
+		*s.sec(c) = Secret(raw)
+	default:
+		*s.str(c) = raw
+	}
+	c.sources[s.key] = source
+	return nil
+}
+
+// readSecretFile reads a secret from a file, without the trailing newline
+// editors and echo add.
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// readEnv applies PACER_* variables, and PACER_X_FILE for secrets.
+func (c *Config) readEnv(getenv func(string) string) error {
+	var errs []error
+	for _, s := range settings() {
+		v, fromFile := getenv(s.env()), ""
+		if s.kind == secret {
+			fromFile = getenv(s.env() + "_FILE")
+		}
+		switch {
+		case v != "" && fromFile != "":
+			errs = append(errs, fmt.Errorf("both %s and %s_FILE are set: keep one", s.env(), s.env()))
+		case fromFile != "":
+			secret, err := readSecretFile(fromFile)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", s.env(), err))
+				continue
+			}
+			errs = append(errs, c.set(s, secret, s.env()+"_FILE"))
+		case v != "":
+			errs = append(errs, c.set(s, v, s.env()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readCredentials applies systemd credentials: a secret's content, or the
+// path of the secret key. An empty credential counts as absent, so a unit may
+// declare a fallback with SetCredential=.
+func (c *Config) readCredentials(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	var errs []error
+	for _, s := range settings() {
+		name := s.credFile
+		if s.kind == secret {
+			name = s.credential()
+		}
+		if name == "" {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() == 0 {
+			continue
+		}
+		source := "credential " + name
+		if s.credFile != "" {
+			errs = append(errs, c.set(s, path, source))
+			continue
+		}
+		v, err := readSecretFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", source, err))
+			continue
+		}
+		errs = append(errs, c.set(s, v, source))
+	}
+	return errors.Join(errs...)
+}
+
+// resolve fills values that follow from others.
+func (c *Config) resolve() {
+	if c.SMTP.Port == 0 {
+		switch c.SMTP.TLS {
+		case "tls":
+			c.SMTP.Port = 465
+		case "none":
+			c.SMTP.Port = 25
+		default:
+			c.SMTP.Port = 587
+		}
+	}
+}
+
+// Source says where a key's value came from: "default", "file PATH",
+// "credential NAME", an environment variable or a flag.
+func (c Config) Source(key string) string {
+	if s, ok := c.sources[key]; ok {
+		return s
+	}
+	return "default"
 }
 
 // StateDir is $STATE_DIRECTORY (systemd), else $XDG_STATE_HOME/pacer, else ./pacer-data.
@@ -72,19 +340,67 @@ func (c Config) Postgres() bool {
 	return strings.HasPrefix(d, "postgres://") || strings.HasPrefix(d, "postgresql://")
 }
 
-// Validate says what to fix.
+// Validate reports every problem, one per line, each saying what to fix.
 func (c Config) Validate() error {
 	var errs []error
-	if c.BaseURL != "" {
-		u, err := url.Parse(c.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("base URL %q must be an absolute http or https URL, e.g. https://pacer.example.org", c.BaseURL))
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen is empty: use host:port, e.g. 127.0.0.1:8080")
+	} else if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen %q is not host:port, e.g. 127.0.0.1:8080", c.Listen)
+	}
+	if c.BaseURL != "" && !httpURL(c.BaseURL) {
+		bad("base URL %q must be an absolute http or https URL, e.g. https://pacer.example.org", c.BaseURL)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	s := c.SMTP
+	if s.Host != "" {
+		if s.From == "" {
+			bad("smtp.host is set, so smtp.from must be set too (PACER_SMTP_FROM or from in [smtp]), e.g. pacer@example.org")
+		}
+	} else {
+		for _, f := range []struct{ key, v string }{{"smtp.from", s.From}, {"smtp.username", s.Username}, {"smtp.password", s.Password.Value()}} {
+			if f.v != "" {
+				bad("%s is set but smtp.host is not: set smtp.host (PACER_SMTP_HOST) to the mail server, or remove %s", f.key, f.key)
+			}
 		}
 	}
-	if c.Listen == "" {
-		errs = append(errs, errors.New("listen address is empty: use host:port, e.g. 127.0.0.1:8080"))
+	if s.From != "" {
+		if a, err := mail.ParseAddress(s.From); err != nil || a.Address == "" {
+			bad("smtp.from %q is not an email address, e.g. pacer@example.org or \"Pacer <pacer@example.org>\"", s.From)
+		}
+	}
+	if (s.Username == "") != (s.Password == "") && s.Host != "" {
+		if s.Username == "" {
+			bad("smtp.password is set, so smtp.username must be set too")
+		} else {
+			bad("smtp.username is set, so smtp.password must be set too (PACER_SMTP_PASSWORD, PACER_SMTP_PASSWORD_FILE or the credential smtp_password)")
+		}
+	}
+	if s.Port < 1 || s.Port > 65535 {
+		bad("smtp.port %d is not a port: use 1-65535, e.g. 587", s.Port)
+	}
+	switch s.TLS {
+	case "none", "starttls", "tls":
+	default:
+		bad("smtp.tls %q is not one of none, starttls, tls", s.TLS)
+	}
+	if c.Ntfy.Server != "" && !httpURL(c.Ntfy.Server) {
+		bad("ntfy.server %q must be an absolute http or https URL, e.g. https://ntfy.sh", c.Ntfy.Server)
+	}
+	if c.Retention.SessionDays < 0 {
+		bad("retention.session_days is %d: use a number of days, or 0 to keep sessions for ever", c.Retention.SessionDays)
 	}
 	return errors.Join(errs...)
+}
+
+func httpURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // SecretKey reads the key capability tokens are derived from. With the

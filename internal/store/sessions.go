@@ -65,7 +65,24 @@ func sameContent(a, b *Session) bool {
 // are ignored. It returns how many sessions were inserted or changed.
 //
 // An assignment that is not the patient's is ErrNotFound.
+//
+// SaveSessions is SavePlan without reminders: it leaves the outbox alone.
 func (s *Store) SaveSessions(ctx context.Context, assignmentID, patientID int64, want []Session, decisions []Decision, now time.Time) (changed int, err error) {
+	return s.SavePlan(ctx, assignmentID, patientID, want, decisions, nil, now)
+}
+
+// SavePlan is SaveSessions that also writes the plan's reminders in the same
+// transaction. When reminders is not nil it is called once the sessions are
+// written, with all of the assignment's sessions as now stored (IDs,
+// revisions, cancelled ones too), and the rows it returns are upserted by
+// DedupeKey: a new key is inserted pending; a pending row whose DueAt or
+// Payload changed is updated; one skipped as "cancelled" is pending again;
+// rows of other statuses are left alone; a pending row of the assignment's
+// sessions that is no longer returned and not yet due at now is skipped as
+// "cancelled". Details in saveReminders (outbox.go). If any part fails,
+// nothing is written.
+func (s *Store) SavePlan(ctx context.Context, assignmentID, patientID int64, want []Session, decisions []Decision,
+	reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
 	wanted := make(map[sessionKey]*Session, len(want))
 	for i := range want {
 		k := keyOf(&want[i])
@@ -149,6 +166,12 @@ func (s *Store) SaveSessions(ctx context.Context, assignmentID, patientID int64,
 				return err
 			}
 			changed++
+		}
+
+		if reminders != nil {
+			if err := s.saveReminders(ctx, tx, assignmentID, patientID, reminders, now); err != nil {
+				return err
+			}
 		}
 
 		if err := s.replaceDecisions(ctx, tx, assignmentID, decisions); err != nil {

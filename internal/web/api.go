@@ -94,6 +94,9 @@ func (s *Server) createPatient(w http.ResponseWriter, r *http.Request, t store.T
 	}
 	p, err := s.NewPatient(r.Context(), store.Patient{TherapistID: t.ID, Name: in.Name, Email: in.Email,
 		Timezone: in.Timezone, Discreet: discreet, Alarm: true})
+	if err == nil {
+		err = s.defaultChannels(r, p)
+	}
 	if err != nil {
 		s.internal(w, r, err)
 		return

@@ -128,13 +128,20 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	if c.Kind == programs.SessionCheckIn {
 		row.AssignmentID = target[0].ID
 	}
-	if _, err := s.Store.AddCheckIn(r.Context(), row); err != nil {
+	saved, err := s.Store.AddCheckIn(r.Context(), row)
+	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
 	var plan *programs.Plan
 	for _, a := range target {
 		if plan, err = s.mat.Materialize(r.Context(), p, a); err != nil {
+			s.internal(w, r, err)
+			return
+		}
+	}
+	if s.alerts != nil {
+		if err := s.alerts.CheckedIn(r.Context(), p, c, saved.ID, plan, s.Now()); err != nil {
 			s.internal(w, r, err)
 			return
 		}

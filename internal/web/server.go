@@ -40,6 +40,9 @@ type Store interface {
 	AddOverride(ctx context.Context, o store.Override) (store.Override, error)
 	Sessions(ctx context.Context, patientID int64, from, to programs.Date) ([]store.Session, error)
 	Decisions(ctx context.Context, assignmentID int64) ([]store.Decision, error)
+	SetChannels(ctx context.Context, patientID int64, chs []store.Channel) ([]store.Channel, error)
+	SetNotifySettings(ctx context.Context, n store.NotifySettings) error
+	AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (store.Channel, error)
 	scheduler.Store
 }
 
@@ -51,12 +54,18 @@ type Server struct {
 	BaseURL *url.URL
 	Now     func() time.Time
 	Log     *slog.Logger
+	// Metrics, if set, serves /metrics and counts requests (see metrics.go).
+	Metrics *Metrics
 
-	mat      *scheduler.Materializer
-	feeds    *feedCache
-	zones    sync.Map // time zone name → *time.Location; LoadLocation reads a file each time
-	perToken *limiter // requests per valid token
-	failures *limiter // failed token lookups per client address
+	mat *scheduler.Materializer
+
+	channels    *scheduler.Channels // nil: reminders are not set up
+	alerts      *scheduler.Alerts
+	vapidPublic string
+	feeds       *feedCache
+	zones       sync.Map // time zone name → *time.Location; LoadLocation reads a file each time
+	perToken    *limiter // requests per valid token
+	failures    *limiter // failed token lookups per client address
 }
 
 // New wires a server.
@@ -94,11 +103,18 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	if s.Metrics != nil {
+		mux.Handle("GET /metrics", s.Metrics)
+	}
 
 	mux.HandleFunc("GET /feed/{file}", s.feed) // GET covers HEAD
 
 	mux.HandleFunc("GET /c/{token}", s.checkinPage)
 	mux.HandleFunc("POST /c/{token}/checkins", s.postCheckIn)
+	mux.HandleFunc("GET /c/{token}/channels", s.getChannelsPatient)
+	mux.HandleFunc("PUT /c/{token}/channels", s.putChannelsPatient)
+	mux.HandleFunc("POST /c/{token}/push-subscriptions", s.postPushSubscription)
+	mux.HandleFunc("GET /vapid-public-key", s.vapidKey)
 
 	api := func(pattern string, h func(http.ResponseWriter, *http.Request, store.Therapist)) {
 		mux.HandleFunc(pattern, s.authenticated(h))
@@ -106,8 +122,12 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/v1/patients", s.createPatient)
 	api("GET /api/v1/patients", s.listPatients)
 	api("GET /api/v1/patients/{id}", s.getPatient)
+	api("GET /api/v1/patients/{id}/export", s.exportPatient)
+	api("DELETE /api/v1/patients/{id}", s.erasePatient)
 	api("POST /api/v1/patients/{id}/assignments", s.createAssignment)
 	api("POST /api/v1/patients/{id}/feed-token", s.rotateFeedToken)
+	api("GET /api/v1/patients/{id}/channels", s.getChannelsAPI)
+	api("PUT /api/v1/patients/{id}/channels", s.putChannelsAPI)
 	api("GET /api/v1/assignments/{id}/plan", s.getPlan)
 	api("POST /api/v1/assignments/{id}/pause", s.pause)
 	api("POST /api/v1/assignments/{id}/resume", s.resume)
@@ -140,6 +160,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			}
 			s.Log.Debug("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
 				"duration_ms", s.Now().Sub(start).Milliseconds())
+			s.Metrics.observe(r, rec.status, s.Now().Sub(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+)
+
+// config handles pacer config check: the effective configuration, validated,
+// with secrets redacted.
+func (c *cli) config(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		return usagef("config needs a subcommand: check")
+	}
+	fs := newFlags(c, "config check", "pacer config check [--config FILE] [--db DSN] [--listen ADDR] [--base-url URL]")
+	flags := storeFlags(fs, "listen", "base_url")
+	if pos, err := parse(fs, args[1:]); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("config check takes no arguments")
+	}
+	cfg, err := flags.Load(c.getenv)
+	if err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	if err := cfg.Print(c.stdout); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
+	fmt.Fprintln(c.stderr, "configuration OK")
+	return nil
+}

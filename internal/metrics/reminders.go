@@ -1,0 +1,61 @@
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Reminders are the outbox dispatcher's instruments. Its methods match
+// scheduler.DispatchMetrics, so a *Reminders can be the dispatcher's Metrics.
+type Reminders struct {
+	sent     *prometheus.CounterVec   // kind
+	skipped  *prometheus.CounterVec   // kind, reason
+	failed   *prometheus.CounterVec   // kind
+	retried  *prometheus.CounterVec   // kind
+	lateness *prometheus.HistogramVec // kind
+}
+
+// NewReminders defines and registers the reminder metrics.
+func NewReminders(r *Registry) *Reminders {
+	m := &Reminders{
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pacer_reminders_sent_total",
+			Help: "Reminders delivered, by kind.",
+		}, []string{"kind"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pacer_reminders_skipped_total",
+			Help: "Reminders not sent, by kind and reason (stale, checked_in, cancelled, quiet_hours, channel_removed).",
+		}, []string{"kind", "reason"}),
+		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pacer_reminders_failed_total",
+			Help: "Reminders given up on after a permanent error or the last attempt, by kind.",
+		}, []string{"kind"}),
+		retried: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pacer_reminders_retried_total",
+			Help: "Temporary send failures that will be retried, by kind.",
+		}, []string{"kind"}),
+		lateness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pacer_reminder_lateness_seconds",
+			Help:    "How long after its due time a reminder was delivered, by kind.",
+			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600},
+		}, []string{"kind"}),
+	}
+	r.MustRegister(m.sent, m.skipped, m.failed, m.retried, m.lateness)
+	return m
+}
+
+// Sent records a delivery that was lateness past its due time.
+func (m *Reminders) Sent(kind string, lateness time.Duration) {
+	m.sent.WithLabelValues(kind).Inc()
+	m.lateness.WithLabelValues(kind).Observe(max(lateness, 0).Seconds())
+}
+
+// Skipped records a reminder not sent, and why.
+func (m *Reminders) Skipped(kind, reason string) { m.skipped.WithLabelValues(kind, reason).Inc() }
+
+// Failed records a reminder given up on.
+func (m *Reminders) Failed(kind string) { m.failed.WithLabelValues(kind).Inc() }
+
+// Retried records a temporary failure.
+func (m *Reminders) Retried(kind string) { m.retried.WithLabelValues(kind).Inc() }

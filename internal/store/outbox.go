@@ -1,0 +1,538 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The durable reminder outbox (design/reminders.md): rows are written with
+// the plan that wants them (SavePlan) or at once (AddReminders); a dispatcher
+// claims due rows with a lease (ClaimDue), sends them, and records the
+// outcome (MarkSent, MarkRetry, MarkFailed, MarkSkipped) only while the row
+// is still claimed. A claim whose lease expired (the dispatcher crashed) is
+// claimed again, so a reminder is sent at least once, and, unless a send
+// outlasts its lease, once.
+
+const reminderColumns = `id, kind, session_id, patient_id, therapist_id, channel_id, dedupe_key, due_at, status,
+	attempts, next_attempt_at, lease_until, last_error, skip_reason, payload, sent_at, created_at`
+
+func scanReminder(row rowScanner) (Reminder, error) {
+	var (
+		r                                   Reminder
+		session, patient, therapist, chanID sql.NullInt64
+		due, next, created                  int64
+		lease, sent                         sql.NullInt64
+		payload                             sql.NullString
+	)
+	if err := row.Scan(&r.ID, &r.Kind, &session, &patient, &therapist, &chanID, &r.DedupeKey, &due, &r.Status,
+		&r.Attempts, &next, &lease, &r.LastError, &r.SkipReason, &payload, &sent, &created); err != nil {
+		return Reminder{}, notFound(err)
+	}
+	r.SessionID, r.PatientID, r.TherapistID, r.ChannelID = session.Int64, patient.Int64, therapist.Int64, chanID.Int64
+	r.DueAt, r.NextAttemptAt, r.CreatedAt = fromMillis(due), fromMillis(next), fromMillis(created)
+	r.LeaseUntil, r.SentAt = nullMillis(lease), nullMillis(sent)
+	if payload.Valid {
+		r.Payload = []byte(payload.String)
+	}
+	return r, nil
+}
+
+// scanReminders reads all rows and closes them.
+func scanReminders(rows *sql.Rows) ([]Reminder, error) {
+	defer rows.Close()
+	var rs []Reminder
+	for rows.Next() {
+		r, err := scanReminder(rows)
+		if err != nil {
+			return nil, err
+		}
+		rs = append(rs, r)
+	}
+	return rs, rows.Err()
+}
+
+// nullID is an optional reference: 0 is NULL.
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// checkReminder validates a reminder to be written and returns its payload in
+// canonical form (NULL for none or JSON null).
+func checkReminder(r *Reminder) (sql.NullString, error) {
+	switch {
+	case r.Kind == "":
+		return sql.NullString{}, errors.New("the kind is empty")
+	case r.DedupeKey == "":
+		return sql.NullString{}, errors.New("the dedupe key is empty")
+	case r.DueAt.IsZero():
+		return sql.NullString{}, errors.New("the due time is zero")
+	case r.ChannelID == 0:
+		return sql.NullString{}, errors.New("no channel")
+	case r.PatientID == 0 && r.TherapistID == 0:
+		return sql.NullString{}, errors.New("neither a patient nor a therapist")
+	}
+	p, err := canonicalJSON(r.Payload)
+	if err != nil {
+		return sql.NullString{}, fmt.Errorf("payload: %w", err)
+	}
+	if p == nil || string(p) == "null" {
+		return sql.NullString{}, nil
+	}
+	return sql.NullString{String: string(p), Valid: true}, nil
+}
+
+// saveReminders is the reminders part of SavePlan, inside its transaction,
+// after the sessions are written. It calls fn with all of the assignment's
+// sessions (cancelled ones included), ordered by date, time, activity and
+// slot, and upserts the rows it returns by DedupeKey:
+//
+//   - a new key is inserted, pending, with NextAttemptAt = DueAt;
+//   - a pending row whose DueAt or Payload changed is updated, with
+//     NextAttemptAt = the new DueAt;
+//   - a row skipped as "cancelled" (its session was dropped from the plan, and
+//     is now wanted again) is pending again, as if new;
+//   - any other row (sending, sent, failed, skipped otherwise) is left alone;
+//   - a pending row of the assignment's sessions whose key fn no longer
+//     returns, and whose DueAt is after now, becomes skipped ("cancelled").
+//     One already due is left to the dispatcher, which rereads the session
+//     before sending: so a row waiting for a retry, or due while the
+//     dispatcher was down, is not lost because fn returns only upcoming
+//     reminders.
+//
+// Each row must name a channel, a kind, a due time and a key, be unique by
+// key, have SessionID 0 or one of the sessions given, and TherapistID 0; its
+// PatientID is set to the patient's and Status, Attempts and the like are
+// ignored. A row whose channel is not (any more) the patient's is dropped:
+// the channels may have changed since fn's caller read them, and the removal
+// skipped its pending rows. Anything else wrong fails the whole save.
+func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64,
+	fn func([]Session) []Reminder, now time.Time) error {
+	have, err := s.loadSessions(ctx, tx, assignmentID)
+	if err != nil {
+		return err
+	}
+	saved := make([]Session, 0, len(have))
+	ids := make(map[int64]bool, len(have))
+	for _, x := range have {
+		saved = append(saved, *x)
+		ids[x.ID] = true
+	}
+	slices.SortFunc(saved, func(a, b Session) int {
+		return cmp.Or(cmp.Compare(a.Date, b.Date), cmp.Compare(a.Time, b.Time),
+			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Slot, b.Slot))
+	})
+	rs := fn(saved)
+
+	// Serialize with SetChannels (patient, then channels, the order it
+	// locks them in) and hold the patient's channels until commit.
+	if err := s.lockOwner(ctx, tx, patientOwner(patientID)); err != nil {
+		return err
+	}
+	lock := ""
+	if s.dialect == Postgres {
+		lock = ` FOR KEY SHARE`
+	}
+	chs, err := s.channels(ctx, tx, patientOwner(patientID), lock)
+	if err != nil {
+		return err
+	}
+	channels := make(map[int64]bool, len(chs))
+	for _, c := range chs {
+		channels[c.ID] = true
+	}
+
+	type want struct {
+		r       Reminder
+		payload sql.NullString
+	}
+	wants := make([]want, 0, len(rs))
+	seen := make(map[string]bool, len(rs))
+	returned := make(map[string]bool, len(rs))
+	for i, r := range rs {
+		payload, err := checkReminder(&Reminder{Kind: r.Kind, DedupeKey: r.DedupeKey, DueAt: r.DueAt,
+			ChannelID: r.ChannelID, PatientID: patientID, Payload: r.Payload})
+		switch {
+		case err != nil:
+			return fmt.Errorf("reminder %d (%q): %w", i+1, r.DedupeKey, err)
+		case seen[r.DedupeKey]:
+			return fmt.Errorf("reminder key %q is returned twice", r.DedupeKey)
+		case r.SessionID != 0 && !ids[r.SessionID]:
+			return fmt.Errorf("reminder %q: session %d is not one of assignment %d's", r.DedupeKey, r.SessionID, assignmentID)
+		case r.TherapistID != 0:
+			return fmt.Errorf("reminder %q: a plan's reminders are the patient's, not a therapist's", r.DedupeKey)
+		}
+		seen[r.DedupeKey] = true
+		if !channels[r.ChannelID] {
+			continue // as if not returned; see above
+		}
+		returned[r.DedupeKey] = true
+		r.PatientID = patientID
+		wants = append(wants, want{r, payload})
+	}
+
+	type stored struct {
+		id         int64
+		status     string
+		skipReason string
+		due        int64
+		payload    sql.NullString
+	}
+	old := make(map[string]stored)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, dedupe_key, status, skip_reason, due_at, payload FROM reminders
+		WHERE session_id IN (SELECT id FROM sessions WHERE assignment_id = ?)`), assignmentID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			x   stored
+			key string
+		)
+		if err := rows.Scan(&x.id, &key, &x.status, &x.skipReason, &x.due, &x.payload); err != nil {
+			rows.Close()
+			return err
+		}
+		old[key] = x
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	created := s.nowMillis()
+	for _, w := range wants {
+		due := millis(w.r.DueAt)
+		x, ok := old[w.r.DedupeKey]
+		var err error
+		switch {
+		case !ok:
+			// New, or a row of no session of this assignment: an upsert
+			// that changes only a pending row of this patient.
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO reminders (kind, session_id, patient_id, channel_id,
+					dedupe_key, due_at, status, next_attempt_at, payload, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+				ON CONFLICT (dedupe_key) DO UPDATE SET due_at = excluded.due_at,
+					next_attempt_at = excluded.next_attempt_at, payload = excluded.payload
+				WHERE reminders.status = 'pending' AND reminders.patient_id = excluded.patient_id
+					AND reminders.therapist_id IS NULL
+					AND (reminders.due_at <> excluded.due_at OR reminders.payload IS DISTINCT FROM excluded.payload)`),
+				w.r.Kind, nullID(w.r.SessionID), patientID, w.r.ChannelID, w.r.DedupeKey, due, due, w.payload, created)
+		case x.status == ReminderPending && (x.due != due || x.payload != w.payload):
+			// A dispatcher may have claimed it since it was read: then
+			// the condition on status makes this a no-op.
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE reminders SET due_at = ?, next_attempt_at = ?, payload = ?
+				WHERE id = ? AND status = 'pending'`), due, due, w.payload, x.id)
+		case x.status == ReminderSkipped && x.skipReason == SkipCancelled:
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE reminders SET status = 'pending', skip_reason = '', due_at = ?,
+					next_attempt_at = ?, payload = ?
+				WHERE id = ? AND status = 'skipped'`), due, due, w.payload, x.id)
+		}
+		if err != nil {
+			return fmt.Errorf("reminder %q: %w", w.r.DedupeKey, err)
+		}
+	}
+
+	var skip []int64
+	for key, x := range old {
+		if x.status == ReminderPending && !returned[key] && x.due > millis(now) {
+			skip = append(skip, x.id)
+		}
+	}
+	slices.Sort(skip) // rows in a fixed order, as PostgreSQL locks them
+	for _, id := range skip {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE reminders SET status = 'skipped', skip_reason = ?
+			WHERE id = ? AND status = 'pending'`), SkipCancelled, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddReminders adds reminders that are sent as soon as they are due, not
+// with a plan (a flare plan, red-flag guidance, therapist alerts, digests),
+// in one transaction, and returns how many it inserted: a row whose
+// DedupeKey exists, in the store or earlier in rs, is ignored. Each row is
+// inserted pending with NextAttemptAt = DueAt; its ID, Status, Attempts,
+// lease, errors and times other than DueAt are ignored.
+//
+// A row is a therapist's when TherapistID is set (PatientID then names the
+// patient it is about, or is 0), else the patient's; its channel must be
+// its recipient's, or the row is dropped (not counted): the channel may have
+// been removed since the caller read it.
+func (s *Store) AddReminders(ctx context.Context, rs []Reminder) (inserted int, err error) {
+	payloads := make([]sql.NullString, len(rs))
+	chanIDs := make([]int64, len(rs))
+	for i := range rs {
+		p, err := checkReminder(&rs[i])
+		if err != nil {
+			return 0, fmt.Errorf("add reminders: reminder %d (%q): %w", i+1, rs[i].DedupeKey, err)
+		}
+		payloads[i], chanIDs[i] = p, rs[i].ChannelID
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		inserted = 0
+		// The channels' owners, each channel held against removal until
+		// commit (PostgreSQL), locked in id order.
+		lock := ""
+		if s.dialect == Postgres {
+			lock = ` FOR KEY SHARE`
+		}
+		type ownerIDs struct{ patient, therapist int64 }
+		owners := make(map[int64]ownerIDs)
+		for _, id := range sortedIDs(chanIDs) {
+			var p, t sql.NullInt64
+			err := tx.QueryRowContext(ctx, s.q(`SELECT patient_id, therapist_id FROM channels WHERE id = ?`+lock), id).Scan(&p, &t)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			owners[id] = ownerIDs{p.Int64, t.Int64}
+		}
+		insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO reminders (kind, session_id, patient_id, therapist_id,
+				channel_id, dedupe_key, due_at, status, next_attempt_at, payload, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+			ON CONFLICT (dedupe_key) DO NOTHING`))
+		if err != nil {
+			return err
+		}
+		defer insert.Close()
+		now := s.nowMillis()
+		for i, r := range rs {
+			o, ok := owners[r.ChannelID]
+			if !ok || (r.TherapistID != 0 && o.therapist != r.TherapistID) ||
+				(r.TherapistID == 0 && o.patient != r.PatientID) {
+				continue
+			}
+			due := millis(r.DueAt)
+			res, err := insert.ExecContext(ctx, r.Kind, nullID(r.SessionID), nullID(r.PatientID), nullID(r.TherapistID),
+				r.ChannelID, r.DedupeKey, due, due, payloads[i], now)
+			if err != nil {
+				return fmt.Errorf("reminder %q: %w", r.DedupeKey, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			inserted += int(n)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add reminders: %w", err)
+	}
+	return inserted, nil
+}
+
+// ClaimDue claims up to limit reminders that are due at now, the earliest
+// first (by NextAttemptAt): pending rows whose NextAttemptAt has come, and
+// sending rows whose lease has expired (LeaseUntil at or before now: their
+// dispatcher crashed). Each becomes sending, with LeaseUntil = now + lease
+// and Attempts one higher, and is returned as such. Until the lease expires
+// no other call claims it, on any replica: SQLite has one writer, and on
+// PostgreSQL the rows are chosen FOR UPDATE SKIP LOCKED, so concurrent
+// claimers take different rows without waiting for each other.
+func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Reminder, error) {
+	if lease <= 0 || limit <= 0 {
+		return nil, fmt.Errorf("claim due: lease %v and limit %d must be positive", lease, limit)
+	}
+	skipLocked := ""
+	if s.dialect == Postgres {
+		skipLocked = ` FOR UPDATE SKIP LOCKED`
+	}
+	at := millis(now)
+	rows, err := s.w.QueryContext(ctx, s.q(`UPDATE reminders SET status = 'sending', lease_until = ?, attempts = attempts + 1
+		WHERE id IN (SELECT id FROM reminders
+			WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)
+			ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
+		RETURNING `+reminderColumns), millis(now.Add(lease)), at, at, limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim due: %w", err)
+	}
+	rs, err := scanReminders(rows)
+	if err != nil {
+		return nil, fmt.Errorf("claim due: %w", err)
+	}
+	// RETURNING has no order of its own.
+	slices.SortFunc(rs, func(a, b Reminder) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.ID, b.ID))
+	})
+	return rs, nil
+}
+
+// maxErrorLen bounds a stored error message (bytes).
+const maxErrorLen = 2000
+
+// truncate shortens s to at most n bytes, on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// finish records the outcome of a claimed reminder: set is the assignments
+// to make, args their values. Only a row still sending changes; any other is
+// ErrNotFound, so a result recorded once (by a dispatcher that got there
+// first) is not overwritten. The check is on the status, not on whose claim
+// it is: a dispatcher whose lease expired and whose row another claimed
+// again can still record the outcome (both sent it).
+func (s *Store) finish(ctx context.Context, op string, id int64, set string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE reminders SET `+set+`, lease_until = NULL
+		WHERE id = ? AND status = 'sending'`), append(args, id)...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: reminder %d is not being sent: %w", op, id, ErrNotFound)
+	}
+	return nil
+}
+
+// MarkSent records that the claimed reminder was sent at at.
+func (s *Store) MarkSent(ctx context.Context, id int64, at time.Time) error {
+	return s.finish(ctx, "mark sent", id, `status = 'sent', sent_at = ?`, millis(at))
+}
+
+// MarkRetry puts the claimed reminder back to pending after a temporary
+// error, to be claimed again at next. lastErr is shown to the patient and
+// the therapist: it must hold no secret (a bot token in a URL).
+func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
+	return s.finish(ctx, "mark retry", id, `status = 'pending', next_attempt_at = ?, last_error = ?`,
+		millis(next), truncate(lastErr, maxErrorLen))
+}
+
+// MarkFailed gives up on the claimed reminder (a permanent error, or too
+// many attempts). lastErr is as for MarkRetry.
+func (s *Store) MarkFailed(ctx context.Context, id int64, lastErr string) error {
+	return s.finish(ctx, "mark failed", id, `status = 'failed', last_error = ?`, truncate(lastErr, maxErrorLen))
+}
+
+// MarkSkipped records that the claimed reminder will not be sent, and why
+// (stale, checked_in, cancelled, quiet_hours, channel_removed).
+func (s *Store) MarkSkipped(ctx context.Context, id int64, reason string) error {
+	return s.finish(ctx, "mark skipped", id, `status = 'skipped', skip_reason = ?`, reason)
+}
+
+// ReleaseLeases gives claimed reminders that were not attempted back
+// (graceful shutdown): each that is still sending becomes pending with its
+// NextAttemptAt unchanged, and the attempt its claim counted is taken back.
+// Others are left alone.
+func (s *Store) ReleaseLeases(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		release, err := tx.PrepareContext(ctx, s.q(`UPDATE reminders SET status = 'pending', lease_until = NULL,
+				attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END
+			WHERE id = ? AND status = 'sending'`))
+		if err != nil {
+			return err
+		}
+		defer release.Close()
+		for _, id := range sortedIDs(ids) {
+			if _, err := release.ExecContext(ctx, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("release leases: %w", err)
+	}
+	return nil
+}
+
+// NextDue returns when ClaimDue will next find work: the earliest
+// NextAttemptAt of a pending row or LeaseUntil of a sending one; false when
+// there is neither. The instant may be past.
+func (s *Store) NextDue(ctx context.Context) (time.Time, bool, error) {
+	var next sql.NullInt64
+	if err := s.r.QueryRowContext(ctx, `SELECT MIN(t) FROM (
+			SELECT MIN(next_attempt_at) AS t FROM reminders WHERE status = 'pending'
+			UNION ALL
+			SELECT MIN(lease_until) AS t FROM reminders WHERE status = 'sending'
+		) due`).Scan(&next); err != nil {
+		return time.Time{}, false, fmt.Errorf("next due: %w", err)
+	}
+	if !next.Valid {
+		return time.Time{}, false, nil
+	}
+	return fromMillis(next.Int64), true, nil
+}
+
+// Reminders returns the patient's own reminders (not the therapist alerts
+// about the patient) due at since or later, by due time, for the settings
+// page.
+func (s *Store) Reminders(ctx context.Context, patientID int64, since time.Time) ([]Reminder, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+reminderColumns+` FROM reminders
+		WHERE patient_id = ? AND therapist_id IS NULL AND due_at >= ?
+		ORDER BY due_at, id`), patientID, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("reminders: %w", err)
+	}
+	rs, err := scanReminders(rows)
+	if err != nil {
+		return nil, fmt.Errorf("reminders: %w", err)
+	}
+	return rs, nil
+}
+
+// ReminderCounts returns how many reminders have each status, every status
+// present (for metrics).
+func (s *Store) ReminderCounts(ctx context.Context) (map[string]int, error) {
+	counts := map[string]int{ReminderPending: 0, ReminderSending: 0, ReminderSent: 0, ReminderSkipped: 0, ReminderFailed: 0}
+	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM reminders GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("reminder counts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			status string
+			n      int
+		)
+		if err := rows.Scan(&status, &n); err != nil {
+			return nil, fmt.Errorf("reminder counts: %w", err)
+		}
+		counts[status] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reminder counts: %w", err)
+	}
+	return counts, nil
+}
+
+// PatientByID returns the patient with the id, whoever's it is: for
+// background work (the reminder dispatcher), never for a therapist's request,
+// which uses Patient.
+func (s *Store) PatientByID(ctx context.Context, id int64) (Patient, error) {
+	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+` FROM patients WHERE id = ?`), id))
+	if err != nil {
+		return Patient{}, fmt.Errorf("patient %d: %w", id, err)
+	}
+	return p, nil
+}
+
+// Session returns the session with the id, whoever's it is: the dispatcher
+// rereads a session before it reminds of it.
+func (s *Store) Session(ctx context.Context, id int64) (Session, error) {
+	x, err := scanSession(s.r.QueryRowContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE id = ?`), id))
+	if err != nil {
+		return Session{}, fmt.Errorf("session %d: %w", id, err)
+	}
+	return x, nil
+}

@@ -1,0 +1,27 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"pacer/programs"
+)
+
+// DeleteOldSessions deletes the sessions dated before `before` of assignments
+// that are no longer active, and returns how many it deleted. An active
+// assignment's sessions stay whatever their age: the materializer rebuilds a
+// plan from its start, so it would insert deleted ones again (with new ids).
+// Check-ins, overrides and decisions stay too: the engine replays them. Old
+// sessions lie outside every feed's window, so no feed changes.
+func (s *Store) DeleteOldSessions(ctx context.Context, before programs.Date) (int64, error) {
+	res, err := s.w.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE date < ?
+		AND assignment_id IN (SELECT id FROM assignments WHERE status <> 'active')`), int64(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete old sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete old sessions: %w", err)
+	}
+	return n, nil
+}
