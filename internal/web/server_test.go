@@ -54,6 +54,7 @@ type env struct {
 	clock  *clock
 	tokenA string // therapist A's API token
 	tokenB string // therapist B's
+	server *Server
 }
 
 // stores runs fn on SQLite and, when PACER_TEST_POSTGRES_URL is set, on
@@ -115,6 +116,7 @@ func newEnv(t *testing.T, dsn string) *env {
 	t.Cleanup(e.srv.Close)
 	base, _ := url.Parse(e.srv.URL)
 	s := New(st, keys, lib, base, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	e.server = s
 	mux.Handle("/", s.Handler())
 	for i, email := range []string{"a@example.org", "b@example.org"} {
 		th, err := st.CreateTherapist(ctx, email, "", false)
