@@ -53,15 +53,20 @@ func (a *Alerts) patient(ctx context.Context, p store.Patient, kind, subject str
 	return a.add(ctx, rs)
 }
 
-// therapist queues an alert to the patient's therapist, by email to their
-// own address when they have set no other channel.
+// therapist queues an alert about a patient to their therapist.
 func (a *Alerts) therapist(ctx context.Context, p store.Patient, kind, subject string, due store.Reminder) error {
-	chs, err := a.Store.TherapistChannels(ctx, p.TherapistID)
+	return a.Therapist(ctx, p.TherapistID, kind, subject, AlertMessage(kind, p.Name, a.PatientURL(p)), due.DueAt)
+}
+
+// Therapist queues m to a therapist's channels, by email to their own address
+// when they have set no other channel. subject makes it unique per channel.
+func (a *Alerts) Therapist(ctx context.Context, therapistID int64, kind, subject string, m notify.Message, now time.Time) error {
+	chs, err := a.Store.TherapistChannels(ctx, therapistID)
 	if err != nil {
 		return err
 	}
 	if len(chs) == 0 && a.EmailReady {
-		t, err := a.Store.Therapist(ctx, p.TherapistID)
+		t, err := a.Store.Therapist(ctx, therapistID)
 		if err != nil {
 			return err
 		}
@@ -70,13 +75,10 @@ func (a *Alerts) therapist(ctx context.Context, p store.Patient, kind, subject s
 			return err
 		}
 	}
-	m := AlertMessage(kind, p.Name, a.PatientURL(p))
 	var rs []store.Reminder
 	for _, ch := range chs {
-		r := due
-		r.Kind, r.TherapistID, r.ChannelID, r.Payload = kind, p.TherapistID, ch.ID, payload(m)
-		r.DedupeKey = fmt.Sprintf("%s:%s:%d", kind, subject, ch.ID)
-		rs = append(rs, r)
+		rs = append(rs, store.Reminder{Kind: kind, TherapistID: therapistID, ChannelID: ch.ID, Payload: payload(m), DueAt: now,
+			DedupeKey: fmt.Sprintf("%s:%s:%d", kind, subject, ch.ID)})
 	}
 	return a.add(ctx, rs)
 }
