@@ -8,13 +8,15 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"pacer/internal/config"
 )
 
 // healthcheck exits 0 only when the server's /readyz answers 200, for
 // container health checks and monitoring scripts.
 func (c *cli) healthcheck(ctx context.Context, args []string) error {
 	fs := newFlags(c, "healthcheck", "pacer healthcheck [--url URL] [--config FILE]")
-	flags := storeFlags(fs, "listen")
+	flags := config.AddFlags(fs, "listen")
 	raw := fs.String("url", "", "the server's URL, or its /readyz (default: http://<listen address>)")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for an answer")
 	if pos, err := parse(fs, args); err != nil {
@@ -24,9 +26,10 @@ func (c *cli) healthcheck(ctx context.Context, args []string) error {
 	}
 	u := *raw
 	if u == "" {
-		cfg, err := c.load(flags)
+		// Only the listen address matters here; the server validates the rest.
+		cfg, err := flags.Load(c.getenv)
 		if err != nil {
-			return err
+			return fmt.Errorf("configuration: %w", err)
 		}
 		u = "http://" + dialable(cfg.Listen)
 	}

@@ -119,9 +119,17 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, _, _ := get(t, feed); code != 200 {
 		t.Fatalf("feed: %d", code)
 	}
-	code, body, _ := get(t, listening.FindStringSubmatch(out)[1]+"/metrics")
-	if code != 200 {
-		t.Fatalf("/metrics: %d", code)
+	// The review sweep at start runs beside the server: wait for it.
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var code int
+		code, body, _ = get(t, listening.FindStringSubmatch(out)[1]+"/metrics")
+		if code != 200 {
+			t.Fatalf("/metrics: %d", code)
+		}
+		if strings.Contains(body, `pacer_reviews_total{result="ok"} 2`) || time.Now().After(deadline) {
+			break
+		}
 	}
 	for _, want := range []string{`pacer_feed_requests_total{code="200"} 1`, `pacer_review_sweeps_total 1`,
 		`pacer_reviews_total{result="ok"} 2`, `pacer_current_decisions{code="START"} 2`, `pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`} {

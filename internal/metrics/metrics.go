@@ -42,9 +42,12 @@ func (r *Registry) MustRegister(cs ...prometheus.Collector) { r.reg.MustRegister
 // Gatherer is the registry as the client library reads it, e.g. for tests.
 func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
-// Handler serves the registry in the Prometheus text format.
+// Handler serves the registry in the Prometheus text format. A collector
+// that fails (the decisions count while the store is down) is left out and
+// the rest still served, so an outage does not blind the monitoring.
 func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, Timeout: 10 * time.Second})
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, Timeout: 10 * time.Second,
+		ErrorHandling: promhttp.ContinueOnError})
 }
 
 // Web are the HTTP layer's instruments.
