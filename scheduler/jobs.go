@@ -42,10 +42,11 @@ type Jobs struct {
 }
 
 type job struct {
-	name   string
-	spec   string
-	period time.Duration
-	run    func(ctx context.Context) error
+	name    string
+	spec    string
+	period  time.Duration
+	run     func(ctx context.Context) error
+	catchUp func(ctx context.Context) error // what a missed run does at start; run when nil
 }
 
 func (j *Jobs) jobs() []job {
@@ -53,14 +54,17 @@ func (j *Jobs) jobs() []job {
 		{"review", "@hourly", time.Hour, func(ctx context.Context) error {
 			_, err := j.Reviewer.Sweep(ctx, StartOfLocalDay)
 			return err
+		}, func(ctx context.Context) error { // after downtime every patient may be behind
+			_, err := j.Reviewer.Sweep(ctx, func(store.Patient, time.Time) bool { return true })
+			return err
 		}},
 		{"retention", "30 3 * * *", 24 * time.Hour, func(ctx context.Context) error {
 			if j.Reviewer.Retain == nil {
 				return nil
 			}
 			return j.Reviewer.Retain(ctx, j.Now())
-		}},
-		{"digest", "0 7 * * *", 24 * time.Hour, j.Digest},
+		}, nil},
+		{"digest", "0 7 * * *", 24 * time.Hour, j.Digest, nil},
 	}
 }
 
@@ -101,6 +105,9 @@ func (j *Jobs) lead(ctx context.Context, l *store.Leader) {
 	for _, jb := range j.jobs() { // catch up what downtime missed
 		last, err := j.Store.JobLastRun(ctx, jb.name)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && j.Now().Sub(last) >= jb.period) {
+			if jb.catchUp != nil {
+				jb.run = jb.catchUp
+			}
 			j.runJob(ctx, jb)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -277,14 +278,33 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	fmt.Fprintf(c.stdout, "pacer listening on %s (store: %s)\n", base, describeDSN(cfg.DSN()))
 	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect())
 
+	// Reminders: the dispatcher delivers the outbox; the periodic jobs
+	// (review, retention, digest) run on the leader.
+	chs, vapidPublic, err := channels(ctx, cfg, st, base)
+	if err != nil {
+		return err
+	}
+	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: c.now, Log: log,
+		CheckinURL: func(p store.Patient) string { return srv.Links(p).CheckinURL },
+		Metrics:    metrics.NewReminders(reg)}
+	alerts := &scheduler.Alerts{Store: st, EmailReady: chs.Email != nil, CheckinURL: dispatcher.CheckinURL,
+		PatientURL: func(p store.Patient) string {
+			return strings.TrimSuffix(base.String(), "/") + fmt.Sprintf("/patients/%d", p.ID)
+		},
+		Wake: dispatcher.Wake}
+	srv.Reminders(chs, alerts, vapidPublic, dispatcher.Wake)
+
 	reviewMetrics := metrics.NewReview(reg)
 	rs := reviewStore{Store: ist, active: st.ActivePatients, m: reviewMetrics, now: c.now}
-	reviewCtx, stopReview := context.WithCancel(ctx)
-	reviewer := &scheduler.Reviewer{Store: rs, Mat: &scheduler.Materializer{Store: rs, Now: c.now}, Now: c.now, Log: log,
-		Retain: retention(st, cfg.Retention.SessionDays, reviewMetrics, log)}
-	reviewed := make(chan struct{})
-	go func() { defer close(reviewed); reviewer.Run(reviewCtx) }()
-	defer func() { stopReview(); <-reviewed }()
+	reviewer := &scheduler.Reviewer{Store: rs, Mat: &scheduler.Materializer{Store: rs, Now: c.now, Wake: dispatcher.Wake, Alerts: alerts},
+		Now: c.now, Log: log, Retain: retention(st, cfg.Retention.SessionDays, reviewMetrics, log)}
+	jobs := &scheduler.Jobs{Store: st, Reviewer: reviewer, Alerts: alerts, Now: c.now, Log: log}
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	background.Add(2)
+	go func() { defer background.Done(); jobs.Run(bgCtx) }()
+	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
+	defer func() { stopBackground(); background.Wait() }()
 
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
