@@ -146,3 +146,57 @@ func stepBacks(plan *programs.Plan, date programs.Date) string {
 	}
 	return "about half your usual dose"
 }
+
+// WeekSummary queues, once per program week, a summary to the patient: how
+// many sessions last week held, and this week's doses with their reasons. It
+// goes out at the end of the patient's quiet hours on the week's first day,
+// and only while that day is near, so a late review sends no stale summary.
+func (a *Alerts) WeekSummary(ctx context.Context, p store.Patient, asg store.Assignment, plan *programs.Plan,
+	set store.NotifySettings, loc *time.Location, now time.Time) error {
+	if a.Store == nil {
+		return nil
+	}
+	for i, w := range plan.Weeks {
+		if i == 0 || w.Start > plan.Now || plan.Now >= w.Start.AddDays(1) || w.Decision.Code == programs.PausedRedFlag {
+			continue
+		}
+		prev := plan.Weeks[i-1]
+		prog, _ := programs.Parse("assignment", asg.Program) // only for the activities' names
+		planned, done := 0, 0
+		var lines []string
+		for k, aw := range w.Activities {
+			for _, s := range prev.Activities[k].Sessions {
+				if s.Extra || s.Status == programs.Cancelled {
+					continue
+				}
+				planned++
+				if s.Status == programs.Done || s.Status == programs.Partial {
+					done++
+				}
+			}
+			dose := aw.Unit.Format(aw.Dose)
+			if aw.Sets > 1 {
+				dose = fmt.Sprintf("%d × %s", aw.Sets, dose)
+			}
+			name := aw.ID
+			if prog != nil {
+				if act, ok := prog.Activity(aw.ID); ok {
+					name = act.Name
+				}
+			}
+			lines = append(lines, fmt.Sprintf("%s: %s. %s", name, dose, aw.Decision.Reason()))
+		}
+		url := a.CheckinURL(p)
+		m := notify.Message{
+			Title: fmt.Sprintf("Your week: %d of %d sessions done", done, planned),
+			Body:  fmt.Sprintf("Last week you did %d of %d planned sessions. This week:\n%s\n%s", done, planned, strings.Join(lines, "\n"), url),
+			URL:   url, Tag: KindWeekly,
+		}
+		due := w.Start.In(loc, set.QuietEnd)
+		if due.Before(now) {
+			due = now
+		}
+		return a.patient(ctx, p, KindWeekly, fmt.Sprintf("%d:%d", asg.ID, w.Week), m, store.Reminder{DueAt: due.UTC()})
+	}
+	return nil
+}

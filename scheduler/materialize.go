@@ -147,6 +147,9 @@ func (m *Materializer) Materialize(ctx context.Context, p store.Patient, a store
 		if err := m.Alerts.Persistent(ctx, p, plan, now); err != nil {
 			return nil, fmt.Errorf("assignment %d: alert: %w", a.ID, err)
 		}
+		if err := m.Alerts.WeekSummary(ctx, p, a, plan, set, loc, now); err != nil {
+			return nil, fmt.Errorf("assignment %d: weekly summary: %w", a.ID, err)
+		}
 	}
 	if m.Wake != nil {
 		m.Wake()

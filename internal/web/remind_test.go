@@ -298,3 +298,62 @@ func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
 	}
 	_ = programs.RedFlagGuidance
 }
+
+func TestRemindersAcrossAWeekBoundaryAndDST(t *testing.T) {
+	e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	start := time.Date(2026, 3, 25, 21, 0, 0, 0, berlin) // Wednesday evening; clocks go forward on Sunday 29 March
+	e.clock.Set(start)
+	mb, hook := startMailbox(t), startSink(t)
+	d := reminders(t, e, mb)
+	var links patientLinks
+	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
+	e.json("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.tokenA,
+		`{"channels":[{"type":"webhook","url":"`+hook.srv.URL+`"}],"nudge_hours":0}`, 200, nil)
+	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA,
+		`{"program":"walking","start":"2026-03-26","schedule":{"walk":{"days":["daily"],"times":["07:30"]}}}`, 201, nil)
+	reviewer := &scheduler.Reviewer{Store: e.st, Mat: e.server.mat, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+
+	type arrival struct {
+		tag string
+		at  time.Time
+	}
+	var got []arrival
+	ctx := context.Background()
+	for now := start; now.Before(start.Add(8 * 24 * time.Hour)); now = now.Add(10 * time.Minute) {
+		e.clock.Set(now)
+		if now.Minute() == 0 { // the hourly review job
+			if _, err := reviewer.Sweep(ctx, scheduler.StartOfLocalDay); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := len(hook.received())
+		run(t, d)
+		for _, c := range hook.received()[before:] {
+			got = append(got, arrival{c["tag"].(string), now})
+		}
+	}
+	var sessions []string
+	weekly := 0
+	for _, a := range got {
+		switch {
+		case strings.HasPrefix(a.tag, "session:"):
+			sessions = append(sessions, a.at.In(berlin).Format("01-02 15:04 MST"))
+		case a.tag == scheduler.KindWeekly:
+			weekly++
+			if l := a.at.In(berlin); l.Format("01-02 15:04") != "04-02 07:00" {
+				t.Errorf("weekly summary at %s, want 04-02 07:00, at the end of the quiet hours of week 2's first day", l)
+			}
+		default:
+			t.Errorf("unexpected message %q", a.tag)
+		}
+	}
+	want := "03-26 07:30 CET,03-27 07:30 CET,03-28 07:30 CET,03-29 07:30 CEST,03-30 07:30 CEST," +
+		"03-31 07:30 CEST,04-01 07:30 CEST,04-02 07:30 CEST"
+	if strings.Join(sessions, ",") != want {
+		t.Errorf("session reminders arrived\n%s\nwant one a day at 07:30 local\n%s", strings.Join(sessions, ","), want)
+	}
+	if weekly != 1 {
+		t.Errorf("%d weekly summaries, want 1", weekly)
+	}
+}
