@@ -30,6 +30,7 @@ func commands() []command {
 		{"program", "list, show, validate and plan graded-activity programs", (*cli).program},
 		{"user", "add a therapist (prints a one-time password-setup link)", (*cli).user},
 		{"token", "create a therapist's API token", (*cli).token},
+		{"notify", "send a test message through a patient's channels", (*cli).notify},
 		{"migrate", "bring the store's schema up to date", (*cli).migrate},
 		{"config", "check the configuration and print it, secrets redacted", (*cli).config},
 		{"healthcheck", "exit 0 when the server's /readyz answers 200", (*cli).healthcheck},
