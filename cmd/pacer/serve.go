@@ -286,7 +286,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: c.now, Log: log,
 		CheckinURL: func(p store.Patient) string { return srv.Links(p).CheckinURL },
-		Metrics:    metrics.NewReminders(reg)}
+		Metrics:    metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
+	metrics.NewOutbox(reg, st.ReminderCounts)
 	alerts := &scheduler.Alerts{Store: st, EmailReady: chs.Email != nil, CheckinURL: dispatcher.CheckinURL,
 		PatientURL: func(p store.Patient) string {
 			return strings.TrimSuffix(base.String(), "/") + fmt.Sprintf("/patients/%d", p.ID)

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,3 +60,13 @@ func (m *Reminders) Failed(kind string) { m.failed.WithLabelValues(kind).Inc() }
 
 // Retried records a temporary failure.
 func (m *Reminders) Retried(kind string) { m.retried.WithLabelValues(kind).Inc() }
+
+// NewOutbox registers pacer_reminders_outbox, read from count when Prometheus
+// scrapes: the outbox's rows by status (pending, sending, sent, skipped,
+// failed). Pending rows are the reminders due or coming due.
+func NewOutbox(r *Registry, count func(ctx context.Context) (map[string]int, error)) {
+	r.MustRegister(&countCollector{
+		desc:  prometheus.NewDesc("pacer_reminders_outbox", "Reminder rows in the outbox by status.", []string{"status"}, nil),
+		count: count,
+	})
+}

@@ -22,6 +22,7 @@ const ChannelWebPush = "webpush"
 const (
 	SkipChannelRemoved = "channel_removed" // its channel was removed or deleted
 	SkipCancelled      = "cancelled"       // a re-plan no longer wants it
+	SkipCheckedIn      = "checked_in"      // its session was checked in before it was due
 )
 
 const channelColumns = `id, patient_id, therapist_id, type, config, created_at`

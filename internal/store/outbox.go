@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"pacer/programs"
 	"slices"
 	"strings"
 	"time"
@@ -181,10 +182,11 @@ func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, pat
 		skipReason string
 		due        int64
 		payload    sql.NullString
+		session    string // the session's status
 	}
 	old := make(map[string]stored)
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, dedupe_key, status, skip_reason, due_at, payload FROM reminders
-		WHERE session_id IN (SELECT id FROM sessions WHERE assignment_id = ?)`), assignmentID)
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT r.id, r.dedupe_key, r.status, r.skip_reason, r.due_at, r.payload, s.status
+		FROM reminders r JOIN sessions s ON s.id = r.session_id WHERE s.assignment_id = ?`), assignmentID)
 	if err != nil {
 		return err
 	}
@@ -193,7 +195,7 @@ func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, pat
 			x   stored
 			key string
 		)
-		if err := rows.Scan(&x.id, &key, &x.status, &x.skipReason, &x.due, &x.payload); err != nil {
+		if err := rows.Scan(&x.id, &key, &x.status, &x.skipReason, &x.due, &x.payload, &x.session); err != nil {
 			rows.Close()
 			return err
 		}
@@ -237,16 +239,24 @@ func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, pat
 		}
 	}
 
+	// Pending rows no longer wanted are skipped, saying why: the session was
+	// checked in, or the plan dropped it.
 	var skip []int64
+	reason := map[int64]string{}
 	for key, x := range old {
 		if x.status == ReminderPending && !returned[key] && x.due > millis(now) {
 			skip = append(skip, x.id)
+			reason[x.id] = SkipCancelled
+			switch programs.Status(x.session) {
+			case programs.Done, programs.Partial, programs.Skipped:
+				reason[x.id] = SkipCheckedIn
+			}
 		}
 	}
 	slices.Sort(skip) // rows in a fixed order, as PostgreSQL locks them
 	for _, id := range skip {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE reminders SET status = 'skipped', skip_reason = ?
-			WHERE id = ? AND status = 'pending'`), SkipCancelled, id); err != nil {
+			WHERE id = ? AND status = 'pending'`), reason[id], id); err != nil {
 			return err
 		}
 	}

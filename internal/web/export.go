@@ -20,13 +20,16 @@ type PatientDataStore interface {
 // patientExport is the JSON of a patient's data export. It holds no token:
 // links are capabilities, and an export file travels.
 type patientExport struct {
-	ExportedAt  time.Time          `json:"exported_at"`
-	Patient     exportPatient      `json:"patient"`
-	Assignments []exportAssignment `json:"assignments"`
-	CheckIns    []exportCheckIn    `json:"checkins"`
-	Overrides   []exportOverride   `json:"overrides"`
-	Sessions    []exportSession    `json:"sessions"`
-	Decisions   []exportDecision   `json:"decisions"`
+	ExportedAt     time.Time          `json:"exported_at"`
+	Patient        exportPatient      `json:"patient"`
+	Assignments    []exportAssignment `json:"assignments"`
+	CheckIns       []exportCheckIn    `json:"checkins"`
+	Overrides      []exportOverride   `json:"overrides"`
+	Sessions       []exportSession    `json:"sessions"`
+	Decisions      []exportDecision   `json:"decisions"`
+	Channels       []json.RawMessage  `json:"channels"`
+	NotifySettings exportSettings     `json:"notify_settings"`
+	Reminders      []exportReminder   `json:"reminders"`
 }
 
 type exportPatient struct {
@@ -81,6 +84,25 @@ type exportSession struct {
 	Projected    bool            `json:"projected"`
 	Revision     int             `json:"revision"`
 	UpdatedAt    time.Time       `json:"updated_at"`
+}
+
+type exportSettings struct {
+	QuietStart  programs.Clock `json:"quiet_start"`
+	QuietEnd    programs.Clock `json:"quiet_end"`
+	QuietDrop   bool           `json:"quiet_drop"`
+	LeadMinutes int            `json:"lead_minutes"`
+	NudgeHours  int            `json:"nudge_hours"`
+	Language    string         `json:"language"`
+}
+
+type exportReminder struct {
+	Kind       string    `json:"kind"`
+	SessionID  int64     `json:"session_id,omitempty"`
+	DueAt      time.Time `json:"due_at"`
+	Status     string    `json:"status"`
+	SkipReason string    `json:"skip_reason,omitempty"`
+	Attempts   int       `json:"attempts"`
+	SentAt     time.Time `json:"sent_at,omitzero"`
 }
 
 type exportDecision struct {
@@ -147,6 +169,38 @@ func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request, t store.T
 	}
 	for _, x := range d.Decisions {
 		out.Decisions = append(out.Decisions, exportDecision{x.AssignmentID, x.Week, x.Activity, x.Code, x.Reason})
+	}
+	// The reminder side: channels (a Web Push subscription's keys stay out:
+	// they belong to the browser), settings and every reminder row.
+	chs, err := s.Store.Channels(r.Context(), p.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out.Channels = []json.RawMessage{}
+	for _, ch := range chs {
+		if ch.Type == "webpush" {
+			out.Channels = append(out.Channels, json.RawMessage(fmt.Sprintf(`{"type":"webpush","id":%d}`, ch.ID)))
+			continue
+		}
+		out.Channels = append(out.Channels, ch.Config)
+	}
+	set, err := s.Store.NotifySettings(r.Context(), p.ID)
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out.NotifySettings = exportSettings{programs.Clock(set.QuietStart), programs.Clock(set.QuietEnd), set.QuietDrop,
+		set.LeadMinutes, set.NudgeHours, set.Language}
+	rs, err := s.Store.Reminders(r.Context(), p.ID, time.Time{})
+	if err != nil {
+		s.internal(w, r, err)
+		return
+	}
+	out.Reminders = []exportReminder{}
+	for _, x := range rs {
+		out.Reminders = append(out.Reminders, exportReminder{x.Kind, x.SessionID, x.DueAt.UTC(), x.Status, x.SkipReason,
+			x.Attempts, x.SentAt.UTC()})
 	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pacer-patient-%d.json"`, p.ID))
 	writeJSON(w, http.StatusOK, out)

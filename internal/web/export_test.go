@@ -68,6 +68,32 @@ func TestExportAndErasure(t *testing.T) {
 		if len(x.Sessions) == 0 || len(x.Decisions) == 0 || x.Decisions[0].Code != programs.Start {
 			t.Errorf("%d sessions, decisions %+v", len(x.Sessions), x.Decisions)
 		}
+		// The patient was created with an email: the email channel and the
+		// default reminder settings come with the export.
+		var ch0 map[string]string
+		if len(x.Channels) == 1 {
+			json.Unmarshal(x.Channels[0], &ch0)
+		}
+		if ch0["address"] != "p@example.org" ||
+			x.NotifySettings.QuietStart.String() != "21:30" || x.NotifySettings.NudgeHours != 3 || x.Reminders == nil {
+			t.Errorf("reminder data: channels %s, settings %+v, reminders %v", x.Channels, x.NotifySettings, x.Reminders)
+		}
+		done := map[int64]bool{}
+		for _, s := range x.Sessions {
+			done[s.ID] = s.Status == programs.Done
+		}
+		checked := 0
+		for _, r := range x.Reminders {
+			if done[r.SessionID] && r.Status == "skipped" {
+				checked++
+				if r.SkipReason != "checked_in" {
+					t.Errorf("a reminder of a checked-in session skipped as %q", r.SkipReason)
+				}
+			}
+		}
+		if checked == 0 {
+			t.Error("the checked-in session's reminders were not skipped")
+		}
 		// An export file travels: no capability token in it.
 		for _, u := range []string{gone.FeedURL, gone.CheckinURL} {
 			tok := u[strings.LastIndexByte(u, '/')+1:]

@@ -43,6 +43,7 @@ type Store interface {
 	SetChannels(ctx context.Context, patientID int64, chs []store.Channel) ([]store.Channel, error)
 	SetNotifySettings(ctx context.Context, n store.NotifySettings) error
 	AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (store.Channel, error)
+	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
 	scheduler.Store
 }
 
