@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything pacer needs to start.
@@ -36,6 +37,7 @@ type Config struct {
 	Telegram  Telegram
 	Ntfy      Ntfy
 	Retention Retention
+	Reminders Reminders
 
 	// File is the TOML file that was read, if any.
 	File string
@@ -69,6 +71,14 @@ type Retention struct {
 	SessionDays int
 }
 
+// Reminders tunes the reminder dispatcher.
+type Reminders struct {
+	// Lease is how long a replica's claim on due reminders lasts: a replica
+	// that crashes mid-dispatch leaves claims that another takes over once
+	// they expire. Longer than the slowest send; default 2 minutes.
+	Lease time.Duration
+}
+
 // Secret is a value that is never printed: fmt, JSON and text encodings show
 // it redacted. Value returns it.
 type Secret string
@@ -98,6 +108,7 @@ const (
 	text kind = iota
 	number
 	secret
+	duration
 )
 
 // setting is one configuration key. Its environment variable is PACER_ and
@@ -111,6 +122,7 @@ type setting struct {
 	str   func(*Config) *string
 	num   func(*Config) *int
 	sec   func(*Config) *Secret
+	dur   func(*Config) *time.Duration
 	// credFile names a systemd credential whose path (not content) becomes
 	// the value: the secret key is binary and read where it lies.
 	credFile string
@@ -154,6 +166,9 @@ func settings() []setting {
 		str("ntfy.server", "default ntfy server, e.g. https://ntfy.sh", func(c *Config) *string { return &c.Ntfy.Server }),
 		{key: "retention.session_days", kind: number, usage: "days to keep sessions of ended programs (0: for ever)",
 			num: func(c *Config) *int { return &c.Retention.SessionDays }},
+		{key: "reminders.lease", kind: duration,
+			usage: "how long a replica's claim on due reminders lasts before another replica may send them, e.g. 2m (5s-1h)",
+			dur:   func(c *Config) *time.Duration { return &c.Reminders.Lease }},
 	}
 }
 
@@ -174,6 +189,7 @@ func Defaults(getenv func(string) string) Config {
 		LogLevel:  "info",
 		SMTP:      SMTP{TLS: "starttls"},
 		Retention: Retention{SessionDays: 400},
+		Reminders: Reminders{Lease: 2 * time.Minute},
 		sources:   map[string]string{},
 	}
 	for _, v := range []string{"STATE_DIRECTORY", "XDG_STATE_HOME"} {
@@ -212,6 +228,12 @@ func (c *Config) set(s setting, raw, source string) error {
 			return fmt.Errorf("%s: %s must be a whole number, not %q", source, s.key, raw)
 		}
 		*s.num(c) = n
+	case duration:
+		d, err := time.ParseDuration(strings.TrimSpace(raw))
+		if err != nil {
+			return fmt.Errorf("%s: %s must be a duration such as 2m or 30s, not %q", source, s.key, raw)
+		}
+		*s.dur(c) = d
 	case secret:
 		*s.sec(c) = Secret(raw)
 	default:
@@ -394,6 +416,9 @@ func (c Config) Validate() error {
 	}
 	if c.Retention.SessionDays < 0 {
 		bad("retention.session_days is %d: use a number of days, or 0 to keep sessions for ever", c.Retention.SessionDays)
+	}
+	if l := c.Reminders.Lease; l < 5*time.Second || l > time.Hour {
+		bad("reminders.lease is %s: use a duration from 5s to 1h, e.g. 2m", l)
 	}
 	return errors.Join(errs...)
 }

@@ -13,7 +13,7 @@ import (
 
 // readFile applies a TOML file. Its keys mirror the environment: top-level
 // db, listen, base_url, …, and tables [smtp], [pushover], [telegram], [ntfy],
-// [retention]. A secret may be given as KEY_file, the path of a file holding
+// [retention], [reminders]. A secret may be given as KEY_file, the path of a file holding
 // it. Unknown keys and values of the wrong type are errors.
 func (c *Config) readFile(path string) error {
 	b, err := os.ReadFile(path)
@@ -74,6 +74,10 @@ func (c *Config) readFile(path string) error {
 			}
 			errs = append(errs, c.set(s, x, source))
 		case int64:
+			if s.kind == duration {
+				errs = append(errs, fmt.Errorf("%s: %s must be a duration in quotes, e.g. \"2m\", not %d", path, k, x))
+				continue
+			}
 			if s.kind != number {
 				errs = append(errs, fmt.Errorf("%s: %s must be text in quotes, not %d", path, k, x))
 				continue
@@ -81,8 +85,11 @@ func (c *Config) readFile(path string) error {
 			errs = append(errs, c.set(s, strconv.FormatInt(x, 10), source))
 		default:
 			want := "text in quotes"
-			if s.kind == number {
+			switch s.kind {
+			case number:
 				want = "a whole number"
+			case duration:
+				want = `a duration in quotes, e.g. "2m"`
 			}
 			errs = append(errs, fmt.Errorf("%s: %s must be %s", path, k, want))
 		}

@@ -82,6 +82,8 @@ func (c Config) Print(w io.Writer) error {
 		switch s.kind {
 		case number:
 			v = strconv.Itoa(*s.num(&c))
+		case duration:
+			v = strconv.Quote(s.dur(&c).String())
 		case secret:
 			v = strconv.Quote(s.sec(&c).String())
 		default:
