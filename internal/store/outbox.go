@@ -357,11 +357,22 @@ func (s *Store) ClaimDue(ctx context.Context, now time.Time, lease time.Duration
 		skipLocked = ` FOR UPDATE SKIP LOCKED`
 	}
 	at := millis(now)
+	// The pending and the expired rows are each read in index order
+	// (reminders_due), at most limit of each, and the earliest of both
+	// claimed: with one WHERE … OR …, SQLite gathered and sorted every due
+	// row for each batch, 17 ms a claim with 100,000 due (BenchmarkDispatch).
 	rows, err := s.w.QueryContext(ctx, s.q(`UPDATE reminders SET status = 'sending', lease_until = ?, attempts = attempts + 1
-		WHERE id IN (SELECT id FROM reminders
-			WHERE (status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?)
-			ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`)
-		RETURNING `+reminderColumns), millis(now.Add(lease)), at, at, limit)
+		WHERE id IN (SELECT id FROM (
+				SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM reminders
+					WHERE status = 'pending' AND next_attempt_at <= ?
+					ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`) pending
+				UNION ALL
+				SELECT id, next_attempt_at FROM (SELECT id, next_attempt_at FROM reminders
+					WHERE status = 'sending' AND lease_until <= ?
+					ORDER BY next_attempt_at, id LIMIT ?`+skipLocked+`) expired
+			) due
+			ORDER BY next_attempt_at, id LIMIT ?)
+		RETURNING `+reminderColumns), millis(now.Add(lease)), at, limit, at, limit, limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim due: %w", err)
 	}

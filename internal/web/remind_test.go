@@ -339,7 +339,7 @@ func TestRemindersAcrossAWeekBoundaryAndDST(t *testing.T) {
 		switch {
 		case strings.HasPrefix(a.tag, "session:"):
 			sessions = append(sessions, a.at.In(berlin).Format("01-02 15:04 MST"))
-		case a.tag == scheduler.KindWeekly:
+		case strings.HasPrefix(a.tag, scheduler.KindWeekly+":"):
 			weekly++
 			if l := a.at.In(berlin); l.Format("01-02 15:04") != "04-02 07:00" {
 				t.Errorf("weekly summary at %s, want 04-02 07:00, at the end of the quiet hours of week 2's first day", l)

@@ -18,6 +18,7 @@ package email
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
@@ -307,8 +308,14 @@ func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
 
 // compose builds the RFC 5322 message: plain text, UTF-8, quoted-printable.
 func (n *notifier) compose(m notify.Message) ([]byte, error) {
+	// A tagged message gets a Message-ID derived from its tag, so that the
+	// same reminder sent twice (a crash between a send and its record) is
+	// one message to the mail systems that collapse duplicate ids.
 	id := make([]byte, 16)
-	if _, err := rand.Read(id); err != nil {
+	if m.Tag != "" {
+		sum := sha256.Sum256([]byte("pacer reminder\x00" + m.Tag))
+		copy(id, sum[:16])
+	} else if _, err := rand.Read(id); err != nil {
 		return nil, err
 	}
 	domain := n.from.Address[strings.LastIndexByte(n.from.Address, '@')+1:]

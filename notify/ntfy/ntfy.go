@@ -160,9 +160,8 @@ func (n *notifier) Send(ctx context.Context, m notify.Message) error {
 	if m.Urgent {
 		p.Priority = priorityUrgent
 	}
-	if m.Tag != "" {
-		p.Tags = []string{m.Tag}
-	}
+	// ntfy shows tags on the notification; a message's tag is an internal
+	// id, so it stays out.
 	body, err := json.Marshal(p)
 	if err != nil {
 		return &notify.Error{Channel: Channel, Err: fmt.Errorf("encode message: %w", err)}

@@ -174,7 +174,7 @@ func TestPublishesDocumentedJSON(t *testing.T) {
 	if r.Authorization != "Bearer "+f.token {
 		t.Errorf("Authorization = %q, want the token configured for this server", r.Authorization)
 	}
-	want := jsonPublish{Topic: topic, Title: reminder.Title, Message: reminder.Body, Click: reminder.URL, Priority: 3, Tags: []string{"session-42"}}
+	want := jsonPublish{Topic: topic, Title: reminder.Title, Message: reminder.Body, Click: reminder.URL, Priority: 3}
 	if fmt.Sprint(r.Body) != fmt.Sprint(want) {
 		t.Errorf("body = %+v\nwant   %+v", r.Body, want)
 	}
