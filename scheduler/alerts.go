@@ -105,7 +105,7 @@ func (a *Alerts) CheckedIn(ctx context.Context, p store.Patient, c programs.Chec
 	subject := fmt.Sprint(checkInID)
 	switch {
 	case c.Kind == programs.FlareCheckIn:
-		if err := a.patient(ctx, p, KindFlare, subject, FlareMessage(stepBacks(plan, c.Date), a.CheckinURL(p)), due); err != nil {
+		if err := a.patient(ctx, p, KindFlare, subject, FlareMessage(subject, stepBacks(plan, c.Date), a.CheckinURL(p)), due); err != nil {
 			return err
 		}
 		return a.therapist(ctx, p, KindAlertFlare, subject, due)
@@ -188,7 +188,7 @@ func (a *Alerts) WeekSummary(ctx context.Context, p store.Patient, asg store.Ass
 		}
 		url := a.CheckinURL(p)
 		m := notify.Message{
-			Title: fmt.Sprintf("Your week: %d of %d sessions done", done, planned),
+			Title: fmt.Sprintf(weeklyTitles[pick(fmt.Sprintf("%d:%d", asg.ID, w.Week), len(weeklyTitles))], done, planned),
 			Body:  fmt.Sprintf("Last week you did %d of %d planned sessions. This week:\n%s\n%s", done, planned, strings.Join(lines, "\n"), url),
 			URL:   url, Tag: KindWeekly,
 		}

@@ -66,10 +66,17 @@ func SessionMessage(kind, key, activity string, unit programs.Unit, dose, sets i
 	}
 }
 
-// FlareMessage is sent at once when a flare is declared.
-func FlareMessage(stepBack, url string) notify.Message {
+// flareTitles and weeklyTitles rotate like the session phrasings. The
+// red-flag guidance does not: its wording is reviewed and stays as it is.
+var (
+	flareTitles  = []string{"Your plan for the next few days", "Easing off for a few days", "A gentler plan while it settles"}
+	weeklyTitles = []string{"Your week: %d of %d sessions done", "Last week: %d of %d sessions", "Week done: %d of %d sessions"}
+)
+
+// FlareMessage is sent at once when a flare is declared; key picks its title.
+func FlareMessage(key, stepBack, url string) notify.Message {
 	return notify.Message{
-		Title: "Your plan for the next few days",
+		Title: flareTitles[pick(key, len(flareTitles))],
 		Body: "Thank you for telling us. From tomorrow your plan steps back to about half (" + stepBack + "). " +
 			"Keep gently moving: rest in small doses helps more than stopping. Flare-ups usually settle within a few days; " +
 			"tap \"Settled\" when yours has. If it gets much worse, or anything new worries you, contact your therapist. " + url,

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -95,5 +96,16 @@ func TestNudgeOutlivesItsSessionTime(t *testing.T) {
 	got := SessionReminders([]store.Session{s}, []store.Channel{{ID: 1}}, store.DefaultNotifySettings(1), berlin, day.In(berlin, 8*60+30))
 	if len(got) != 1 || got[0].Kind != KindNudge {
 		t.Errorf("an hour after the session: %+v, want its nudge only", got)
+	}
+}
+
+func TestFlareAndWeeklyTitlesRotate(t *testing.T) {
+	flare, weekly := map[string]bool{}, map[string]bool{}
+	for i := range 30 {
+		flare[FlareMessage(fmt.Sprint(i), "Walk: 4 minutes", "u").Title] = true
+		weekly[weeklyTitles[pick(fmt.Sprintf("7:%d", i), len(weeklyTitles))]] = true
+	}
+	if len(flare) != 3 || len(weekly) != 3 {
+		t.Errorf("%d flare and %d weekly phrasings in 30 messages, want 3 each", len(flare), len(weekly))
 	}
 }

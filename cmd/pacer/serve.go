@@ -447,8 +447,13 @@ func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger) f
 			return err
 		}
 		m.Retained.Add(float64(n))
-		if n > 0 {
-			log.Info("retention", "deleted_sessions", n, "days", days)
+		r, err := st.DeleteOldReminders(ctx, now.AddDate(0, 0, -days))
+		if err != nil {
+			m.RetainFails.Inc()
+			return err
+		}
+		if n > 0 || r > 0 {
+			log.Info("retention", "deleted_sessions", n, "deleted_reminders", r, "days", days)
 		}
 		return nil
 	}

@@ -1242,3 +1242,34 @@ func TestNextDueIsClaimable(t *testing.T) {
 		}
 	})
 }
+
+func TestDeleteOldReminders(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		th := mkTherapist(t, s, "t@example.org")
+		p := mkPatient(t, s, th.ID, "P")
+		ch := mkChannels(t, s, p.ID, email("p@example.org"))[0]
+		t0 := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+		rs := addDue(t, s, p.ID, ch.ID, 3, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Hour) })
+		// The first is sent, the second still pending (old but undone), the third sent but recent.
+		if got, err := s.ClaimDue(ctx, t0.Add(2*time.Hour), time.Minute, 3); err != nil || len(got) != 3 {
+			t.Fatalf("claimed %d, %v", len(got), err)
+		}
+		for _, r := range []Reminder{rs[0], rs[2]} {
+			if err := s.MarkSent(ctx, r.ID, r.DueAt); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.ReleaseLeases(ctx, []int64{rs[1].ID}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.DeleteOldReminders(ctx, t0.Add(90*time.Minute))
+		if err != nil || n != 1 {
+			t.Fatalf("deleted %d, %v; want the one old sent row", n, err)
+		}
+		left, err := s.Reminders(ctx, p.ID, time.Time{})
+		if err != nil || len(left) != 2 {
+			t.Errorf("left %d rows, %v; want the pending one and the recent one", len(left), err)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"pacer/programs"
 )
@@ -24,4 +25,16 @@ func (s *Store) DeleteOldSessions(ctx context.Context, before programs.Date) (in
 		return 0, fmt.Errorf("delete old sessions: %w", err)
 	}
 	return n, nil
+}
+
+// DeleteOldReminders deletes finished outbox rows (sent, skipped, failed) due
+// before the instant, and returns how many it deleted. Pending and sending
+// rows are never deleted: they are work still to do.
+func (s *Store) DeleteOldReminders(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.w.ExecContext(ctx, s.q(`DELETE FROM reminders WHERE status IN ('sent', 'skipped', 'failed') AND due_at < ?`),
+		millis(before))
+	if err != nil {
+		return 0, fmt.Errorf("delete old reminders: %w", err)
+	}
+	return res.RowsAffected()
 }
