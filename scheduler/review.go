@@ -16,10 +16,10 @@ type ReviewStore interface {
 	Assignments(ctx context.Context, patientID int64) ([]store.Assignment, error)
 }
 
-// Reviewer keeps every active plan current without anyone checking in: it
-// re-materializes each patient's assignments once a day, in the first hour of
-// the patient's local day. That hour holds every week boundary (a week starts
-// at local midnight) and the day on which a session with no check-in becomes
+// Reviewer keeps every active plan current without anyone checking in: the
+// periodic review job (Jobs) runs Sweep every hour for the patients whose local
+// day has just begun. That hour holds every week boundary (a week starts at
+// local midnight) and the day on which a session with no check-in becomes
 // missed and the projection moves on. A sweep is idempotent, so running it
 // again after a restart, or on a second replica, repeats no effect.
 type Reviewer struct {
@@ -27,46 +27,9 @@ type Reviewer struct {
 	Mat   *Materializer
 	Now   func() time.Time
 	Log   *slog.Logger
-	// Retain, if set, applies the data retention period: at start, then
-	// after the sweep of each hour that begins a UTC day.
+	// Retain, if set, applies the data retention period; the daily
+	// retention job calls it.
 	Retain func(ctx context.Context, now time.Time) error
-}
-
-// Run sweeps every patient at start, then on each hour those whose local
-// time is in its first hour, until ctx ends.
-func (r *Reviewer) Run(ctx context.Context) error {
-	if _, err := r.Sweep(ctx, func(store.Patient, time.Time) bool { return true }); err != nil && ctx.Err() == nil {
-		r.Log.Error("review sweep", "err", err)
-	}
-	r.retain(ctx)
-	for {
-		now := r.Now()
-		next := now.Truncate(time.Hour).Add(time.Hour)
-		t := time.NewTimer(next.Sub(now))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		n, err := r.Sweep(ctx, StartOfLocalDay)
-		if err != nil && ctx.Err() == nil {
-			r.Log.Error("review sweep", "err", err)
-		}
-		r.Log.Info("review sweep", "patients", n)
-		if r.Now().UTC().Hour() == 0 {
-			r.retain(ctx)
-		}
-	}
-}
-
-func (r *Reviewer) retain(ctx context.Context) {
-	if r.Retain == nil {
-		return
-	}
-	if err := r.Retain(ctx, r.Now()); err != nil && ctx.Err() == nil {
-		r.Log.Error("retention", "err", err)
-	}
 }
 
 // StartOfLocalDay is true in the first hour of the patient's local day.

@@ -46,14 +46,11 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	p, err := st.PatientByID(ctx, *patient)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no patient has the id %d", *patient)

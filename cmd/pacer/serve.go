@@ -45,6 +45,19 @@ func (c *cli) load(f *config.Flags) (*config.Config, error) {
 	return &cfg, nil
 }
 
+// openMigrated opens the store and brings its schema up to date.
+func openMigrated(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 	st, err := store.Open(ctx, cfg.DSN())
 	if err != nil {
@@ -65,14 +78,11 @@ func (c *cli) migrate(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	v, err := st.SchemaVersion(ctx)
 	if err != nil {
 		return err
@@ -106,14 +116,11 @@ func (c *cli) user(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	t, err := st.CreateTherapist(ctx, *email, *name, *admin)
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("a therapist with the email %s already exists", *email)
@@ -153,14 +160,11 @@ func (c *cli) token(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	t, err := st.TherapistByEmail(ctx, *email)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no therapist has the email %s; add one with pacer user add --email %s", *email, *email)
@@ -231,14 +235,11 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return err
-	}
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("the store does not answer: %w", err)
 	}

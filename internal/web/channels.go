@@ -179,17 +179,24 @@ func (s *Server) replyChannels(w http.ResponseWriter, r *http.Request, p store.P
 		return
 	}
 	var out channelsReply
-	out.Channels = []json.RawMessage{}
-	for _, ch := range chs {
-		if ch.Type == "webpush" { // the endpoint and keys stay with the browser
-			out.Channels = append(out.Channels, json.RawMessage(fmt.Sprintf(`{"type":"webpush","id":%d}`, ch.ID)))
-			continue
-		}
-		out.Channels = append(out.Channels, ch.Config)
-	}
+	out.Channels = publicChannels(chs)
 	out.QuietHours.Start, out.QuietHours.End = programs.Clock(set.QuietStart).String(), programs.Clock(set.QuietEnd).String()
 	out.QuietHours.Drop, out.LeadMinutes, out.NudgeHours = set.QuietDrop, set.LeadMinutes, set.NudgeHours
 	writeJSON(w, http.StatusOK, out)
+}
+
+// publicChannels are the channels as a patient or therapist may see them: a
+// Web Push subscription's endpoint and keys stay with the browser.
+func publicChannels(chs []store.Channel) []json.RawMessage {
+	out := []json.RawMessage{}
+	for _, ch := range chs {
+		if ch.Type == "webpush" {
+			out = append(out, json.RawMessage(fmt.Sprintf(`{"type":"webpush","id":%d}`, ch.ID)))
+			continue
+		}
+		out = append(out, ch.Config)
+	}
+	return out
 }
 
 // postPushSubscription stores the browser's PushSubscription as a channel.

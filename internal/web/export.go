@@ -177,14 +177,7 @@ func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request, t store.T
 		s.internal(w, r, err)
 		return
 	}
-	out.Channels = []json.RawMessage{}
-	for _, ch := range chs {
-		if ch.Type == "webpush" {
-			out.Channels = append(out.Channels, json.RawMessage(fmt.Sprintf(`{"type":"webpush","id":%d}`, ch.ID)))
-			continue
-		}
-		out.Channels = append(out.Channels, ch.Config)
-	}
+	out.Channels = publicChannels(chs)
 	set, err := s.Store.NotifySettings(r.Context(), p.ID)
 	if err != nil {
 		s.internal(w, r, err)
