@@ -162,3 +162,86 @@ func (x reason) clampText() string {
 	}
 	return ""
 }
+
+// Phrases renders messages from a message catalogue; i18n.Catalog is one.
+// programs declares it, and imports no catalogue, so that the engine stays
+// pure and keeps no language: a decision holds its reason's kind and numbers,
+// and its reader picks the language.
+type Phrases interface {
+	Text(id string, args map[string]any) string
+	Amount(u Unit, n int) string
+}
+
+// ReasonIn is the decision's reason in p's language. A reason decoded from
+// JSON has only its stored text, which it returns as it is.
+func (d Decision) ReasonIn(p Phrases) string {
+	if p == nil {
+		return d.Reason()
+	}
+	return d.why.renderIn(p)
+}
+
+// renderIn is render through a catalogue; the English catalogue renders the
+// same sentences as render (i18n's tests hold them to it).
+func (x reason) renderIn(p Phrases) string {
+	a := func(n int) string { return p.Amount(x.unit, n) }
+	n := x.n
+	switch x.kind {
+	case rPausedRedFlag:
+		return p.Text("reason.paused_red_flag", nil)
+	case rPausedTherapist:
+		return p.Text("reason.paused_therapist", nil)
+	case rCalibration:
+		return p.Text("reason.calibration", map[string]any{"days": n[0], "upto": a(n[1]), "name": x.name})
+	case rStart:
+		return p.Text("reason.start", map[string]any{"percent": n[0], "baseline": a(n[1])})
+	case rStartClamped:
+		return p.Text("reason.start_clamped", map[string]any{"dose": a(n[0])})
+	case rStartCalibrated:
+		return p.Text("reason.start_calibrated", map[string]any{"dose": a(n[0]), "percent": n[1], "baseline": a(n[2]), "logged": n[3] != 0})
+	case rPersistent:
+		return p.Text("reason.persistent", map[string]any{"days": n[0]})
+	case rStepBack:
+		return p.Text("reason.step_back", map[string]any{"dose": a(n[0])})
+	case rFlareResume:
+		return p.Text("reason.flare_resume", map[string]any{"dose": a(n[0])})
+	case rRestart:
+		return p.Text("reason.restart", map[string]any{"dose": a(n[0])})
+	case rRestartWeek:
+		return p.Text("reason.restart_week", map[string]any{"dose": a(n[0])})
+	case rNoSessions:
+		return p.Text("reason.no_sessions", map[string]any{"dose": a(n[0]), "name": x.name})
+	case rAdherence:
+		return p.Text("reason.adherence", map[string]any{"dose": a(n[0]), "done": n[1], "planned": n[2], "gate": n[3], "name": x.name})
+	case rResponse:
+		return p.Text("reason.response", map[string]any{"dose": a(n[0]), "days": n[1], "rise": n[2]})
+	case rGoal:
+		return p.Text("reason.goal", map[string]any{"goal": a(n[0])})
+	case rHold:
+		return p.Text("reason.hold", map[string]any{"dose": a(n[0]), "clamp": x.clampIn(p)})
+	case rProgress:
+		args := map[string]any{"up": a(n[0]), "dose": a(n[1]), "done": n[2], "planned": n[3], "projected": n[4] == 1, "name": x.name}
+		switch {
+		case x.toGoal:
+			return p.Text("reason.progress_goal", args)
+		case x.clamp != noClamp:
+			args["clamp"] = x.clampIn(p)
+			return p.Text("reason.progress_clamped", args)
+		}
+		return p.Text("reason.progress", args)
+	}
+	return x.text
+}
+
+func (x reason) clampIn(p Phrases) string {
+	r := x.r
+	switch x.clamp {
+	case clampCeiling:
+		return p.Text("clamp.ceiling", map[string]any{"margin": r.CeilingMarginPercent, "threshold": p.Amount(x.unit, x.thr)})
+	case clampSpike:
+		return p.Text("clamp.spike", map[string]any{"cap": r.SpikeCapPercent, "days": r.SpikeWindowDays})
+	case clampLoad:
+		return p.Text("clamp.load", map[string]any{"cap": r.WeeklyLoadCapPercent})
+	}
+	return ""
+}

@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/notify"
 	"pacer/programs"
@@ -19,6 +22,7 @@ type AlertStore interface {
 	SetTherapistChannels(ctx context.Context, therapistID int64, chs []store.Channel) ([]store.Channel, error)
 	Therapist(ctx context.Context, id int64) (store.Therapist, error)
 	AddReminders(ctx context.Context, rs []store.Reminder) (int, error)
+	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 }
 
 // Alerts writes the messages that go at once (a flare plan, red-flag
@@ -53,9 +57,19 @@ func (a *Alerts) patient(ctx context.Context, p store.Patient, kind, subject str
 	return a.add(ctx, rs)
 }
 
-// therapist queues an alert about a patient to their therapist.
+// therapist queues an alert about a patient to their therapist. Therapists
+// have no language setting yet, so their alerts are in English.
 func (a *Alerts) therapist(ctx context.Context, p store.Patient, kind, subject string, due store.Reminder) error {
-	return a.Therapist(ctx, p.TherapistID, kind, subject, AlertMessage(kind, p.Name, a.PatientURL(p)), due.DueAt)
+	return a.Therapist(ctx, p.TherapistID, kind, subject, AlertMessage(i18n.For(i18n.English), kind, p.Name, a.PatientURL(p)), due.DueAt)
+}
+
+// catalog is the catalogue of the patient's language (NotifySettings.Language).
+func (a *Alerts) catalog(ctx context.Context, p store.Patient) (*i18n.Catalog, error) {
+	set, err := a.Store.NotifySettings(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	return i18n.For(i18n.Parse(set.Language)), nil
 }
 
 // Therapist queues m to a therapist's channels, by email to their own address
@@ -103,14 +117,21 @@ func (a *Alerts) add(ctx context.Context, rs []store.Reminder) error {
 func (a *Alerts) CheckedIn(ctx context.Context, p store.Patient, c programs.CheckIn, checkInID int64, plan *programs.Plan, now time.Time) error {
 	due := store.Reminder{DueAt: now}
 	subject := fmt.Sprint(checkInID)
+	if c.Kind != programs.FlareCheckIn && (c.Kind != programs.RedFlagCheckIn || len(c.Answers) == 0) {
+		return nil
+	}
+	cat, err := a.catalog(ctx, p)
+	if err != nil {
+		return err
+	}
 	switch {
 	case c.Kind == programs.FlareCheckIn:
-		if err := a.patient(ctx, p, KindFlare, subject, FlareMessage(subject, stepBacks(plan, c.Date), a.CheckinURL(p)), due); err != nil {
+		if err := a.patient(ctx, p, KindFlare, subject, FlareMessage(cat, subject, stepBacks(cat, plan, c.Date), a.CheckinURL(p)), due); err != nil {
 			return err
 		}
 		return a.therapist(ctx, p, KindAlertFlare, subject, due)
 	case c.Kind == programs.RedFlagCheckIn && len(c.Answers) > 0:
-		if err := a.patient(ctx, p, KindRedFlag, subject, RedFlagMessage(a.CheckinURL(p)), due); err != nil {
+		if err := a.patient(ctx, p, KindRedFlag, subject, RedFlagMessage(cat, a.CheckinURL(p)), due); err != nil {
 			return err
 		}
 		return a.therapist(ctx, p, KindAlertRedFlag, subject, due)
@@ -133,18 +154,38 @@ func (a *Alerts) Persistent(ctx context.Context, p store.Patient, plan *programs
 	return nil
 }
 
-// stepBacks describes the doses from the day after date, e.g. "Walk: 4 minutes".
-func stepBacks(plan *programs.Plan, date programs.Date) string {
+// stepBacks describes the doses from the day after date, e.g. "Walk: 4
+// minutes", or is "" when the plan has no step-back then. The engine gives
+// them, in English, in the step-back event's reason ("… (Walk: 4 minutes;
+// Bridge: 4 reps) …"); each is worded again in c's language.
+func stepBacks(c *i18n.Catalog, plan *programs.Plan, date programs.Date) string {
 	for _, w := range plan.Weeks {
 		for _, ev := range w.Events {
 			if ev.Code == programs.FlareStepBack && ev.Date == date.AddDays(1) {
 				if i, j := strings.Index(ev.Reason, "("), strings.Index(ev.Reason, ")"); i >= 0 && j > i {
-					return ev.Reason[i+1 : j]
+					return rewordDoses(c, ev.Reason[i+1:j])
 				}
 			}
 		}
 	}
-	return "about half your usual dose"
+	return ""
+}
+
+var doseText = regexp.MustCompile(`^(.+): (\d+) (minutes?|reps?|seconds?)$`)
+
+// rewordDoses words "Walk: 4 minutes; Bridge: 1 rep" in c's language.
+func rewordDoses(c *i18n.Catalog, s string) string {
+	parts := strings.Split(s, "; ")
+	for i, p := range parts {
+		m := doseText.FindStringSubmatch(p)
+		if m == nil {
+			continue // not a dose as the engine writes it: leave it as it is
+		}
+		n, _ := strconv.Atoi(m[2])
+		u := programs.Unit(strings.TrimSuffix(m[3], "s") + "s")
+		parts[i] = c.Text("flare.dose", i18n.Args{"activity": m[1], "amount": c.Amount(u, n)})
+	}
+	return strings.Join(parts, "; ")
 }
 
 // WeekSummary queues, once per program week, a summary to the patient: how
@@ -160,7 +201,7 @@ func (a *Alerts) WeekSummary(ctx context.Context, p store.Patient, asg store.Ass
 		if i == 0 || w.Start > plan.Now || plan.Now >= w.Start.AddDays(1) || w.Decision.Code == programs.PausedRedFlag {
 			continue
 		}
-		prev := plan.Weeks[i-1]
+		prev, cat := plan.Weeks[i-1], i18n.For(i18n.Parse(set.Language))
 		prog, _ := programs.Parse("assignment", asg.Program) // only for the activities' names
 		planned, done := 0, 0
 		var lines []string
@@ -174,22 +215,20 @@ func (a *Alerts) WeekSummary(ctx context.Context, p store.Patient, asg store.Ass
 					done++
 				}
 			}
-			dose := aw.Unit.Format(aw.Dose)
-			if aw.Sets > 1 {
-				dose = fmt.Sprintf("%d × %s", aw.Sets, dose)
-			}
 			name := aw.ID
 			if prog != nil {
 				if act, ok := prog.Activity(aw.ID); ok {
 					name = act.Name
 				}
 			}
-			lines = append(lines, fmt.Sprintf("%s: %s. %s", name, dose, aw.Decision.Reason()))
+			lines = append(lines, cat.Text("weekly.line", i18n.Args{"activity": name,
+				"amount": amount(cat, aw.Unit, aw.Dose, aw.Sets), "reason": aw.Decision.ReasonIn(cat)}))
 		}
 		url := a.CheckinURL(p)
+		args := i18n.Args{"done": done, "planned": planned, "lines": strings.Join(lines, "\n"), "url": url}
 		m := notify.Message{
-			Title: fmt.Sprintf(weeklyTitles[pick(fmt.Sprintf("%d:%d", asg.ID, w.Week), len(weeklyTitles))], done, planned),
-			Body:  fmt.Sprintf("Last week you did %d of %d planned sessions. This week:\n%s\n%s", done, planned, strings.Join(lines, "\n"), url),
+			Title: cat.Text(phrasing("weekly", fmt.Sprintf("%d:%d", asg.ID, w.Week), "title"), args),
+			Body:  cat.Text("weekly.body", args),
 			URL:   url, Tag: KindWeekly,
 		}
 		due := w.Start.In(loc, set.QuietEnd)

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/notify"
 	"pacer/programs"
@@ -26,6 +27,7 @@ type DispatchStore interface {
 	PatientByID(ctx context.Context, id int64) (store.Patient, error)
 	AssignmentByID(ctx context.Context, id int64) (store.Assignment, error)
 	Channel(ctx context.Context, id int64) (store.Channel, error)
+	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	DeleteChannel(ctx context.Context, id int64) error
 }
 
@@ -283,7 +285,12 @@ func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Mess
 				name = a.Name
 			}
 		}
-		return SessionMessage(r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
+		set, err := d.Store.NotifySettings(ctx, p.ID)
+		if err != nil {
+			return notify.Message{}, ch, "", err
+		}
+		cat := i18n.For(i18n.Parse(set.Language))
+		return SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
 	}
 	var m notify.Message
 	if err := jsonUnmarshal(r.Payload, &m); err != nil || m.Title == "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/notify"
 	"pacer/programs"
@@ -159,7 +160,8 @@ func (j *Jobs) Digest(ctx context.Context) error {
 		return err
 	}
 	now := j.Now()
-	low := map[int64][]string{} // therapist → lines
+	en := i18n.For(i18n.English) // therapists have no language setting yet
+	low := map[int64][]string{}  // therapist → lines
 	for _, p := range ps {
 		loc, err := time.LoadLocation(p.Timezone)
 		if err != nil {
@@ -181,7 +183,7 @@ func (j *Jobs) Digest(ctx context.Context) error {
 			}
 		}
 		if planned > 0 && done*100 < planned*gate {
-			low[p.TherapistID] = append(low[p.TherapistID], fmt.Sprintf("%s: %d of %d sessions in the last 7 days", p.Name, done, planned))
+			low[p.TherapistID] = append(low[p.TherapistID], en.Text("digest.line", i18n.Args{"patient": p.Name, "done": done, "planned": planned}))
 		}
 	}
 	ids := make([]int64, 0, len(low))
@@ -191,9 +193,8 @@ func (j *Jobs) Digest(ctx context.Context) error {
 	sort.Slice(ids, func(a, b int) bool { return ids[a] < ids[b] })
 	var errs []error
 	for _, id := range ids {
-		m := notify.Message{Title: fmt.Sprintf("Low adherence: %d patients", len(low[id])),
-			Body: "These patients did fewer than " + fmt.Sprint(gate) + "% of their planned sessions this past week:\n" +
-				strings.Join(low[id], "\n"), Tag: KindDigest}
+		args := i18n.Args{"n": len(low[id]), "gate": gate, "lines": strings.Join(low[id], "\n")}
+		m := notify.Message{Title: en.Text("digest.title", args), Body: en.Text("digest.body", args), Tag: KindDigest}
 		errs = append(errs, j.Alerts.Therapist(ctx, id, KindDigest, now.UTC().Format(time.DateOnly), m, now))
 	}
 	return errors.Join(errs...)

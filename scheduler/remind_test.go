@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
 )
@@ -64,9 +65,10 @@ func TestQuietHoursWrapMidnight(t *testing.T) {
 }
 
 func TestMessagesAreDiscreetAndVaried(t *testing.T) {
+	en := i18n.For(i18n.English)
 	seen := map[string]bool{}
 	for i := range 30 {
-		m := SessionMessage(KindSession, DedupeKey(KindSession, int64(i), 1), "Walk", programs.Minutes, 14, 1, "https://p.example/c/tok")
+		m := SessionMessage(en, KindSession, DedupeKey(KindSession, int64(i), 1), "Walk", programs.Minutes, 14, 1, "https://p.example/c/tok")
 		if !strings.Contains(m.Title, "walk") || !strings.Contains(m.Title, "14 minutes") || !strings.Contains(m.Body, "https://p.example/c/tok") {
 			t.Errorf("message %+v lacks the activity, the dose or the link", m)
 		}
@@ -80,8 +82,8 @@ func TestMessagesAreDiscreetAndVaried(t *testing.T) {
 	if len(seen) < 3 {
 		t.Errorf("%d phrasings in 30 reminders, want 3", len(seen))
 	}
-	a := SessionMessage(KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
-	b := SessionMessage(KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
+	a := SessionMessage(en, KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
+	b := SessionMessage(en, KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
 	if a != b || !strings.Contains(a.Body, "2 × 8 reps") {
 		t.Errorf("a retry must keep its words: %+v / %+v", a, b)
 	}
@@ -102,10 +104,46 @@ func TestNudgeOutlivesItsSessionTime(t *testing.T) {
 func TestFlareAndWeeklyTitlesRotate(t *testing.T) {
 	flare, weekly := map[string]bool{}, map[string]bool{}
 	for i := range 30 {
-		flare[FlareMessage(fmt.Sprint(i), "Walk: 4 minutes", "u").Title] = true
-		weekly[weeklyTitles[pick(fmt.Sprintf("7:%d", i), len(weeklyTitles))]] = true
+		flare[FlareMessage(i18n.For(i18n.English), fmt.Sprint(i), "Walk: 4 minutes", "u").Title] = true
+		weekly[phrasing("weekly", fmt.Sprintf("7:%d", i), "title")] = true
 	}
 	if len(flare) != 3 || len(weekly) != 3 {
 		t.Errorf("%d flare and %d weekly phrasings in 30 messages, want 3 each", len(flare), len(weekly))
+	}
+}
+
+func TestGermanMessages(t *testing.T) {
+	de := i18n.For(i18n.German)
+	seen := map[string]bool{}
+	for i := range 30 {
+		for _, kind := range []string{KindSession, KindNudge} {
+			m := SessionMessage(de, kind, DedupeKey(kind, int64(i), 1), "Spaziergang", programs.Minutes, 14, 1, "https://p.example/c/tok")
+			if !strings.Contains(m.Title+m.Body, "Spaziergang") || !strings.Contains(m.Body, "14 Minuten") || !strings.Contains(m.Body, "https://p.example/c/tok") {
+				t.Errorf("message %+v lacks the activity, the dose or the link", m)
+			}
+			for _, word := range []string{"schmerz", "rücken", "ischias", "schub", "your", "today", " du ", " dein"} {
+				if strings.Contains(strings.ToLower(m.Title+" "+m.Body), word) {
+					t.Errorf("%s %q says %q", kind, m.Title+" / "+m.Body, word)
+				}
+			}
+			seen[m.Title[:8]] = true
+		}
+	}
+	if len(seen) < 6 {
+		t.Errorf("%d German phrasings in 60 reminders, want 6", len(seen))
+	}
+	if m := SessionMessage(de, KindSession, "session:1:1", "Brücke", programs.Reps, 1, 1, "u"); !strings.Contains(m.Title, "1 Wiederholung") {
+		t.Errorf("German reminder %q, want the singular", m.Title)
+	}
+	red := RedFlagMessage(de, "u")
+	if red.Title != "Bitte holen Sie noch heute ärztlichen Rat ein" || !strings.Contains(red.Body, "Notaufnahme") || !red.Urgent {
+		t.Errorf("German red-flag message %+v", red)
+	}
+	f := FlareMessage(de, "1", rewordDoses(de, "Walk: 4 minutes; Bridge: 1 rep"), "u")
+	if !strings.Contains(f.Body, "(Walk: 4 Minuten; Bridge: 1 Wiederholung)") {
+		t.Errorf("German flare message %q", f.Body)
+	}
+	if f := FlareMessage(de, "1", "", "u"); !strings.Contains(f.Body, "(etwa die Hälfte Ihres üblichen Pensums)") {
+		t.Errorf("German flare message without doses %q", f.Body)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"pacer/internal/i18n"
 	"pacer/programs"
 )
 
@@ -28,30 +29,24 @@ func Status(s programs.Status, projected bool) string {
 	return Confirmed
 }
 
-// Title is an event's title: the name the caller chose (a discreet one such as
-// "Walk" by default) and the dose, e.g. "Walk · 14 min", "Bridge · 2 × 8",
-// "Knee to chest · 3 × 20 s". With one set the count is left out: "Bridge ·
-// 8 reps", "Knee to chest · 20 s".
+// Title is an event's title in English: the name the caller chose (a
+// discreet one such as "Walk" by default) and the dose, e.g. "Walk · 14 min",
+// "Bridge · 2 × 8", "Knee to chest · 3 × 20 s". With one set the count is
+// left out: "Bridge · 8 reps", "Knee to chest · 20 s".
 func Title(name string, unit programs.Unit, dose, sets int) string {
-	var d string
-	switch unit {
-	case programs.Minutes:
-		d = strconv.Itoa(dose) + " min"
-	case programs.Seconds:
-		d = strconv.Itoa(dose) + " s"
-	case programs.Reps:
-		if sets > 1 {
-			d = strconv.Itoa(dose)
-		} else {
-			d = unit.Format(dose)
-		}
-	default:
-		d = unit.Format(dose)
-	}
+	return TitleIn(i18n.For(i18n.English), name, unit, dose, sets)
+}
+
+// TitleIn is Title in c's language, e.g. "Spaziergang · 14 Min.".
+func TitleIn(c *i18n.Catalog, name string, unit programs.Unit, dose, sets int) string {
+	d := c.Short(unit, dose)
 	if sets > 1 {
-		d = strconv.Itoa(sets) + " × " + d
+		if unit == programs.Reps {
+			d = strconv.Itoa(dose)
+		}
+		d = c.Text("amount.sets", i18n.Args{"sets": sets, "amount": d})
 	}
-	return strings.TrimSpace(name) + " · " + d
+	return c.Text("feed.title", i18n.Args{"activity": strings.TrimSpace(name), "dose": d})
 }
 
 // Estimate of a reps or holds session, for its length in the calendar.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/i18n"
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
 	"pacer/notify"
@@ -114,7 +115,7 @@ func TestSinkCountsReminders(t *testing.T) {
 		t.Fatal(err)
 	}
 	due := time.Now()
-	m := scheduler.SessionMessage(scheduler.KindSession, "session:1:1", "Walk", programs.Unit("minutes"), 10, 1, "https://pacer.example/c/tok")
+	m := scheduler.SessionMessage(i18n.For(i18n.English), scheduler.KindSession, "session:1:1", "Walk", programs.Unit("minutes"), 10, 1, "https://pacer.example/c/tok")
 	for _, id := range []int64{1, 2, 2} {
 		n, err := webhook.New(webhook.Settings{HTTPClient: &http.Client{Transport: tr}}, webhook.Config{URL: reminderload.HookURL(sink.URL, id)})
 		if err != nil {

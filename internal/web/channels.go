@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
 	"pacer/scheduler"
@@ -26,8 +27,9 @@ type channelsBody struct {
 		End   string `json:"end"`
 		Drop  bool   `json:"drop,omitempty"`
 	} `json:"quiet_hours,omitempty"`
-	LeadMinutes *int `json:"lead_minutes,omitempty"`
-	NudgeHours  *int `json:"nudge_hours,omitempty"`
+	LeadMinutes *int    `json:"lead_minutes,omitempty"`
+	NudgeHours  *int    `json:"nudge_hours,omitempty"`
+	Language    *string `json:"language,omitempty"` // en or de (a tag such as de-DE is read as de)
 }
 
 type channelsReply struct {
@@ -37,8 +39,9 @@ type channelsReply struct {
 		End   string `json:"end"`
 		Drop  bool   `json:"drop"`
 	} `json:"quiet_hours"`
-	LeadMinutes int `json:"lead_minutes"`
-	NudgeHours  int `json:"nudge_hours"`
+	LeadMinutes int    `json:"lead_minutes"`
+	NudgeHours  int    `json:"nudge_hours"`
+	Language    string `json:"language"`
 }
 
 func (s *Server) putChannelsAPI(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -127,6 +130,15 @@ func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Pat
 		}
 		set.NudgeHours = *in.NudgeHours
 	}
+	languageChanged := false
+	if in.Language != nil {
+		lang, ok := i18n.Lookup(*in.Language)
+		if !ok {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("language %q is not one pacer speaks: use en (English) or de (German)", *in.Language))
+			return
+		}
+		languageChanged, set.Language = i18n.Parse(set.Language) != lang, string(lang)
+	}
 	have, err := s.Store.Channels(r.Context(), p.ID)
 	if err != nil {
 		s.internal(w, r, err)
@@ -144,6 +156,12 @@ func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Pat
 	if err := s.Store.SetNotifySettings(r.Context(), set); err != nil {
 		s.internal(w, r, err)
 		return
+	}
+	if languageChanged {
+		// The feed's words changed but not its sessions, so its version
+		// stays; this replica's cached copy goes. (Another replica's copy
+		// lasts until the patient's day ends or a session changes.)
+		s.feeds.forget(p.ID)
 	}
 	if !s.replan(w, r, p) {
 		return
@@ -182,6 +200,7 @@ func (s *Server) replyChannels(w http.ResponseWriter, r *http.Request, p store.P
 	out.Channels = publicChannels(chs)
 	out.QuietHours.Start, out.QuietHours.End = programs.Clock(set.QuietStart).String(), programs.Clock(set.QuietEnd).String()
 	out.QuietHours.Drop, out.LeadMinutes, out.NudgeHours = set.QuietDrop, set.LeadMinutes, set.NudgeHours
+	out.Language = string(i18n.Parse(set.Language))
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"pacer/internal/feed"
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
 )
@@ -123,6 +124,11 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 	if err != nil {
 		return nil, err
 	}
+	set, err := s.Store.NotifySettings(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	cat := i18n.For(i18n.Parse(set.Language))
 	type assignmentInfo struct {
 		prog    *programs.Program
 		reasons map[string]string // "week/activity" → reason
@@ -133,18 +139,14 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 		if err != nil {
 			return nil, fmt.Errorf("feed: assignment %d: %w", a.ID, err)
 		}
-		ds, err := s.Store.Decisions(ctx, a.ID)
+		reasons, err := s.feedReasons(ctx, cat, p, a)
 		if err != nil {
 			return nil, err
-		}
-		reasons := make(map[string]string, len(ds))
-		for _, d := range ds {
-			reasons[fmt.Sprintf("%d/%s", d.Week, d.Activity)] = d.Reason
 		}
 		info[a.ID] = assignmentInfo{prog, reasons}
 	}
 	checkin := s.CheckinURL(s.Keys.CheckinToken(p.CheckinNonce))
-	cal := feed.Calendar{Name: "My movement plan", Alarm: p.Alarm}
+	cal := feed.Calendar{Name: cat.Text("feed.name", nil), Alarm: p.Alarm}
 	var modified time.Time
 	for _, x := range sessions {
 		name, instructions, reason := x.Activity, "", ""
@@ -156,19 +158,15 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 			programName = ai.prog.Name
 			reason = ai.reasons[fmt.Sprintf("%d/%s", x.Week, x.Activity)]
 		}
-		title := feed.Title(name, x.Unit, x.Dose, x.Sets)
+		title := feed.TitleIn(cat, name, x.Unit, x.Dose, x.Sets)
 		if !p.Discreet && programName != "" {
 			title += " (" + programName + ")"
 		}
 		status := feed.Status(x.Status, x.Projected)
 		var desc strings.Builder
-		fmt.Fprintf(&desc, "Today: %s", x.Unit.Format(x.Dose))
-		if x.Sets > 1 {
-			fmt.Fprintf(&desc, ", %d sets", x.Sets)
-		}
-		fmt.Fprintf(&desc, " (week %d).", x.Week)
+		desc.WriteString(cat.Text("feed.today", i18n.Args{"amount": cat.Amount(x.Unit, x.Dose), "sets": x.Sets, "week": x.Week}))
 		if x.Projected {
-			desc.WriteString(" Projected: it can change with what you log.")
+			desc.WriteString(" " + cat.Text("feed.projected", nil))
 		}
 		if reason != "" {
 			desc.WriteString("\n\n" + reason)
@@ -179,9 +177,9 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 		if instructions != "" && x.Date >= today && x.Date < today.AddDays(instructionDays) {
 			desc.WriteString("\n\n" + instructions)
 		} else if instructions != "" {
-			desc.WriteString("\n\nInstructions: on the check-in page.")
+			desc.WriteString("\n\n" + cat.Text("feed.instructions_elsewhere", nil))
 		}
-		desc.WriteString("\n\nCheck in: " + checkin)
+		desc.WriteString("\n\n" + cat.Text("feed.checkin", i18n.Args{"url": checkin}))
 		cal.Events = append(cal.Events, feed.Event{
 			UID:          fmt.Sprintf("session-%d@pacer", x.ID),
 			Start:        x.Date.In(loc, int(x.Time)).UTC(),
@@ -206,4 +204,33 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 		modified = p.CreatedAt
 	}
 	return &feedEntry{version: p.FeedVersion, day: today, body: body, etag: feed.ETag(body), modified: modified.UTC()}, nil
+}
+
+// feedReasons are an assignment's decision reasons by "week/activity". In
+// English they are the stored ones; in another language the plan is
+// recomputed (only when the feed is rendered, not when it is served from the
+// cache) so that each decision renders in the patient's language.
+func (s *Server) feedReasons(ctx context.Context, cat *i18n.Catalog, p store.Patient, a store.Assignment) (map[string]string, error) {
+	reasons := map[string]string{}
+	if cat.Lang() == i18n.English {
+		ds, err := s.Store.Decisions(ctx, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range ds {
+			reasons[fmt.Sprintf("%d/%s", d.Week, d.Activity)] = d.Reason
+		}
+		return reasons, nil
+	}
+	plan, _, err := s.mat.Plan(ctx, p, a)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	for _, w := range plan.Weeks {
+		reasons[fmt.Sprintf("%d/", w.Week)] = w.Decision.ReasonIn(cat)
+		for _, aw := range w.Activities {
+			reasons[fmt.Sprintf("%d/%s", w.Week, aw.ID)] = aw.Decision.ReasonIn(cat)
+		}
+	}
+	return reasons, nil
 }

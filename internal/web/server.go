@@ -44,6 +44,7 @@ type Store interface {
 	SetNotifySettings(ctx context.Context, n store.NotifySettings) error
 	AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (store.Channel, error)
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
+	AuthStore
 	scheduler.Store
 }
 
@@ -136,7 +137,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: see the README for /api/v1")
 	})
-	return s.middleware(mux)
+
+	// Therapists' sign-in, the home page and static assets (auth.go).
+	s.authRoutes(mux)
+
+	// Cross-origin browser requests that change state are refused (CSRF);
+	// API clients and curl send no Origin or Sec-Fetch-Site and pass.
+	return s.middleware(s.crossOrigin().Handler(mux))
 }
 
 // middleware adds security headers, recovers from panics and logs each request
