@@ -9,6 +9,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"strings"
 	"sync"
@@ -76,14 +77,30 @@ var load = sync.OnceValue(func() map[Lang]*Catalog {
 	return out
 })
 
+// parse reads a language's catalogue: catalog/<lang>.json and any
+// catalog/<lang>.<part>.json (one part per area, e.g. the patient's page), whose
+// keys must not repeat.
 func parse(l Lang) (*Catalog, error) {
-	b, err := files.ReadFile("catalog/" + string(l) + ".json")
-	if err != nil {
-		return nil, fmt.Errorf("i18n: catalogue %s: %w", l, err)
+	names, err := fs.Glob(files, "catalog/"+string(l)+".*json")
+	if err != nil || len(names) == 0 {
+		return nil, fmt.Errorf("i18n: catalogue %s: no file", l)
 	}
-	var raw map[string]string
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return nil, fmt.Errorf("i18n: catalogue %s: %w", l, err)
+	raw := map[string]string{}
+	for _, name := range names {
+		b, err := files.ReadFile(name)
+		if err != nil {
+			return nil, fmt.Errorf("i18n: catalogue %s: %w", l, err)
+		}
+		var part map[string]string
+		if err := json.Unmarshal(b, &part); err != nil {
+			return nil, fmt.Errorf("i18n: %s: %w", name, err)
+		}
+		for k, v := range part {
+			if _, dup := raw[k]; dup {
+				return nil, fmt.Errorf("i18n: %s: %q is defined twice", name, k)
+			}
+			raw[k] = v
+		}
 	}
 	c := &Catalog{lang: l, msgs: make(map[string]*template.Template, len(raw)), raw: raw}
 	funcs := template.FuncMap{"plural": plural, "cap": capitalize}
