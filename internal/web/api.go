@@ -66,43 +66,63 @@ func (s *Server) createPatient(w http.ResponseWriter, r *http.Request, t store.T
 	if !decodeJSON(w, r, maxJSONBody, &in) {
 		return
 	}
-	in.Name, in.Email = strings.TrimSpace(in.Name), strings.TrimSpace(in.Email)
-	switch {
-	case in.Name == "":
-		writeError(w, http.StatusBadRequest, "name is required (any name or initials the therapist recognizes)")
-		return
-	case utf8.RuneCountInString(in.Name) > 200:
-		writeError(w, http.StatusBadRequest, "name is longer than 200 characters")
-		return
-	case in.Timezone == "":
-		writeError(w, http.StatusBadRequest, "timezone is required: an IANA name such as Europe/Berlin")
-		return
-	}
-	if _, err := time.LoadLocation(in.Timezone); err != nil || in.Timezone == "Local" {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("timezone %q is not a known IANA time zone, e.g. Europe/Berlin", in.Timezone))
-		return
-	}
-	if in.Email != "" {
-		if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("email %q is not an email address", in.Email))
-			return
-		}
-	}
 	discreet := true
 	if in.Discreet != nil {
 		discreet = *in.Discreet
 	}
-	p, err := s.NewPatient(r.Context(), store.Patient{TherapistID: t.ID, Name: in.Name, Email: in.Email,
-		Timezone: in.Timezone, Discreet: discreet, Alarm: true})
-	if err == nil {
-		err = s.defaultChannels(r, p)
-	}
+	p, err := s.addPatient(r.Context(), t, in.Name, in.Email, in.Timezone, discreet)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", s.url(fmt.Sprintf("/api/v1/patients/%d", p.ID)))
 	writeJSON(w, http.StatusCreated, s.Links(p))
+}
+
+// badInput is an error that is the request's fault, worded so that its
+// sender can fix it: the API answers it with 400, a page shows it by the form.
+type badInput struct{ msg string }
+
+func (e *badInput) Error() string { return e.msg }
+
+func badInputf(format string, args ...any) error { return &badInput{fmt.Sprintf(format, args...)} }
+
+// fail answers a badInput with 400 and its message, anything else with 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var bi *badInput
+	if errors.As(err, &bi) {
+		writeError(w, http.StatusBadRequest, bi.msg)
+		return
+	}
+	s.internal(w, r, err)
+}
+
+// addPatient checks a new patient's details and stores the patient for the
+// therapist, with the email channel when an email is given.
+func (s *Server) addPatient(ctx context.Context, t store.Therapist, name, email, timezone string, discreet bool) (store.Patient, error) {
+	name, email = strings.TrimSpace(name), strings.TrimSpace(email)
+	switch {
+	case name == "":
+		return store.Patient{}, badInputf("name is required (any name or initials the therapist recognizes)")
+	case utf8.RuneCountInString(name) > 200:
+		return store.Patient{}, badInputf("name is longer than 200 characters")
+	case timezone == "":
+		return store.Patient{}, badInputf("timezone is required: an IANA name such as Europe/Berlin")
+	}
+	if _, err := time.LoadLocation(timezone); err != nil || timezone == "Local" {
+		return store.Patient{}, badInputf("timezone %q is not a known IANA time zone, e.g. Europe/Berlin", timezone)
+	}
+	if email != "" {
+		if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+			return store.Patient{}, badInputf("email %q is not an email address", email)
+		}
+	}
+	p, err := s.NewPatient(ctx, store.Patient{TherapistID: t.ID, Name: name, Email: email,
+		Timezone: timezone, Discreet: discreet, Alarm: true})
+	if err == nil {
+		err = s.defaultChannels(ctx, p)
+	}
+	return p, err
 }
 
 func (s *Server) listPatients(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -196,37 +216,40 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t stor
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	loc, err := s.zone(p.Timezone)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	start := programs.DateOf(s.Now().In(loc))
-	if in.Start != "" {
-		if start, err = programs.ParseDate(in.Start); err != nil {
-			writeError(w, http.StatusBadRequest, "start: "+err.Error())
-			return
-		}
-	}
 	params := store.Params{Baseline: in.Baseline, Threshold: in.Threshold, Goal: in.Goal, Schedule: in.Schedule}
-	sched, err := scheduler.Schedules(params.Schedule)
+	a, err := s.assignChecked(r.Context(), p, prog, in.Start, params)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	check := programs.Assignment{Program: prog, Start: start, Location: loc, Weeks: 1,
-		Baseline: in.Baseline, Threshold: in.Threshold, Goal: in.Goal, Schedule: sched}
-	if err := check.Validate(); err != nil {
-		writeError(w, http.StatusBadRequest, strings.ReplaceAll(err.Error(), "\n", "; "))
-		return
-	}
-	a, err := s.assign(r.Context(), p, prog, start, params)
-	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Location", s.url(fmt.Sprintf("/api/v1/assignments/%d/plan", a.ID)))
 	writeJSON(w, http.StatusCreated, s.assignmentJSON(a))
+}
+
+// assignChecked validates an assignment of prog to the patient from start
+// (YYYY-MM-DD; "" is today in the patient's zone), then stores it and
+// materializes its plan.
+func (s *Server) assignChecked(ctx context.Context, p store.Patient, prog *programs.Program, startText string, params store.Params) (store.Assignment, error) {
+	loc, err := s.zone(p.Timezone)
+	if err != nil {
+		return store.Assignment{}, err
+	}
+	start := programs.DateOf(s.Now().In(loc))
+	if startText != "" {
+		if start, err = programs.ParseDate(startText); err != nil {
+			return store.Assignment{}, badInputf("start: %v", err)
+		}
+	}
+	sched, err := scheduler.Schedules(params.Schedule)
+	if err != nil {
+		return store.Assignment{}, badInputf("%v", err)
+	}
+	check := programs.Assignment{Program: prog, Start: start, Location: loc, Weeks: 1,
+		Baseline: params.Baseline, Threshold: params.Threshold, Goal: params.Goal, Schedule: sched}
+	if err := check.Validate(); err != nil {
+		return store.Assignment{}, badInputf("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return s.assign(ctx, p, prog, start, params)
 }
 
 // assign stores a validated assignment and materializes its plan.
@@ -377,29 +400,32 @@ func (s *Server) patchAssignment(w http.ResponseWriter, r *http.Request, t store
 
 // applyOverrides validates every override before storing any, then re-plans.
 func (s *Server) applyOverrides(w http.ResponseWriter, r *http.Request, p store.Patient, a store.Assignment, ovs []programs.Overriding) {
-	prog, err := programs.Parse("assignment", a.Program)
+	plan, err := s.overrideAssignment(r.Context(), p, a, ovs)
 	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	for _, o := range ovs {
-		if err := o.Validate(prog); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
-			return
-		}
-	}
-	for _, o := range ovs {
-		if _, err := s.Store.AddOverride(r.Context(), store.Override{AssignmentID: a.ID, Overriding: o}); err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
-	plan, err := s.mat.Materialize(r.Context(), p, a)
-	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, plan)
+}
+
+// overrideAssignment checks every override against the assigned program,
+// stores them all, and re-plans.
+func (s *Server) overrideAssignment(ctx context.Context, p store.Patient, a store.Assignment, ovs []programs.Overriding) (*programs.Plan, error) {
+	prog, err := programs.Parse("assignment", a.Program)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range ovs {
+		if err := o.Validate(prog); err != nil {
+			return nil, badInputf("%v", err)
+		}
+	}
+	for _, o := range ovs {
+		if _, err := s.Store.AddOverride(ctx, store.Override{AssignmentID: a.ID, Overriding: o}); err != nil {
+			return nil, err
+		}
+	}
+	return s.mat.Materialize(ctx, p, a)
 }
 
 func (s *Server) rotateFeedToken(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -407,22 +433,30 @@ func (s *Server) rotateFeedToken(w http.ResponseWriter, r *http.Request, t store
 	if !ok {
 		return
 	}
-	nonce, err := NewNonce()
+	feedURL, err := s.rotateFeed(r.Context(), t, p)
 	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	tok := s.Keys.FeedToken(nonce)
-	if err := s.Store.RotateFeedToken(r.Context(), t.ID, p.ID, nonce, store.HashToken(tok)); err != nil {
 		s.notFoundOr(w, r, err, "patient")
 		return
 	}
-	s.feeds.forget(p.ID)
-	feedURL := s.FeedURL(tok)
 	writeJSON(w, http.StatusOK, struct {
 		FeedURL   string `json:"feed_url"`
 		WebcalURL string `json:"webcal_url"`
 	}{feedURL, WebcalURL(feedURL)})
+}
+
+// rotateFeed gives the patient a new feed token, so that the old feed URL
+// stops working, and returns the new feed URL.
+func (s *Server) rotateFeed(ctx context.Context, t store.Therapist, p store.Patient) (string, error) {
+	nonce, err := NewNonce()
+	if err != nil {
+		return "", err
+	}
+	tok := s.Keys.FeedToken(nonce)
+	if err := s.Store.RotateFeedToken(ctx, t.ID, p.ID, nonce, store.HashToken(tok)); err != nil {
+		return "", err
+	}
+	s.feeds.forget(p.ID)
+	return s.FeedURL(tok), nil
 }
 
 func sortedKeys(m map[string]int) []string {

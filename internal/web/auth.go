@@ -246,11 +246,8 @@ type loginData struct {
 	Error string
 }
 
-type homeData struct {
-	Therapist store.Therapist
-}
-
-// home is the therapist's home page; a visitor gets the login form.
+// home is the therapist's home page (therapist.go); a visitor gets the
+// login form.
 func (a *auth) home(w http.ResponseWriter, r *http.Request) {
 	t, ok, failed := a.signedIn(w, r)
 	if failed {
@@ -260,7 +257,7 @@ func (a *auth) home(w http.ResponseWriter, r *http.Request) {
 		a.render(w, r, http.StatusOK, "login.html", loginData{})
 		return
 	}
-	a.render(w, r, http.StatusOK, "home.html", homeData{Therapist: t})
+	a.therapistHome(w, r, t)
 }
 
 func (a *auth) loginPage(w http.ResponseWriter, r *http.Request) {

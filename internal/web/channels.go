@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -68,17 +69,26 @@ func (s *Server) getChannelsPatient(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// putChannels replaces the patient's channels (Web Push subscriptions, which
-// the browser adds, are kept) and reminder settings, then re-plans so that
-// the coming sessions are reminded on the new channels.
+// putChannels replaces the patient's channels and reminder settings (see
+// saveChannels) and answers with them.
 func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Patient) {
 	var in channelsBody
 	if !decodeJSON(w, r, maxJSONBody, &in) {
 		return
 	}
-	if in.Channels == nil {
-		writeError(w, http.StatusBadRequest, `channels is required: a list such as [{"type":"email","address":"a@b.example"}] (may be empty)`)
+	if err := s.saveChannels(r.Context(), p, in); err != nil {
+		s.fail(w, r, err)
 		return
+	}
+	s.replyChannels(w, r, p)
+}
+
+// saveChannels replaces the patient's channels (Web Push subscriptions, which
+// the browser adds, are kept) and reminder settings, then re-plans so that
+// the coming sessions are reminded on the new channels.
+func (s *Server) saveChannels(ctx context.Context, p store.Patient, in channelsBody) error {
+	if in.Channels == nil {
+		return badInputf(`channels is required: a list such as [{"type":"email","address":"a@b.example"}] (may be empty)`)
 	}
 	var want []store.Channel
 	for i, raw := range in.Channels {
@@ -86,47 +96,40 @@ func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Pat
 			Type string `json:"type"`
 		}
 		if err := json.Unmarshal(raw, &head); err != nil || head.Type == "" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("channels[%d] needs a type: email, ntfy, pushover, telegram or webhook", i))
-			return
+			return badInputf("channels[%d] needs a type: email, ntfy, pushover, telegram or webhook", i)
 		}
 		if head.Type == "webpush" {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("channels[%d]: Web Push is added by the browser through POST /c/{token}/push-subscriptions", i))
-			return
+			return badInputf("channels[%d]: Web Push is added by the browser through POST /c/{token}/push-subscriptions", i)
 		}
 		ch := store.Channel{PatientID: p.ID, Type: head.Type, Config: raw}
 		if s.channels != nil {
-			if err := s.channels.Check(r.Context(), ch); err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("channels[%d]: %v", i, err))
-				return
+			if err := s.channels.Check(ctx, ch); err != nil {
+				return badInputf("channels[%d]: %v", i, err)
 			}
 		}
 		want = append(want, ch)
 	}
-	set, err := s.Store.NotifySettings(r.Context(), p.ID)
+	set, err := s.Store.NotifySettings(ctx, p.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	if q := in.QuietHours; q != nil {
 		start, err1 := programs.ParseClock(q.Start)
 		end, err2 := programs.ParseClock(q.End)
 		if err1 != nil || err2 != nil {
-			writeError(w, http.StatusBadRequest, `quiet_hours needs start and end as HH:MM, e.g. {"start":"21:30","end":"07:00"}`)
-			return
+			return badInputf(`quiet_hours needs start and end as HH:MM, e.g. {"start":"21:30","end":"07:00"}`)
 		}
 		set.QuietStart, set.QuietEnd, set.QuietDrop = int(start), int(end), q.Drop
 	}
 	if in.LeadMinutes != nil {
 		if *in.LeadMinutes < 0 || *in.LeadMinutes > 720 {
-			writeError(w, http.StatusBadRequest, "lead_minutes must be between 0 and 720")
-			return
+			return badInputf("lead_minutes must be between 0 and 720")
 		}
 		set.LeadMinutes = *in.LeadMinutes
 	}
 	if in.NudgeHours != nil {
 		if *in.NudgeHours < 0 || *in.NudgeHours > 12 {
-			writeError(w, http.StatusBadRequest, "nudge_hours must be between 0 (no nudge) and 12")
-			return
+			return badInputf("nudge_hours must be between 0 (no nudge) and 12")
 		}
 		set.NudgeHours = *in.NudgeHours
 	}
@@ -134,28 +137,24 @@ func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Pat
 	if in.Language != nil {
 		lang, ok := i18n.Lookup(*in.Language)
 		if !ok {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("language %q is not one pacer speaks: use en (English) or de (German)", *in.Language))
-			return
+			return badInputf("language %q is not one pacer speaks: use en (English) or de (German)", *in.Language)
 		}
 		languageChanged, set.Language = i18n.Parse(set.Language) != lang, string(lang)
 	}
-	have, err := s.Store.Channels(r.Context(), p.ID)
+	have, err := s.Store.Channels(ctx, p.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return err
 	}
 	for _, ch := range have {
 		if ch.Type == "webpush" {
 			want = append(want, ch)
 		}
 	}
-	if _, err := s.Store.SetChannels(r.Context(), p.ID, want); err != nil {
-		s.internal(w, r, err)
-		return
+	if _, err := s.Store.SetChannels(ctx, p.ID, want); err != nil {
+		return err
 	}
-	if err := s.Store.SetNotifySettings(r.Context(), set); err != nil {
-		s.internal(w, r, err)
-		return
+	if err := s.Store.SetNotifySettings(ctx, set); err != nil {
+		return err
 	}
 	if languageChanged {
 		// The feed's words changed but not its sessions, so its version
@@ -163,26 +162,31 @@ func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Pat
 		// lasts until the patient's day ends or a session changes.)
 		s.feeds.forget(p.ID)
 	}
-	if !s.replan(w, r, p) {
-		return
-	}
-	s.replyChannels(w, r, p)
+	return s.replanPatient(ctx, p)
 }
 
-// replan re-materializes every active assignment of the patient.
+// replan re-materializes every active assignment of the patient, answering
+// 500 itself on failure.
 func (s *Server) replan(w http.ResponseWriter, r *http.Request, p store.Patient) bool {
-	as, err := s.Store.Assignments(r.Context(), p.ID)
-	if err != nil {
+	if err := s.replanPatient(r.Context(), p); err != nil {
 		s.internal(w, r, err)
 		return false
 	}
+	return true
+}
+
+// replanPatient re-materializes every active assignment of the patient.
+func (s *Server) replanPatient(ctx context.Context, p store.Patient) error {
+	as, err := s.Store.Assignments(ctx, p.ID)
+	if err != nil {
+		return err
+	}
 	for _, a := range as {
-		if _, err := s.mat.Materialize(r.Context(), p, a); err != nil {
-			s.internal(w, r, err)
-			return false
+		if _, err := s.mat.Materialize(ctx, p, a); err != nil {
+			return err
 		}
 	}
-	return true
+	return nil
 }
 
 func (s *Server) replyChannels(w http.ResponseWriter, r *http.Request, p store.Patient) {
@@ -265,11 +269,11 @@ func (s *Server) vapidKey(w http.ResponseWriter, r *http.Request) {
 }
 
 // defaultChannels gives a patient created with an email the email channel.
-func (s *Server) defaultChannels(r *http.Request, p store.Patient) error {
+func (s *Server) defaultChannels(ctx context.Context, p store.Patient) error {
 	if p.Email == "" {
 		return nil
 	}
 	cfg, _ := json.Marshal(map[string]string{"type": "email", "address": p.Email})
-	_, err := s.Store.SetChannels(r.Context(), p.ID, []store.Channel{{PatientID: p.ID, Type: "email", Config: cfg}})
+	_, err := s.Store.SetChannels(ctx, p.ID, []store.Channel{{PatientID: p.ID, Type: "email", Config: cfg}})
 	return err
 }

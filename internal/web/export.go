@@ -114,30 +114,46 @@ type exportDecision struct {
 }
 
 // dataStore is the store's export and erasure, if it has them.
-func (s *Server) dataStore(w http.ResponseWriter, r *http.Request) (PatientDataStore, bool) {
+func (s *Server) dataStore() (PatientDataStore, error) {
 	ds, ok := s.Store.(PatientDataStore)
 	if !ok {
-		s.internal(w, r, fmt.Errorf("the store cannot export or erase a patient"))
+		return nil, fmt.Errorf("the store cannot export or erase a patient")
 	}
-	return ds, ok
+	return ds, nil
 }
 
 // exportPatient answers GET /api/v1/patients/{id}/export: everything stored
 // about the therapist's patient, as one JSON file.
 func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request, t store.Therapist) {
-	ds, ok := s.dataStore(w, r)
-	if !ok {
-		return
-	}
 	id, ok := pathID(r)
 	if !ok {
 		writeError(w, http.StatusNotFound, "patient not found")
 		return
 	}
-	d, err := ds.PatientData(r.Context(), t.ID, id)
+	out, err := s.patientExport(r.Context(), t, id)
 	if err != nil {
 		s.notFoundOr(w, r, err, "patient")
 		return
+	}
+	writeExport(w, out)
+}
+
+// writeExport sends an export as a JSON file to download.
+func writeExport(w http.ResponseWriter, x patientExport) {
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pacer-patient-%d.json"`, x.Patient.ID))
+	writeJSON(w, http.StatusOK, x)
+}
+
+// patientExport gathers everything stored about the therapist's patient;
+// ErrNotFound when the patient is not theirs.
+func (s *Server) patientExport(ctx context.Context, t store.Therapist, id int64) (patientExport, error) {
+	ds, err := s.dataStore()
+	if err != nil {
+		return patientExport{}, err
+	}
+	d, err := ds.PatientData(ctx, t.ID, id)
+	if err != nil {
+		return patientExport{}, err
 	}
 	p := d.Patient
 	out := patientExport{
@@ -172,50 +188,55 @@ func (s *Server) exportPatient(w http.ResponseWriter, r *http.Request, t store.T
 	}
 	// The reminder side: channels (a Web Push subscription's keys stay out:
 	// they belong to the browser), settings and every reminder row.
-	chs, err := s.Store.Channels(r.Context(), p.ID)
+	chs, err := s.Store.Channels(ctx, p.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return out, err
 	}
 	out.Channels = publicChannels(chs)
-	set, err := s.Store.NotifySettings(r.Context(), p.ID)
+	set, err := s.Store.NotifySettings(ctx, p.ID)
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return out, err
 	}
 	out.NotifySettings = exportSettings{programs.Clock(set.QuietStart), programs.Clock(set.QuietEnd), set.QuietDrop,
 		set.LeadMinutes, set.NudgeHours, set.Language}
-	rs, err := s.Store.Reminders(r.Context(), p.ID, time.Time{})
+	rs, err := s.Store.Reminders(ctx, p.ID, time.Time{})
 	if err != nil {
-		s.internal(w, r, err)
-		return
+		return out, err
 	}
 	out.Reminders = []exportReminder{}
 	for _, x := range rs {
 		out.Reminders = append(out.Reminders, exportReminder{x.Kind, x.SessionID, x.DueAt.UTC(), x.Status, x.SkipReason,
 			x.Attempts, x.SentAt.UTC()})
 	}
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="pacer-patient-%d.json"`, p.ID))
-	writeJSON(w, http.StatusOK, out)
+	return out, nil
 }
 
 // erasePatient answers DELETE /api/v1/patients/{id}: the therapist's patient
 // and everything of theirs are deleted in one transaction; 204.
 func (s *Server) erasePatient(w http.ResponseWriter, r *http.Request, t store.Therapist) {
-	ds, ok := s.dataStore(w, r)
-	if !ok {
-		return
-	}
 	id, ok := pathID(r)
 	if !ok {
 		writeError(w, http.StatusNotFound, "patient not found")
 		return
 	}
-	if err := ds.ErasePatient(r.Context(), t.ID, id); err != nil {
+	if err := s.erase(r.Context(), t, id); err != nil {
 		s.notFoundOr(w, r, err, "patient")
 		return
 	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// erase deletes the therapist's patient and everything of theirs in one
+// transaction; ErrNotFound when the patient is not theirs.
+func (s *Server) erase(ctx context.Context, t store.Therapist, id int64) error {
+	ds, err := s.dataStore()
+	if err != nil {
+		return err
+	}
+	if err := ds.ErasePatient(ctx, t.ID, id); err != nil {
+		return err
+	}
 	s.feeds.forget(id)
 	s.Log.Info("patient erased", "patient_id", id, "therapist_id", t.ID)
-	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

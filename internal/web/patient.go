@@ -3,8 +3,8 @@ package web
 import (
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -158,7 +158,13 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 		out.Guidance = programs.RedFlagGuidance
 	}
 	if form {
-		http.Redirect(w, r, "/c/"+r.PathValue("token"), http.StatusSeeOther)
+		// Back to the page, which thanks the patient for what was saved
+		// and, after a red flag, shows the urgent-care guidance at once.
+		back := "/c/" + url.PathEscape(r.PathValue("token")) + "?saved=" + url.QueryEscape(string(c.Kind))
+		if out.Guidance != "" {
+			back += "&guidance=red_flag"
+		}
+		http.Redirect(w, r, back, http.StatusSeeOther)
 		return
 	}
 	writeJSON(w, http.StatusCreated, out)
@@ -208,58 +214,3 @@ func checkInFromForm(w http.ResponseWriter, r *http.Request) (checkInBody, error
 	}
 	return in, nil
 }
-
-// checkinPage is a plain page for now: today's sessions and the week ahead.
-// The full check-in page with its buttons comes with the web pages.
-func (s *Server) checkinPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := s.checkinPatient(w, r)
-	if !ok {
-		return
-	}
-	loc, err := s.zone(p.Timezone)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	today := s.today(p)
-	sessions, err := s.Store.Sessions(r.Context(), p.ID, today, today.AddDays(6))
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	type row struct{ When, What, Status string }
-	var rows []row
-	for _, x := range sessions {
-		if x.Status == programs.Cancelled {
-			continue
-		}
-		dose := x.Unit.Format(x.Dose)
-		if x.Sets > 1 {
-			dose = fmt.Sprintf("%d × %s", x.Sets, dose)
-		}
-		rows = append(rows, row{x.Date.In(loc, int(x.Time)).Format("Mon 2 Jan 15:04"), x.Activity + ": " + dose, string(x.Status)})
-	}
-	feedURL := s.FeedURL(s.Keys.FeedToken(p.FeedNonce))
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	checkinPageTmpl.Execute(w, struct { //nolint:errcheck // the client went away
-		Rows   []row
-		Feed   string
-		Webcal template.URL // html/template would refuse the webcal: scheme otherwise
-	}{rows, feedURL, template.URL(WebcalURL(feedURL))})
-}
-
-var checkinPageTmpl = template.Must(template.New("c").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>My movement plan</title></head>
-<body><main>
-<h1>My movement plan</h1>
-<h2>The next seven days</h2>
-{{if .Rows}}<table><thead><tr><th scope="col">When</th><th scope="col">What</th><th scope="col">Status</th></tr></thead><tbody>
-{{range .Rows}}<tr><td>{{.When}}</td><td>{{.What}}</td><td>{{.Status}}</td></tr>
-{{end}}</tbody></table>{{else}}<p>Nothing is planned for the next seven days.</p>{{end}}
-<h2>In your calendar</h2>
-<p><a href="{{.Webcal}}">Subscribe in your calendar app</a> or add this address by URL: <code>{{.Feed}}</code></p>
-<p>Keep this page's address private: anyone with it can see and change your check-ins.</p>
-</main></body></html>
-`))

@@ -111,7 +111,7 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /feed/{file}", s.feed) // GET covers HEAD
 
-	mux.HandleFunc("GET /c/{token}", s.checkinPage)
+	s.patientRoutes(mux) // the check-in page, its manifest and service worker (patientpage.go)
 	mux.HandleFunc("POST /c/{token}/checkins", s.postCheckIn)
 	mux.HandleFunc("GET /c/{token}/channels", s.getChannelsPatient)
 	mux.HandleFunc("PUT /c/{token}/channels", s.putChannelsPatient)
@@ -140,6 +140,7 @@ func (s *Server) Handler() http.Handler {
 
 	// Therapists' sign-in, the home page and static assets (auth.go).
 	s.authRoutes(mux)
+	s.therapistRoutes(mux) // the therapist's pages (therapist.go)
 
 	// Cross-origin browser requests that change state are refused (CSRF);
 	// API clients and curl send no Origin or Sec-Fetch-Site and pass.
