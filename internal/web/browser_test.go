@@ -616,6 +616,59 @@ func TestBrowserPatientChecksInOnAPhone(t *testing.T) {
 		t.Fatalf("after tapping Done, the plan has the %s session as %q, want done", today, status)
 	}
 	b.check("checkin-phone-done")
+
+	// Declare a flare: from tomorrow the page shows the stepped-back dose
+	// (half of today's 8 minutes).
+	b.tapAndLoad("tap I'm in a flare-up", `form:has(input[name="kind"][value="flare"]) button`)
+	if txt := b.text(); !strings.Contains(txt, "Walk · 4 minutes") {
+		t.Errorf("after a flare the week ahead does not show the 4-minute step-back:\n%s", txt)
+	}
+	b.check("checkin-phone-flare")
+
+	// Answer yes on the red-flag screen: the urgent-care guidance shows at once.
+	b.do("tick a red flag", chromedp.Click(chromedp.CSS(`#rf-leg_weakness`)))
+	b.tapAndLoad("send the red-flag answers", `form:has(input[name="kind"][value="red_flag"]) button[type="submit"]`)
+	alert := value(b, "the guidance", chromedp.Evaluate[string](`(document.querySelector('[role="alert"]') || {innerText: ""}).innerText`))
+	if !strings.Contains(alert, "urgent medical advice") {
+		t.Errorf("after a red flag the page shows no urgent-care guidance; the alert says %q", alert)
+	}
+	b.check("checkin-phone-redflag")
+}
+
+// tapAndLoad taps the element and waits for the page its form loads.
+func (b *tab) tapAndLoad(what, css string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Tap(chromedp.CSS(css)))); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func TestBrowserTherapistAssignsAProgram(t *testing.T) {
+	e := browserEnv(t)
+	b := newTab(t, e)
+	link, token := therapistLink(t, e, "ada@example.org")
+	var p patientLinks
+	e.json("POST", "/api/v1/patients", token, `{"name":"Ines Roth","timezone":"Europe/Berlin"}`, 201, &p)
+	b.setPassword(link, browserPassword)
+
+	b.open(fmt.Sprintf("/patients/%d", p.ID))
+	b.do("choose the core program", chromedp.SetValue(chromedp.CSS(`select#program`), "core"))
+	b.tapAndLoad("open the assignment form", `form[method="get"] button[type="submit"]`)
+	b.check("assign-form")
+	b.tapAndLoad("assign", fmt.Sprintf(`form[action="/patients/%d/assignments"] button[type="submit"]`, p.ID))
+	var got struct {
+		Assignments []struct {
+			Program string `json:"program"`
+		} `json:"assignments"`
+	}
+	e.json("GET", fmt.Sprintf("/api/v1/patients/%d", p.ID), token, "", 200, &got)
+	if len(got.Assignments) != 1 || got.Assignments[0].Program != "core" {
+		t.Fatalf("after assigning in the browser the patient has %+v, want the core program", got.Assignments)
+	}
+	if !b.has("main svg") {
+		t.Error("the patient page shows no chart after the assignment")
+	}
+	b.check("assigned")
 }
 
 // sessionStatus is the status of the plan's walk on date, from the API.
