@@ -172,16 +172,7 @@ func (j *Jobs) Digest(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		planned, done := 0, 0
-		for _, x := range xs {
-			switch x.Status {
-			case programs.Cancelled:
-			case programs.Done, programs.Partial:
-				planned, done = planned+1, done+1
-			default:
-				planned++
-			}
-		}
+		planned, done := Adherence(xs, today.AddDays(-7), today)
 		if planned > 0 && done*100 < planned*gate {
 			low[p.TherapistID] = append(low[p.TherapistID], en.Text("digest.line", i18n.Args{"patient": p.Name, "done": done, "planned": planned}))
 		}
@@ -198,4 +189,22 @@ func (j *Jobs) Digest(ctx context.Context) error {
 		errs = append(errs, j.Alerts.Therapist(ctx, id, KindDigest, now.UTC().Format(time.DateOnly), m, now))
 	}
 	return errors.Join(errs...)
+}
+
+// Adherence counts the sessions dated in [from, to) that were planned (not
+// cancelled) and those of them done or partly done.
+func Adherence(sessions []store.Session, from, to programs.Date) (planned, done int) {
+	for _, x := range sessions {
+		if x.Date < from || x.Date >= to {
+			continue
+		}
+		switch x.Status {
+		case programs.Cancelled:
+		case programs.Done, programs.Partial:
+			planned, done = planned+1, done+1
+		default:
+			planned++
+		}
+	}
+	return planned, done
 }

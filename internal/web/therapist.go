@@ -249,19 +249,7 @@ func patientStatus(plans []activePlan, sessions []store.Session, today programs.
 		}
 	}
 	since := today.AddDays(-statusDays)
-	planned, done := 0, 0
-	for _, x := range sessions {
-		if x.Date < since || x.Date >= today {
-			continue
-		}
-		switch x.Status {
-		case programs.Cancelled:
-		case programs.Done, programs.Partial:
-			planned, done = planned+1, done+1
-		default:
-			planned++
-		}
-	}
+	planned, done := scheduler.Adherence(sessions, since, today)
 	switch {
 	case red:
 		return statusRedFlag
