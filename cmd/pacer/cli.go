@@ -36,6 +36,7 @@ func commands() []command {
 		{"healthcheck", "exit 0 when the server's /readyz answers 200", (*cli).healthcheck},
 		{"backup", "copy the SQLite store to a file while pacer runs", (*cli).backup},
 		{"restore", "replace the SQLite store with a backup (pacer stopped)", (*cli).restore},
+		{"version", "print the version, the git commit and the Go release it was built from", (*cli).versionCmd},
 	}
 }
 
@@ -43,6 +44,9 @@ func (c *cli) run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		c.usage(c.stdout)
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return c.versionCmd(ctx, args[1:])
 	}
 	for _, cmd := range commands() {
 		if cmd.name == args[0] {

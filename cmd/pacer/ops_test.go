@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -132,7 +133,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	}
 	for _, want := range []string{`pacer_feed_requests_total{code="200"} 1`, `pacer_review_sweeps_total 1`,
-		`pacer_reviews_total{result="ok"} 2`, `pacer_current_decisions{code="START"} 2`, `pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`, `pacer_reminders_outbox{status="pending"} 0`} {
+		`pacer_reviews_total{result="ok"} 2`, `pacer_current_decisions{code="START"} 2`, `pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`, `pacer_reminders_outbox{status="pending"} 0`,
+		`pacer_build_info{commit="unknown",go_version="` + runtime.Version() + `",version="devel"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

@@ -254,6 +254,8 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	}
 
 	reg := metrics.NewRegistry()
+	bi := buildInfo()
+	metrics.NewBuildInfo(reg, bi.Version, bi.Commit, bi.GoVersion)
 	webMetrics := metrics.NewWeb(reg)
 	ist := web.InstrumentStore(st, metrics.NewStore(reg), webMetrics)
 	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
@@ -277,7 +279,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(c.stdout, "pacer listening on %s (store: %s)\n", base, describeDSN(cfg.DSN()))
-	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect())
+	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect(), "version", bi.Version, "commit", bi.Commit)
 
 	// Reminders: the dispatcher delivers the outbox; the periodic jobs
 	// (review, retention, digest) run on the leader.

@@ -85,3 +85,12 @@ func TestCurrentDecisionsAtScrape(t *testing.T) {
 		t.Errorf("a failing count: %d %s", code, text)
 	}
 }
+
+func TestBuildInfo(t *testing.T) {
+	r := NewRegistry()
+	NewBuildInfo(r, "v1.2.0", "0123abcd", "go1.26.8")
+	_, text := scrape(t, r)
+	if want := `pacer_build_info{commit="0123abcd",go_version="go1.26.8",version="v1.2.0"} 1`; !strings.Contains(text, want) {
+		t.Errorf("lacks %s:\n%s", want, text)
+	}
+}
