@@ -9,8 +9,9 @@
 // refused, no way to trust a private CA, only PLAIN auth, and no timeout
 // or context once the send has started, so a stalled server would hold a
 // dispatcher worker forever. (Its recipients also accumulate across
-// sends.) Transport is therefore net/smtp driven step by step here; the
-// mail itself is built with the standard mime packages.
+// sends.) The SMTP dialogue is therefore emersion/go-smtp's client, driven
+// step by step here with the TLS and timeouts pacer needs, and emersion/go-sasl's
+// PLAIN and LOGIN; the mail itself is built with the standard mime packages.
 //
 // It imports only pacer/notify.
 package email
@@ -29,12 +30,13 @@ import (
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
-	"net/smtp"
-	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"pacer/notify"
 )
@@ -76,8 +78,6 @@ type Settings struct {
 	// RootCAs are the CAs trusted for the server's certificate; nil means
 	// the system's.
 	RootCAs *x509.CertPool
-	// LocalName is the name sent with EHLO; "localhost" when empty.
-	LocalName string
 	// Timeout bounds one message's whole conversation; DefaultTimeout when zero.
 	Timeout time.Duration
 	// Now gives the Date header; time.Now when nil.
@@ -132,9 +132,6 @@ func (s Settings) normalize() (Settings, error) {
 	if s.Timeout <= 0 {
 		s.Timeout = DefaultTimeout
 	}
-	if s.LocalName == "" {
-		s.LocalName = "localhost"
-	}
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -174,11 +171,7 @@ func (n *notifier) Send(ctx context.Context, m notify.Message) error {
 		return &notify.Error{Channel: Channel, Err: fmt.Errorf("compose: %w", err)}
 	}
 	s := n.srv
-	deadline := time.Now().Add(s.Timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	ctx, cancel := context.WithDeadline(ctx, deadline)
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 
 	addr := net.JoinHostPort(s.Host, strconv.Itoa(s.Port))
@@ -193,14 +186,14 @@ func (n *notifier) Send(ctx context.Context, m notify.Message) error {
 		return n.classify("connect", err)
 	}
 	defer conn.Close()
-	// net/smtp takes no context: a deadline on the connection bounds every
-	// read and write, and cancelling ctx moves it to now.
-	conn.SetDeadline(deadline)
-	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) })
+	// go-smtp bounds each command by its own timeouts but takes no context:
+	// closing the connection when ctx ends (the whole conversation's
+	// timeout, or a cancel) ends whatever step is waiting.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 
 	if err := n.converse(conn, tlsConfig, msg); err != nil {
-		// An expired or cancelled ctx shows as an i/o timeout; say which.
+		// A conversation cut short by ctx shows as a closed connection; say why.
 		var ne *notify.Error
 		if errors.As(err, &ne) && ne.Temporary && ctx.Err() != nil && !isSMTPReply(err) {
 			ne.Err = fmt.Errorf("%w: %w", ne.Err, ctx.Err())
@@ -210,23 +203,30 @@ func (n *notifier) Send(ctx context.Context, m notify.Message) error {
 	return nil
 }
 
+// errNoStartTLS is go-smtp's error when the server does not offer STARTTLS;
+// it exports no value to compare with.
+const errNoStartTLS = "smtp: server doesn't support STARTTLS"
+
 func (n *notifier) converse(conn net.Conn, tlsConfig *tls.Config, msg []byte) error {
 	s := n.srv
-	c, err := smtp.NewClient(conn, s.Host)
-	if err != nil {
-		return n.classify("greeting", err)
-	}
-	defer c.Close()
-	if err := c.Hello(s.LocalName); err != nil {
-		return n.classify("EHLO", err)
-	}
+	var c *smtp.Client
 	if s.TLS == TLSStartTLS {
-		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return n.permanent(errors.New("server does not offer STARTTLS: set tls to tls if it listens for implicit TLS (port 465), or to none"))
-		}
-		if err := c.StartTLS(tlsConfig); err != nil {
+		var err error
+		// Greets, says EHLO, and refuses to go on unless STARTTLS is offered.
+		if c, err = smtp.NewClientStartTLS(conn, tlsConfig); err != nil {
+			if err.Error() == errNoStartTLS {
+				return n.permanent(errors.New("server does not offer STARTTLS: set tls to tls if it listens for implicit TLS (port 465), or to none"))
+			}
 			return n.classify("STARTTLS", err)
 		}
+	} else {
+		c = smtp.NewClient(conn)
+	}
+	defer c.Close()
+	c.CommandTimeout, c.SubmissionTimeout = s.Timeout, s.Timeout
+	// EHLO (again, over TLS after STARTTLS): the TLS handshake happens here.
+	if err := c.Hello("localhost"); err != nil {
+		return n.classify("EHLO", err)
 	}
 	if s.Username != "" {
 		auth, err := n.auth(c)
@@ -237,10 +237,10 @@ func (n *notifier) converse(conn net.Conn, tlsConfig *tls.Config, msg []byte) er
 			return n.classify("AUTH", err)
 		}
 	}
-	if err := c.Mail(n.from.Address); err != nil {
+	if err := c.Mail(n.from.Address, nil); err != nil {
 		return n.classify("MAIL FROM", err)
 	}
-	if err := c.Rcpt(n.to.Address); err != nil {
+	if err := c.Rcpt(n.to.Address, nil); err != nil {
 		return n.classify("RCPT TO", err)
 	}
 	w, err := c.Data()
@@ -257,53 +257,22 @@ func (n *notifier) converse(conn net.Conn, tlsConfig *tls.Config, msg []byte) er
 	return nil
 }
 
-// auth picks PLAIN if the server offers it, else LOGIN.
-func (n *notifier) auth(c *smtp.Client) (smtp.Auth, error) {
+// auth picks PLAIN if the server offers it, else LOGIN, and only over TLS:
+// go-sasl's clients would send the password over any connection.
+func (n *notifier) auth(c *smtp.Client) (sasl.Client, error) {
+	if _, isTLS := c.TLSConnectionState(); !isTLS {
+		return nil, n.permanent(errors.New("refusing to send the password without TLS: set tls to starttls or tls"))
+	}
 	ok, mechs := c.Extension("AUTH")
-	if !ok {
-		return nil, n.permanent(errors.New("server offers no authentication: remove the smtp username and password, or check the server"))
-	}
-	offered := strings.Fields(strings.ToUpper(mechs))
-	has := func(m string) bool {
-		for _, o := range offered {
-			if o == m {
-				return true
-			}
-		}
-		return false
-	}
 	switch {
-	case has("PLAIN"):
-		return smtp.PlainAuth("", n.srv.Username, n.srv.Password, n.srv.Host), nil
-	case has("LOGIN"):
-		return &loginAuth{username: n.srv.Username, password: n.srv.Password}, nil
+	case !ok:
+		return nil, n.permanent(errors.New("server offers no authentication: remove the smtp username and password, or check the server"))
+	case c.SupportsAuth(sasl.Plain):
+		return sasl.NewPlainClient("", n.srv.Username, n.srv.Password), nil
+	case c.SupportsAuth(sasl.Login):
+		return sasl.NewLoginClient(n.srv.Username, n.srv.Password), nil
 	}
 	return nil, n.permanent(fmt.Errorf("server offers authentication %q but neither PLAIN nor LOGIN", mechs))
-}
-
-// loginAuth is the LOGIN mechanism, which net/smtp lacks. Like PlainAuth
-// it refuses to send the password without TLS.
-type loginAuth struct{ username, password string }
-
-func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
-	if !server.TLS {
-		return "", nil, errors.New("refusing LOGIN authentication without TLS")
-	}
-	return "LOGIN", nil, nil
-}
-
-func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
-	if !more {
-		return nil, nil
-	}
-	switch prompt := strings.ToLower(strings.TrimSpace(string(fromServer))); {
-	case strings.HasPrefix(prompt, "user"):
-		return []byte(a.username), nil
-	case strings.HasPrefix(prompt, "pass"):
-		return []byte(a.password), nil
-	default:
-		return nil, errors.New("unexpected LOGIN challenge")
-	}
 }
 
 // compose builds the RFC 5322 message: plain text, UTF-8, quoted-printable.
@@ -355,11 +324,9 @@ func (n *notifier) permanent(err error) *notify.Error {
 }
 
 func isSMTPReply(err error) bool {
-	var tp *textproto.Error
-	return errors.As(err, &tp)
+	var reply *smtp.SMTPError
+	return errors.As(err, &reply)
 }
-
-var enhancedCode = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
 
 // classify turns a failure at an SMTP step into a notify.Error. A reply
 // is quoted by its codes only ("SMTP 550 5.1.1"), since its text may
@@ -369,13 +336,13 @@ var enhancedCode = regexp.MustCompile(`^[245]\.[0-9]{1,3}\.[0-9]{1,3}\b`)
 // reverse), are permanent: the settings need fixing.
 func (n *notifier) classify(step string, err error) *notify.Error {
 	host := n.srv.Host
-	var tp *textproto.Error
-	if errors.As(err, &tp) {
-		code := strconv.Itoa(tp.Code)
-		if ec := enhancedCode.FindString(tp.Msg); ec != "" {
-			code += " " + ec
+	var reply *smtp.SMTPError
+	if errors.As(err, &reply) {
+		code := strconv.Itoa(reply.Code)
+		if ec := reply.EnhancedCode; ec != smtp.NoEnhancedCode && ec != smtp.EnhancedCodeNotSet {
+			code += fmt.Sprintf(" %d.%d.%d", ec[0], ec[1], ec[2])
 		}
-		return &notify.Error{Channel: Channel, Temporary: tp.Code >= 400 && tp.Code < 500,
+		return &notify.Error{Channel: Channel, Temporary: reply.Temporary(),
 			Err: fmt.Errorf("SMTP %s from %s at %s", code, host, step)}
 	}
 	var (
@@ -392,8 +359,6 @@ func (n *notifier) classify(step string, err error) *notify.Error {
 	case errors.As(err, &record):
 		return &notify.Error{Channel: Channel, Err: fmt.Errorf(
 			"%s did not answer TLS at %s: check smtp tls (tls is for port 465, starttls for 587): %w", host, step, err)}
-	case err.Error() == "unencrypted connection" || strings.Contains(err.Error(), "without TLS"):
-		return &notify.Error{Channel: Channel, Err: fmt.Errorf("%s at %s: %w", host, step, err)}
 	}
 	return &notify.Error{Channel: Channel, Temporary: true, Err: fmt.Errorf("%s at %s: %w", host, step, err)}
 }
