@@ -5,8 +5,9 @@ import (
 	"fmt"
 )
 
-// config handles pacer config check: the effective configuration, validated,
-// with secrets redacted.
+// config handles pacer config check: the effective configuration with secrets
+// redacted, then every warning (the same ones serve logs at start), then
+// every problem that stops pacer from starting.
 func (c *cli) config(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "check" {
 		return usagef("config needs a subcommand: check")
@@ -25,9 +26,20 @@ func (c *cli) config(ctx context.Context, args []string) error {
 	if err := cfg.Print(c.stdout); err != nil {
 		return err
 	}
+	warnings := cfg.Warnings()
+	for _, w := range warnings {
+		fmt.Fprintf(c.stderr, "warning: %s\n", w)
+	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
-	fmt.Fprintln(c.stderr, "configuration OK")
+	switch len(warnings) {
+	case 0:
+		fmt.Fprintln(c.stderr, "configuration OK")
+	case 1:
+		fmt.Fprintln(c.stderr, "configuration OK, with the warning above")
+	default:
+		fmt.Fprintf(c.stderr, "configuration OK, with the %d warnings above\n", len(warnings))
+	}
 	return nil
 }

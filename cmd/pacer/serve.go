@@ -252,6 +252,12 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ln.Close()
 		return err
 	}
+	// The warnings config check prints, judged on the address served.
+	served := *cfg
+	served.Listen = ln.Addr().String()
+	for _, w := range served.Warnings() {
+		log.Warn("configuration warning", "key", w.Key, "warning", w.Message)
+	}
 
 	reg := metrics.NewRegistry()
 	bi := buildInfo()

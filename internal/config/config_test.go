@@ -238,7 +238,7 @@ func TestValidateNamesTheFix(t *testing.T) {
 func TestBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	for _, x := range []struct{ content, want string }{
-		{"[smtp]\nhots = \"x\"\n", "unknown key smtp.hots; the keys are db, listen"},
+		{"[smtp]\nhots = \"x\"\n", "unknown key smtp.hots (did you mean smtp.host?)\n" + filepath.Join(dir, "pacer.toml") + ": the keys are db, listen"},
 		{"listen = 8080\n", "listen must be text in quotes, not 8080"},
 		{"[smtp]\nport = \"587\"\n", `smtp.port must be a number without quotes, not "587"`},
 		{"listen = [1]\n", "listen must be text in quotes"},

@@ -28,6 +28,7 @@ func (c *Config) readFile(path string) error {
 	flatten("", doc, flat)
 	source := "file " + path
 	var errs []error
+	var unknown []string
 	keys := make([]string, 0, len(flat))
 	for k := range flat {
 		keys = append(keys, k)
@@ -45,7 +46,7 @@ func (c *Config) readFile(path string) error {
 			isFile = false
 		}
 		if !ok {
-			errs = append(errs, fmt.Errorf("%s: unknown key %s; the keys are %s", path, k, strings.Join(fileKeys(), ", ")))
+			unknown = append(unknown, k)
 			continue
 		}
 		if isFile {
@@ -94,7 +95,65 @@ func (c *Config) readFile(path string) error {
 			errs = append(errs, fmt.Errorf("%s: %s must be %s", path, k, want))
 		}
 	}
+	// Every unknown key at once, each with the likely intended one, then
+	// the list of keys once.
+	for _, k := range unknown {
+		if near := nearestKey(k); near != "" {
+			errs = append(errs, fmt.Errorf("%s: unknown key %s (did you mean %s?)", path, k, near))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: unknown key %s", path, k))
+		}
+	}
+	if len(unknown) > 0 {
+		errs = append(errs, fmt.Errorf("%s: the keys are %s", path, strings.Join(fileKeys(), ", ")))
+	}
 	return errors.Join(errs...)
+}
+
+// nearestKey is the file key a mistyped or misplaced key most likely meant:
+// one at most two edits away (lisen, smtp.hots), or the same name in another
+// table (host at the top instead of in [smtp]); "" if none is close, or if
+// two are equally close (token could be pushover's or telegram's).
+func nearestKey(k string) string {
+	name := k[strings.LastIndexByte(k, '.')+1:]
+	best, bestDist, ties := "", 3, 0
+	for _, known := range fileKeys() {
+		d := editDistance(k, known)
+		if known[strings.LastIndexByte(known, '.')+1:] == name {
+			d = min(d, 1)
+		}
+		switch {
+		case d < bestDist:
+			best, bestDist, ties = known, d, 1
+		case d == bestDist:
+			ties++
+		}
+	}
+	if ties > 1 {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // flatten turns nested tables into dotted keys.
