@@ -185,7 +185,7 @@ func TestNothingPrintsASecret(t *testing.T) {
 	js, _ := json.Marshal(c)
 	for name, out := range map[string]string{
 		"Print": printed.String(), "%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
-		"%s": fmt.Sprintf("%s", c.SMTP.Password), "JSON": string(js),
+		"%s": fmt.Sprintf("password %s", c.SMTP.Password), "JSON": string(js),
 	} {
 		for _, s := range secrets[:3] {
 			if strings.Contains(out, s) {

@@ -25,7 +25,10 @@ func TestMessageIDFollowsTheTag(t *testing.T) {
 		t.Fatal("no Message-ID")
 		return ""
 	}
-	if id("session:1:2") != id("session:1:2") || id("session:1:2") == id("session:1:3") || id("") == id("") {
+	// Each call composes the message anew.
+	first, again, other := id("session:1:2"), id("session:1:2"), id("session:1:3")
+	untagged, untaggedAgain := id(""), id("")
+	if first != again || first == other || untagged == untaggedAgain {
 		t.Error("a tagged message's Message-ID must follow its tag; an untagged one must be unique")
 	}
 }
