@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +47,18 @@ func TestConfigWarningsInCheckAndServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.run(ctx, []string{"serve", "--config", file, "--listen", "127.0.0.1:0"}) }()
-	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), "pacer listening on"); time.Sleep(10 * time.Millisecond) {
+	// Up once /readyz answers: stopping it earlier would cut its start short.
+	// The listening line names the base URL, so the address comes from the log.
+	serving := regexp.MustCompile(`"msg":"serving","addr":"([^"]+)"`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if m := serving.FindStringSubmatch(logs.String()); m != nil {
+			if resp, err := http.Get("http://" + m[1] + "/readyz"); err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+		}
 		if time.Now().After(deadline) {
 			cancel()
 			t.Fatalf("serve did not start:\n%s", logs.String())
