@@ -3,6 +3,7 @@ package programs
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -193,18 +194,19 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestReasonsNameTheClamp(t *testing.T) {
+func TestDecisionsNameTheClamp(t *testing.T) {
 	p := scenario{weeks: 4, threshold: map[string]int{"walk": 10}}.plan(t)
-	if r := p.Weeks[2].Activities[0].Decision.Reason(); !strings.Contains(r, "10 minutes known to bring on a flare") {
-		t.Errorf("ceiling reason = %q", r)
+	if f := p.Weeks[2].Activities[0].Decision.Facts; f.Clamp != ClampCeiling || f.Threshold != 10 || f.Percent != 10 {
+		t.Errorf("ceiling facts = %+v", f)
 	}
 	p = scenario{weeks: 3, now: day(14), checkIns: append(weekdays(0, 3, Done), weekdays(7, 10, Done)...)}.plan(t)
-	if r := p.Weeks[2].Activities[0].Decision.Reason(); !strings.Contains(r, "130% of what you did in recent weeks") {
-		t.Errorf("load cap reason = %q", r)
+	if f := p.Weeks[2].Activities[0].Decision.Facts; f.Clamp != ClampLoad || f.Percent != 130 {
+		t.Errorf("load cap facts = %+v", f)
 	}
 	p = scenario{weeks: 2, now: day(7), checkIns: weekdays(0, 4, Done)}.plan(t)
-	if r := p.Weeks[1].Activities[0].Decision.Reason(); r != "Up 1 minute to 9 minutes: you did 5 of 5 walk sessions last week and had no flare." {
-		t.Errorf("progress reason = %q", r)
+	want := Decision{Code: Progress, Activity: "walk", Facts: Facts{Dose: 9, Prev: 8, Done: 5, Planned: 5}}
+	if d := p.Weeks[1].Activities[0].Decision; !reflect.DeepEqual(d, want) {
+		t.Errorf("progress decision = %+v, want %+v", d, want)
 	}
 }
 
@@ -220,8 +222,21 @@ func TestFlareStepsBackFromTheNextDay(t *testing.T) {
 			t.Errorf("%s dose = %d, want the step-back 5", day(d), got)
 		}
 	}
-	if ev := events(p); len(ev) < 1 || ev[0] != day(17).String()+" FLARE_STEP_BACK" {
-		t.Errorf("events = %v, want a FLARE_STEP_BACK on %s", ev, day(17))
+	// The event is dated the day the flare was declared, and takes effect the
+	// next day; that day's own session gives it as its cause, so what the
+	// session says tells that the cut starts tomorrow.
+	if ev := events(p); len(ev) < 1 || ev[0] != day(16).String()+" FLARE_STEP_BACK" {
+		t.Errorf("events = %v, want a FLARE_STEP_BACK on %s", ev, day(16))
+	}
+	wk := p.Weeks[2]
+	if len(wk.Events) == 0 || wk.Events[0].Facts.From != day(17) || wk.Events[0].Facts.Flare != day(16) ||
+		!reflect.DeepEqual(wk.Events[0].Facts.Doses, []ActivityDose{{"walk", 5}}) {
+		t.Fatalf("flare event = %+v", wk.Events)
+	}
+	for _, x := range wk.Activities[0].Sessions {
+		if want := map[bool]int{true: 1, false: 0}[x.Date >= day(16)]; x.Cause != want {
+			t.Errorf("session %s cause = %d, want %d", x.Date, x.Cause, want)
+		}
 	}
 	if c := p.Weeks[3].Decision.Code; c != FlareStepBack {
 		t.Errorf("week 4 decision = %s, want FLARE_STEP_BACK (still in the flare)", c)

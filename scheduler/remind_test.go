@@ -105,7 +105,7 @@ func TestFlareAndWeeklyTitlesRotate(t *testing.T) {
 	flare, weekly := map[string]bool{}, map[string]bool{}
 	for i := range 30 {
 		flare[FlareMessage(i18n.For(i18n.English), fmt.Sprint(i), "Walk: 4 minutes", "u").Title] = true
-		weekly[phrasing("weekly", fmt.Sprintf("7:%d", i), "title")] = true
+		weekly[Phrasing("weekly", fmt.Sprintf("7:%d", i), "title")] = true
 	}
 	if len(flare) != 3 || len(weekly) != 3 {
 		t.Errorf("%d flare and %d weekly phrasings in 30 messages, want 3 each", len(flare), len(weekly))
