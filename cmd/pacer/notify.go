@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
-	"pacer/internal/store"
 	"pacer/internal/clinic"
 	"pacer/internal/daemon"
+	"pacer/internal/store"
 	"pacer/notify"
 )
 

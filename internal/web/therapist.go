@@ -31,8 +31,8 @@ import (
 // Status thresholds of the home page.
 const (
 	statusDays    = store.StatusDays // adherence and check-ins are judged over the last 7 days
-	adherenceGate = 70 // percent of planned sessions done, as the digest's default
-	chartWeeks    = 12 // the charts show the last 12 weeks up to the current one
+	adherenceGate = 70               // percent of planned sessions done, as the digest's default
+	chartWeeks    = 12               // the charts show the last 12 weeks up to the current one
 	setupLinkTTL  = 72 * time.Hour
 )
 
