@@ -20,7 +20,7 @@ import (
 
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
-	"pacer/internal/web"
+	"pacer/internal/clinic"
 	"pacer/notify/webhook"
 	"pacer/scheduler"
 )
@@ -73,7 +73,7 @@ func newLoadRig(tb testing.TB, n int) *loadRig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	keys, err := web.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	keys, err := clinic.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		tb.Fatal(err)
 	}
