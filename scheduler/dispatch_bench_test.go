@@ -18,9 +18,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"pacer/internal/clinic"
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
-	"pacer/internal/clinic"
 	"pacer/notify/webhook"
 	"pacer/scheduler"
 )
