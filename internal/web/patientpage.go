@@ -73,7 +73,8 @@ type todaySession struct {
 	Date, Time, Amount, Unit, Recorded string
 }
 
-type whyLine struct{ Name, Amount, Reason string }
+// whyLine is an activity's dose today and why.
+type whyLine struct{ Activity, Name, Amount, Reason string }
 
 type weekSession struct {
 	Day, Time, Name, Amount, Status string
@@ -260,7 +261,7 @@ func whyToday(rs *clinic.Reasons, a store.Assignment, today programs.Date, sessi
 		if why := rs.Paused(); why != "" {
 			reason = why
 		}
-		out = append(out, whyLine{Name: act.Name, Amount: amountIn(rs.Cat, unit, dose, sets), Reason: reason})
+		out = append(out, whyLine{Activity: act.ID, Name: act.Name, Amount: amountIn(rs.Cat, unit, dose, sets), Reason: reason})
 	}
 	return out
 }

@@ -366,6 +366,7 @@ type assignmentView struct {
 	SignalsSVG     template.HTML
 	Signals        []signalRow
 	Weeks          []weekView
+	Today          []whyLine // what the patient's page says of today
 }
 
 // assignActivity is one activity's fields on the assign form.
@@ -450,8 +451,15 @@ func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, 
 	if v.Status, err = a.statusOf(ctx, t, p); err != nil {
 		return v, err
 	}
+	today := a.today(p)
+	coming, err := a.Store.Sessions(ctx, p.ID, today, today.AddDays(7))
+	if err != nil {
+		return v, err
+	}
 	for _, ap := range plans {
-		v.Assignments = append(v.Assignments, a.assignmentView(tx, ap))
+		av := a.assignmentView(tx, ap)
+		av.Today = whyToday(ap.reasons, ap.a, today, coming)
+		v.Assignments = append(v.Assignments, av)
 	}
 	for _, x := range as {
 		if x.Status != "active" {

@@ -16,11 +16,13 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/config"
 	"pacer/internal/daemon"
 	"pacer/internal/store"
 	"pacer/internal/testkit"
 	"pacer/internal/testkit/fixture"
+	"pacer/programs"
 )
 
 // Start is where the clock starts unless Options say otherwise: a Monday,
@@ -161,3 +163,40 @@ func (s *Server) Assign(patientID int64, body string) int64 {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// AddPatient adds a patient of therapist A through the clinic (as the API
+// and the forms do, without their rate limits), with a template assigned
+// from start when templateID is not empty, and returns the patient's links.
+func (s *Server) AddPatient(name, email, timezone, templateID string, start programs.Date) Links {
+	s.t.Helper()
+	c := s.Daemon.Clinic
+	p, err := c.AddPatient(s.t.Context(), s.A.ID, clinic.NewPatient{Name: name, Email: email, Timezone: timezone, Discreet: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if templateID != "" {
+		prog, ok := c.Library.Get(templateID)
+		if !ok {
+			s.t.Fatalf("no template %q", templateID)
+		}
+		if _, err := c.Assign(s.t.Context(), s.A.ID, p.ID, clinic.Assignment{Program: prog, Start: start}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	l := c.Links(p)
+	return Links{ID: p.ID, FeedURL: l.FeedURL, WebcalURL: l.WebcalURL, CheckinURL: l.CheckinURL}
+}
+
+// Assignments are the ids of a patient's active assignments.
+func (s *Server) Assignments(patientID int64) []int64 {
+	s.t.Helper()
+	as, err := s.Store.Assignments(s.t.Context(), patientID)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	var ids []int64
+	for _, a := range as {
+		ids = append(ids, a.ID)
+	}
+	return ids
+}
