@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,55 +18,16 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/testkit"
 	"pacer/programs"
 )
 
-// The suite runs every test on a fresh SQLite file and, when
-// PACER_TEST_POSTGRES_URL is set, on PostgreSQL in a schema of its own.
-const postgresEnv = "PACER_TEST_POSTGRES_URL"
-
 // forEachDSN runs f once per backend with the DSN of a fresh, unmigrated
-// database.
+// database: a SQLite file, and PostgreSQL in a schema of its own (skipped,
+// visibly, unless PACER_TEST_POSTGRES_URL is set).
 func forEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
-	t.Run(SQLite, func(t *testing.T) {
-		f(t, filepath.Join(t.TempDir(), "pacer.db"))
-	})
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		return
-	}
-	t.Run(Postgres, func(t *testing.T) {
-		f(t, postgresSchema(t, base))
-	})
-}
-
-// postgresSchema creates a schema of the test's own, dropped when the test
-// ends, and returns base with search_path pointing at it.
-func postgresSchema(t *testing.T, base string) string {
 	t.Helper()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "pacer_test_" + hex.EncodeToString(random(t, 8))
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("create schema (is PostgreSQL at %s up?): %v", postgresEnv, err)
-	}
-	// Registered before the store's Close, so it runs after it.
-	t.Cleanup(func() {
-		if _, err := admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	testkit.Stores(t, f)
 }
 
 // forEachStore runs f once per backend on a fresh, migrated store.
@@ -101,29 +61,11 @@ func random(t *testing.T, n int) []byte {
 	return b
 }
 
-// clock is a settable store clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // setClock gives s a clock at an instant with sub-millisecond digits and a
 // zone other than UTC, which the store must drop.
-func setClock(s *Store) *clock {
-	c := &clock{t: time.Date(2026, 3, 2, 9, 30, 15, 123456789, time.FixedZone("CET", 3600))}
-	s.now = c.now
+func setClock(s *Store) *testkit.Clock {
+	c := testkit.NewClock(time.Date(2026, 3, 2, 9, 30, 15, 123456789, time.FixedZone("CET", 3600)))
+	s.now = c.Now
 	return c
 }
 
@@ -337,7 +279,7 @@ func TestTherapists(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if a.ID == 0 || !a.Admin || a.Email != "Ann.Lee@Example.org" || !a.CreatedAt.Equal(c.now().Truncate(time.Millisecond)) {
+		if a.ID == 0 || !a.Admin || a.Email != "Ann.Lee@Example.org" || !a.CreatedAt.Equal(c.Now().Truncate(time.Millisecond)) {
 			t.Errorf("created %+v", a)
 		}
 		if a.CreatedAt.Location() != time.UTC {
@@ -563,7 +505,7 @@ func TestTokens(t *testing.T) {
 		if !lastUsed().IsZero() {
 			t.Error("last_used_at set before any use")
 		}
-		first := c.now().Truncate(time.Millisecond)
+		first := c.Now().Truncate(time.Millisecond)
 		for i, step := range []struct {
 			advance time.Duration
 			want    time.Time
@@ -572,7 +514,7 @@ func TestTokens(t *testing.T) {
 			{30 * time.Second, first}, // within the minute: no write
 			{30 * time.Second, first.Add(time.Minute)}, // a minute on: written
 		} {
-			c.add(step.advance)
+			c.Add(step.advance)
 			got, err := s.TherapistByAPIToken(ctx, HashToken(api))
 			if err != nil || got != th {
 				t.Fatalf("use %d: %+v, %v; want %+v", i, got, err, th)
