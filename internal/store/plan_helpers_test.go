@@ -53,3 +53,11 @@ func (s *Store) Decisions(ctx context.Context, assignmentID int64) ([]Decision, 
 	}
 	return ds, nil
 }
+
+// falseValue is a boolean false literal in the dialect.
+func (s *Store) falseValue() string {
+	if s.dialect == Postgres {
+		return "FALSE"
+	}
+	return "0"
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,6 +92,62 @@ func TestPlanStored(t *testing.T) {
 		save(x[1:], want)
 		if y, _ := s.AssignmentSessions(ctx, a.ID); y[0].Status != programs.Cancelled || y[0].Cause != CauseDropped {
 			t.Errorf("dropped session %+v", y[0])
+		}
+	})
+}
+
+// A database of the release before plans were stored (schema 3, with
+// English decisions) migrates: the decisions go, sessions keep their rows
+// and gain the new columns, and its patients are stale until re-planned.
+func TestMigrateFromSentencesToFacts(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		s := openStore(t, dsn)
+		ms := must(migrations(s.Dialect()))
+		for {
+			done, err := s.migrateOne(ctx, ms[:3])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done {
+				break
+			}
+		}
+		th := mkTherapist(t, s, "t@example.org")
+		p := mkPatient(t, s, th.ID, "P")
+		var aID int64
+		if err := s.w.QueryRowContext(ctx, s.q(`INSERT INTO assignments (patient_id, program_id, program, start_date, params,
+				status, created_at, updated_at) VALUES (?, 'walking', ?, ?, '{}', 'active', 0, 0) RETURNING id`),
+			p.ID, template(t, "walking").YAML(), int64(programs.MakeDate(2026, 3, 2))).Scan(&aID); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{
+			`INSERT INTO sessions (assignment_id, patient_id, activity, date, slot, time, dose, sets, unit, week, status,
+				projected, revision, updated_at) VALUES (?, ?, 'walk', 20514, 0, 450, 8, 1, 'minutes', 1, 'done', ` + s.falseValue() + `, 3, 0)`,
+			`INSERT INTO decisions (assignment_id, week, activity, code, reason) VALUES (?, 1, '', 'START', 'Start at 80% of your baseline of 10 minutes.')`,
+		} {
+			args := []any{aID}
+			if strings.Contains(q, "sessions") {
+				args = append(args, p.ID)
+			}
+			if _, err := s.w.ExecContext(ctx, s.q(q), args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		xs, err := s.AssignmentSessions(ctx, aID)
+		if err != nil || len(xs) != 1 || xs[0].Revision != 3 || xs[0].Status != programs.Done || xs[0].Cause != 0 || xs[0].Shown != "" {
+			t.Fatalf("sessions after the migration: %+v, %v", xs, err)
+		}
+		if stale, err := s.StalePatients(ctx, programs.RulesVersion); err != nil || !reflect.DeepEqual(stale, []int64{p.ID}) {
+			t.Errorf("stale patients %v, %v; want the patient", stale, err)
+		}
+		var n int
+		err = s.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM decisions`).Scan(&n)
+		if err == nil {
+			t.Error("the decisions table is still there")
 		}
 	})
 }
