@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"pacer/internal/clinic"
 	"pacer/internal/store"
+	"pacer/internal/testkit"
 	"pacer/programs"
 )
 
@@ -17,37 +19,37 @@ import (
 func patientWithData(t *testing.T, e *env, name string) (patientLinks, assignmentJSON) {
 	t.Helper()
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, fmt.Sprintf(`{"name":%q,"email":"p@example.org","timezone":"Europe/Berlin"}`, name), 201, &links)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, fmt.Sprintf(`{"name":%q,"email":"p@example.org","timezone":"Europe/Berlin"}`, name), 201, &links)
 	var asg assignmentJSON
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA,
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA,
 		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"threshold":{"walk":20}}`, 201, &asg)
-	e.json("POST", links.CheckinURL+"/checkins", "", `{"kind":"daily","pain":3}`, 201, nil)
-	e.json("POST", links.CheckinURL+"/checkins", "", `{"kind":"session","activity":"walk","status":"done","dose":8}`, 201, nil)
-	e.json("PATCH", fmt.Sprintf("/api/v1/assignments/%d", asg.ID), e.tokenA, `{"from":"2026-11-30","dose":{"walk":9}}`, 200, nil)
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"daily","pain":3}`, 201, nil)
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"session","activity":"walk","status":"done","dose":8}`, 201, nil)
+	e.JSON("PATCH", fmt.Sprintf("/api/v1/assignments/%d", asg.ID), e.TokenA, `{"from":"2026-11-30","dose":{"walk":9}}`, 200, nil)
 	return links, asg
 }
 
-func exportOf(t *testing.T, e *env, id int64) patientExport {
+func exportOf(t *testing.T, e *env, id int64) clinic.Export {
 	t.Helper()
-	var x patientExport
-	e.json("GET", fmt.Sprintf("/api/v1/patients/%d/export", id), e.tokenA, "", 200, &x)
+	var x clinic.Export
+	e.JSON("GET", fmt.Sprintf("/api/v1/patients/%d/export", id), e.TokenA, "", 200, &x)
 	x.ExportedAt = x.ExportedAt.UTC()
 	return x
 }
 
 func TestExportAndErasure(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		ctx := t.Context()
 		gone, goneAsg := patientWithData(t, e, "Gone")
 		kept, _ := patientWithData(t, e, "Kept")
 
-		code, body, h := e.do("GET", fmt.Sprintf("/api/v1/patients/%d/export", gone.ID), e.tokenA, "")
+		code, body, h := e.Do("GET", fmt.Sprintf("/api/v1/patients/%d/export", gone.ID), e.TokenA, "")
 		if code != 200 || h.Get("Content-Disposition") != fmt.Sprintf(`attachment; filename="pacer-patient-%d.json"`, gone.ID) ||
 			h.Get("Cache-Control") != "no-store" {
 			t.Fatalf("export: %d %v", code, h)
 		}
-		var x patientExport
+		var x clinic.Export
 		if err := json.Unmarshal(body, &x); err != nil {
 			t.Fatal(err)
 		}
@@ -65,8 +67,18 @@ func TestExportAndErasure(t *testing.T) {
 		if len(x.Overrides) != 1 || x.Overrides[0].Kind != programs.DoseOverride || x.Overrides[0].Value != 9 {
 			t.Errorf("overrides %+v", x.Overrides)
 		}
-		if len(x.Sessions) == 0 || len(x.Decisions) == 0 || x.Decisions[0].Code != programs.Start {
-			t.Errorf("%d sessions, decisions %+v", len(x.Sessions), x.Decisions)
+		// The stored decisions come with their facts and their reasons in
+		// the patient's language: week 1 starts walking at 80% of the
+		// baseline of 10 minutes.
+		var start *clinic.ExportWeek
+		for i, w := range x.Weeks {
+			if w.Week == 1 && w.Activity == "walk" {
+				start = &x.Weeks[i]
+			}
+		}
+		if len(x.Sessions) == 0 || start == nil || start.Code != programs.Start || start.Facts.Baseline != 10 ||
+			start.Facts.Dose != 8 || !strings.Contains(start.Reason, "10 minutes") || strings.Contains(start.Reason, "{{") {
+			t.Errorf("%d sessions, week 1's walk %+v in weeks %+v", len(x.Sessions), start, x.Weeks)
 		}
 		// The patient was created with an email: the email channel and the
 		// default reminder settings come with the export.
@@ -109,7 +121,7 @@ func TestExportAndErasure(t *testing.T) {
 			if method == "GET" {
 				path += "/export"
 			}
-			if code, body, _ := e.do(method, path, e.tokenB, ""); code != 404 || !strings.Contains(string(body), "patient not found") {
+			if code, body, _ := e.Do(method, path, e.TokenB, ""); code != 404 || !strings.Contains(string(body), "patient not found") {
 				t.Errorf("%s %s as another therapist: %d %s", method, path, code, body)
 			}
 		}
@@ -118,33 +130,33 @@ func TestExportAndErasure(t *testing.T) {
 		}
 		keptBefore := exportOf(t, e, kept.ID)
 
-		code, body, _ = e.do("DELETE", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.tokenA, "")
+		code, body, _ = e.Do("DELETE", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.TokenA, "")
 		if code != 204 || len(body) != 0 {
 			t.Fatalf("erasure: %d %s", code, body)
 		}
 		for _, r := range []struct{ method, path, token string }{
-			{"GET", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.tokenA},
-			{"GET", fmt.Sprintf("/api/v1/patients/%d/export", gone.ID), e.tokenA},
-			{"DELETE", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.tokenA},
-			{"GET", fmt.Sprintf("/api/v1/assignments/%d/plan", goneAsg.ID), e.tokenA},
+			{"GET", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.TokenA},
+			{"GET", fmt.Sprintf("/api/v1/patients/%d/export", gone.ID), e.TokenA},
+			{"DELETE", fmt.Sprintf("/api/v1/patients/%d", gone.ID), e.TokenA},
+			{"GET", fmt.Sprintf("/api/v1/assignments/%d/plan", goneAsg.ID), e.TokenA},
 			{"GET", gone.FeedURL, ""},
 			{"GET", gone.CheckinURL, ""},
 		} {
-			if code, _, _ := e.do(r.method, r.path, r.token, ""); code != 404 {
+			if code, _, _ := e.Do(r.method, r.path, r.token, ""); code != 404 {
 				t.Errorf("%s %s after erasure: %d, want 404", r.method, r.path, code)
 			}
 		}
-		th, err := e.st.TherapistByAPIToken(ctx, store.HashToken(e.tokenA))
+		th, err := e.Store.TherapistByAPIToken(ctx, store.HashToken(e.TokenA))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.st.PatientData(ctx, th.ID, gone.ID); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.Store.PatientData(ctx, th.ID, gone.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the store still has the patient: %v", err)
 		}
-		if xs, err := e.st.Sessions(ctx, gone.ID, 0, 1<<20); err != nil || len(xs) != 0 {
+		if xs, err := e.Store.Sessions(ctx, gone.ID, 0, 1<<20); err != nil || len(xs) != 0 {
 			t.Errorf("%d sessions left (%v)", len(xs), err)
 		}
-		if cs, err := e.st.CheckIns(ctx, gone.ID, goneAsg.ID); err != nil || len(cs) != 0 {
+		if cs, err := e.Store.CheckIns(ctx, gone.ID, goneAsg.ID); err != nil || len(cs) != 0 {
 			t.Errorf("%d check-ins left (%v)", len(cs), err)
 		}
 
@@ -153,7 +165,7 @@ func TestExportAndErasure(t *testing.T) {
 		if !reflect.DeepEqual(keptAfter, keptBefore) {
 			t.Errorf("the other patient changed:\n%+v\nwas\n%+v", keptAfter, keptBefore)
 		}
-		if code, _, _ := e.do("GET", kept.FeedURL, "", ""); code != 200 {
+		if code, _, _ := e.Do("GET", kept.FeedURL, "", ""); code != 200 {
 			t.Errorf("the other patient's feed: %d", code)
 		}
 	})
