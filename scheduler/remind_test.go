@@ -139,8 +139,10 @@ func TestGermanMessages(t *testing.T) {
 	if red.Title != "Bitte holen Sie noch heute ärztlichen Rat ein" || !strings.Contains(red.Body, "Notaufnahme") || !red.Urgent {
 		t.Errorf("German red-flag message %+v", red)
 	}
-	f := FlareMessage(de, "1", rewordDoses(de, "Walk: 4 minutes; Bridge: 1 rep"), "u")
-	if !strings.Contains(f.Body, "(Walk: 4 Minuten; Bridge: 1 Wiederholung)") {
+	lib, _ := programs.LoadLibrary()
+	walking, _ := lib.Get("walking")
+	f := FlareMessage(de, "1", de.Doses(walking, []programs.ActivityDose{{Activity: "walk", Dose: 4}}, ""), "u")
+	if !strings.Contains(f.Body, "(Walk: 4 Minuten)") {
 		t.Errorf("German flare message %q", f.Body)
 	}
 	if f := FlareMessage(de, "1", "", "u"); !strings.Contains(f.Body, "(etwa die Hälfte Ihres üblichen Pensums)") {

@@ -179,17 +179,29 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
-// inTx runs fn in one write transaction and commits if fn returns nil.
+// inTx runs fn in one write transaction and commits if fn returns nil. When
+// ctx ends during the transaction, the error says so (context.Canceled or
+// DeadlineExceeded), whatever statement noticed first.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return ctxErr(ctx, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return ctxErr(ctx, err)
 	}
-	return tx.Commit()
+	return ctxErr(ctx, tx.Commit())
+}
+
+// ctxErr makes err say that ctx ended, when it did: database/sql rolls a
+// transaction back as its context ends, so the statement that fails may
+// report only that its transaction or statement is closed.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
 }
 
 // within runs fn in tx when it is not nil, else in a write transaction of its
