@@ -309,3 +309,38 @@ const (
 	statusRedFlag = "red_flag"
 	statusPaused  = "paused"
 )
+
+// The home page judges adherence over the 7 days before the plan's day by
+// the sessions that were planned: cancelled ones (a pause) and today's do not
+// count against the patient.
+func TestHomeStatusCountsWhatWasPlanned(t *testing.T) {
+	e := sqliteEnv(t)
+	ctx := t.Context()
+	// Therapist A, who owns the API's patients, signs in through a setup link.
+	tok, _ := store.NewToken()
+	if err := e.Store.CreateSetupToken(ctx, e.A.ID, store.HashToken(tok), e.Clock.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	b := newBrowser(e)
+	b.send("POST", "/setup/"+tok, url.Values{"password": {"a long passphrase"}, "confirm": {"a long passphrase"}}).
+		want(t, "setup", http.StatusSeeOther)
+
+	l := e.Patient(`{"name":"Pat","timezone":"Europe/Berlin"}`)
+	a := fmt.Sprintf("/api/v1/assignments/%d", e.Assign(l.ID,
+		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"schedule":{"walk":{"days":["daily"],"times":["18:00"]}}}`))
+	// Monday to Wednesday done, Thursday missed; paused on Friday, resumed
+	// on Monday: Friday to Sunday are cancelled.
+	e.Clock.Set(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
+	for _, d := range []string{"2026-11-23", "2026-11-24", "2026-11-25"} {
+		e.JSON("POST", l.CheckinURL+"/checkins", "", `{"date":"`+d+`","kind":"session","activity":"walk","status":"done"}`, 201, nil)
+	}
+	e.JSON("POST", a+"/pause", e.TokenA, "", 200, nil)
+	e.Clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
+	e.JSON("POST", a+"/resume", e.TokenA, "", 200, nil)
+	login(t, b, "a@example.org", "a long passphrase") // the first session has expired
+
+	// 3 of 4 planned is on track; counting the cancelled days (3 of 7) or
+	// today's session (3 of 5) would make it low.
+	home := b.send("GET", "/", nil)
+	home.want(t, "home", http.StatusOK, `status status-on_track"`)
+}
