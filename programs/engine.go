@@ -245,9 +245,12 @@ func newEngine(as Assignment, checkIns []CheckIn, overrides []Overriding, now Da
 			e.overrides = append(e.overrides, o)
 		}
 	}
+	// A day's overrides apply in the order they were recorded, so that the
+	// therapist's last word stands (a pause after a resume, a corrected
+	// dose); those recorded at no known instant, in a fixed order.
 	slices.SortFunc(e.overrides, func(a, b Overriding) int {
-		return cmp.Or(cmp.Compare(a.Date, b.Date), strings.Compare(string(a.Kind), string(b.Kind)),
-			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value), a.At.Compare(b.At))
+		return cmp.Or(cmp.Compare(a.Date, b.Date), a.At.Compare(b.At), strings.Compare(string(a.Kind), string(b.Kind)),
+			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value))
 	})
 	e.plan = &Plan{Program: p.ID, Start: as.Start, Timezone: as.Location.String(), Now: now,
 		Weeks: make([]Week, as.Weeks)}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -523,6 +524,51 @@ func TestResumeRecordedAfterASameDayRedFlag(t *testing.T) {
 				overrides: []Overriding{{Date: day(2), Kind: ResumeOverride, At: tt.resumeAt}}}.plan(t)
 			if p.Paused != tt.paused {
 				t.Errorf("paused = %v, want %v", p.Paused, tt.paused)
+			}
+		})
+	}
+}
+
+// A day's overrides apply in the order they were recorded: the therapist's
+// last word stands, whatever its kind or value.
+func TestSameDayOverridesApplyInTheirOrder(t *testing.T) {
+	at := time.Date(2026, 1, 12, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		ovs    []Overriding
+		now    Date
+		paused bool
+		dose   int // the day's dose when not paused
+	}{
+		{"a dose, then a lower one", []Overriding{
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 15, At: at},
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 12, At: at.Add(time.Minute)}}, 0, false, 12},
+		{"a dose, then a higher one", []Overriding{
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 12, At: at},
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 15, At: at.Add(time.Minute)}}, 0, false, 15},
+		{"a pause, a resume and a pause again", []Overriding{
+			{Date: day(9), Kind: PauseOverride, At: at},
+			{Date: day(9), Kind: ResumeOverride, At: at.Add(time.Minute)},
+			{Date: day(9), Kind: PauseOverride, At: at.Add(2 * time.Minute)}}, day(9), true, 0},
+		{"a pause, then a resume", []Overriding{
+			{Date: day(9), Kind: PauseOverride, At: at},
+			{Date: day(9), Kind: ResumeOverride, At: at.Add(time.Minute)}}, day(9), false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// In whatever order they are given.
+			reversed := slices.Clone(tt.ovs)
+			slices.Reverse(reversed)
+			for _, ovs := range [][]Overriding{tt.ovs, reversed} {
+				p := scenario{weeks: 3, now: tt.now, overrides: ovs}.plan(t)
+				if tt.now != 0 && p.Paused != tt.paused {
+					t.Errorf("paused = %v, want %v", p.Paused, tt.paused)
+				}
+				if tt.dose == 0 {
+					continue
+				}
+				if d, _ := sessionDose(t, p, day(9)); d != tt.dose {
+					t.Errorf("dose on the day %d, want %d", d, tt.dose)
+				}
 			}
 		})
 	}

@@ -32,8 +32,9 @@ func Stores(t *testing.T, fn func(t *testing.T, dsn string)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
 }
 
-// SQLite is the DSN of a fresh SQLite file in the test's temporary directory.
-func SQLite(t *testing.T) string {
+// SQLite is the DSN of a fresh SQLite file in the test's (or benchmark's)
+// temporary directory.
+func SQLite(t testing.TB) string {
 	return "sqlite:" + filepath.Join(t.TempDir(), "pacer.db")
 }
 

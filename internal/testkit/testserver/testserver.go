@@ -38,11 +38,15 @@ type Options struct {
 	Start time.Time
 	// Log receives the server's log; nil: discarded.
 	Log io.Writer
+	// BaseURL, if set, is the public URL links are built from instead of
+	// the test server's own (e.g. https, for Secure cookies); requests
+	// still go to URL.
+	BaseURL *url.URL
 }
 
 // Server is a running pacer under test.
 type Server struct {
-	t      *testing.T
+	t      testing.TB
 	URL    string
 	Store  *store.Store
 	Daemon *daemon.Daemon
@@ -53,8 +57,9 @@ type Server struct {
 	TokenA, TokenB string
 }
 
-// New runs pacer on the store at dsn (opened and migrated here).
-func New(t *testing.T, dsn string, opts ...Options) *Server {
+// New runs pacer on the store at dsn (opened and migrated here). Benchmarks
+// may run it too.
+func New(t testing.TB, dsn string, opts ...Options) *Server {
 	t.Helper()
 	var o Options
 	if len(opts) > 0 {
@@ -74,6 +79,9 @@ func New(t *testing.T, dsn string, opts ...Options) *Server {
 	}
 	hs := httptest.NewUnstartedServer(nil)
 	base, _ := url.Parse("http://" + hs.Listener.Addr().String())
+	if o.BaseURL != nil {
+		base = o.BaseURL
+	}
 	clock := testkit.NewClock(o.Start)
 	d, err := daemon.New(t.Context(), daemon.Options{Store: st, Config: &cfg, Key: bytes.Repeat([]byte("k"), 32),
 		BaseURL: base, Now: clock.Now, Log: slog.New(slog.NewTextHandler(logw, nil))})
