@@ -61,28 +61,16 @@ type CheckIn struct {
 	At time.Time `json:"at,omitzero"`
 }
 
-// RedFlag is one question of the red-flag screen; a "yes" pauses the program.
+// RedFlag is one question of the red-flag screen; a "yes" pauses the
+// program. The question's wording is the message catalogues' (redflag.q.<ID>).
 type RedFlag struct {
-	ID       string
-	Question string
+	ID string
 }
 
-// RedFlags is the red-flag screen, worded as in progression.md.
+// RedFlags is the red-flag screen of progression.md, in the order it is asked.
 var RedFlags = []RedFlag{
-	{"leg_weakness", "New or worsening weakness in a leg, or numbness that is spreading?"},
-	{"saddle_numbness", "Numbness around the genitals, buttocks or inner thighs (the \"saddle\" area)?"},
-	{"bladder_bowel", "New difficulty passing or controlling urine or stools?"},
-	{"fever_weight_cancer", "Fever, unexplained weight loss, or a history of cancer with new back pain?"},
-	{"night_pain", "Severe pain that does not ease with rest, especially at night?"},
-	{"fall_injury", "A recent fall or injury?"},
+	{"leg_weakness"}, {"saddle_numbness"}, {"bladder_bowel"}, {"fever_weight_cancer"}, {"night_pain"}, {"fall_injury"},
 }
-
-// RedFlagGuidance is shown at once to a patient who answers yes to any red flag.
-const RedFlagGuidance = "Your plan is paused. What you told us can be a sign of something that needs to be " +
-	"checked quickly. Please get urgent medical advice today: call your doctor or an urgent-care " +
-	"service. If you cannot pass urine, cannot control your bladder or bowels, or have numbness " +
-	"between your legs, go to an emergency department now. Your therapist has been told and will " +
-	"restart your plan when it is safe."
 
 func isRedFlag(id string) bool {
 	return slices.ContainsFunc(RedFlags, func(r RedFlag) bool { return r.ID == id })

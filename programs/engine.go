@@ -156,18 +156,37 @@ type engine struct {
 	pausedWeeks []bool // by week: paused on some day
 	resumedOn   Date   // day a flare ended or a therapist resumed; 0: none
 	resumeCause Code
-	worse       int // worseDays of the week before the one under review
+	pausedOn    Date     // the day the current pause began
+	answers     []string // the red-flag answers of a red-flag pause
+	worse       int      // worseDays of the week before the one under review
+}
+
+// state records the plan's state on its Now.
+func (e *engine) state() {
+	p := e.plan
+	p.Paused, p.InFlare, p.Persistent = e.paused != notPaused, e.inFlare, e.inFlare && e.persistent
+	p.Pause, p.PausedOn, p.Answers, p.FlareOn = "", 0, nil, 0
+	switch e.paused {
+	case pausedRedFlag:
+		p.Pause, p.PausedOn, p.Answers = PausedByRedFlag, e.pausedOn, e.answers
+	case pausedByTherapist:
+		p.Pause, p.PausedOn = PausedByTherapist, e.pausedOn
+	}
+	if e.inFlare {
+		p.FlareOn = e.flareStart
+	}
 }
 
 type datedPain struct{ off, pain int }
 
 type actState struct {
 	a                     *Activity
-	lname                 string // the activity's name as it reads mid-sentence
 	idx                   int
 	startedOn             Date // the day calibration ended and the program started
-	startWhy              reason
+	startWhy              Facts
 	base, goal, threshold int
+	learned               bool // the threshold was learned from a flare
+	cause                 int  // Session.Cause of the sessions scheduled now
 	step                  int
 	perWeek               int // sessions a full week of the schedule holds
 	sched                 Schedule
@@ -226,9 +245,12 @@ func newEngine(as Assignment, checkIns []CheckIn, overrides []Overriding, now Da
 			e.overrides = append(e.overrides, o)
 		}
 	}
+	// A day's overrides apply in the order they were recorded, so that the
+	// therapist's last word stands (a pause after a resume, a corrected
+	// dose); those recorded at no known instant, in a fixed order.
 	slices.SortFunc(e.overrides, func(a, b Overriding) int {
-		return cmp.Or(cmp.Compare(a.Date, b.Date), strings.Compare(string(a.Kind), string(b.Kind)),
-			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value), a.At.Compare(b.At))
+		return cmp.Or(cmp.Compare(a.Date, b.Date), a.At.Compare(b.At), strings.Compare(string(a.Kind), string(b.Kind)),
+			strings.Compare(a.Activity, b.Activity), cmp.Compare(a.Value, b.Value))
 	})
 	e.plan = &Plan{Program: p.ID, Start: as.Start, Timezone: as.Location.String(), Now: now,
 		Weeks: make([]Week, as.Weeks)}
@@ -240,7 +262,7 @@ func newEngine(as Assignment, checkIns []CheckIn, overrides []Overriding, now Da
 		s := &e.acts[i]
 		_, hasBase := as.Baseline[a.ID]
 		*s = actState{
-			a: a, lname: lower(a.Name), idx: i, base: pick(as.Baseline, a.ID, a.Baseline), goal: pick(as.Goal, a.ID, a.Goal),
+			a: a, idx: i, base: pick(as.Baseline, a.ID, a.Baseline), goal: pick(as.Goal, a.ID, a.Goal),
 			threshold: pick(as.Threshold, a.ID, a.Threshold), sched: a.Schedule,
 			doneMax: doneMax[i*days : (i+1)*days], week: weekStat[i*as.Weeks : (i+1)*as.Weeks],
 		}
@@ -305,7 +327,7 @@ func (e *engine) run() {
 		}
 		if e.inFlare && !e.persistent && int(date-e.flareStart) >= e.r.PersistentFlareDays {
 			e.persistent = true
-			e.event(off, Event{Date: date, Code: FlarePersistent, Reason: e.persistentReason()})
+			e.event(off, Event{Date: date, Code: FlarePersistent, Facts: Facts{Days: e.r.PersistentFlareDays, Flare: e.flareStart}})
 		}
 		for i := range e.acts {
 			if s := &e.acts[i]; s.calibrating && off == s.calEnd {
@@ -335,7 +357,7 @@ func (e *engine) run() {
 			e.pausedWeeks[w] = true
 		}
 		if date == e.now || (off == e.days-1 && e.now > date) {
-			e.plan.Paused, e.plan.InFlare = e.paused != notPaused, e.inFlare
+			e.state()
 		}
 	}
 	for w := range e.plan.Weeks {
@@ -363,9 +385,19 @@ func (e *engine) redFlagBefore(off int, at time.Time) bool {
 	return false
 }
 
-func (e *engine) event(off int, ev Event) {
+// event records a change during week off/7 and returns its number in the
+// week (Session.Cause); the sessions of the activities it touches scheduled
+// from now on in the week give it as their cause.
+func (e *engine) event(off int, ev Event) int {
 	wk := &e.plan.Weeks[off/7]
 	wk.Events = append(wk.Events, ev)
+	k := len(wk.Events)
+	for i := range e.acts {
+		if ev.Activity == "" || ev.Activity == e.acts[i].a.ID {
+			e.acts[i].cause = k
+		}
+	}
+	return k
 }
 
 // flareEnd is the last day of the current flare's step-back.
@@ -404,7 +436,7 @@ func (e *engine) schedule(off int, date Date, s *actState) {
 	dose := e.current(s, date)
 	for _, t := range times {
 		s.aw.Sessions = append(s.aw.Sessions, Session{Date: date, Time: t, Dose: dose,
-			Calibration: s.calibrating && off < s.calEnd})
+			Calibration: s.calibrating && off < s.calEnd, Cause: s.cause})
 	}
 }
 
@@ -421,7 +453,7 @@ func (e *engine) checkIn(off int, date Date, c *CheckIn, first []int) {
 	case WeeklyCheckIn:
 		e.plan.Weeks[off/7].Signals = &Signals{*c.Function, *c.Symptoms, *c.Confidence}
 	case FlareCheckIn:
-		e.flare(off, date)
+		e.flare(off, date, first)
 	case SettledCheckIn:
 		if e.inFlare && e.settledOn == 0 {
 			e.settledOn = date
@@ -430,16 +462,16 @@ func (e *engine) checkIn(off int, date Date, c *CheckIn, first []int) {
 		if len(c.Answers) == 0 || e.paused == pausedRedFlag {
 			return
 		}
-		e.paused = pausedRedFlag
+		e.paused, e.pausedOn, e.answers = pausedRedFlag, date, slices.Clone(c.Answers)
+		k := e.event(off, Event{Date: date, Code: PausedRedFlag, Facts: Facts{Answers: e.answers}})
 		for i := range e.acts {
 			ss := e.acts[i].aw.Sessions
 			for j := first[i]; j < len(ss); j++ {
 				if ss[j].Status == "" {
-					ss[j].Status = Cancelled
+					ss[j].Status, ss[j].Cause = Cancelled, k
 				}
 			}
 		}
-		e.event(off, Event{Date: date, Code: PausedRedFlag, Reason: pausedReason})
 	}
 }
 
@@ -461,7 +493,7 @@ func (e *engine) logSession(off int, date Date, s *actState, c *CheckIn, first i
 		if c.Dose != nil {
 			dose = *c.Dose
 		}
-		s.aw.Sessions = append(s.aw.Sessions, Session{Date: date, Time: t, Dose: dose, Extra: true})
+		s.aw.Sessions = append(s.aw.Sessions, Session{Date: date, Time: t, Dose: dose, Extra: true, Cause: s.cause})
 		j = len(s.aw.Sessions) - 1
 		ss = s.aw.Sessions
 	}
@@ -514,15 +546,19 @@ func (e *engine) closeDay(off int, date Date, first []int) {
 				e.active[off] = true
 			}
 		}
+		s.aw.Done, s.aw.Planned = st.done, st.planned
 	}
 }
 
-func (e *engine) flare(off int, date Date) {
+// flare starts a flare declared on day off: from the next day every activity
+// steps back. The day's own sessions keep their dose, and give the flare as
+// their cause, so that what they say tells that the cut starts tomorrow.
+func (e *engine) flare(off int, date Date, first []int) {
 	if e.inFlare {
 		e.lastFlare = max(e.lastFlare, date)
 		return
 	}
-	var parts []string
+	doses := make([]ActivityDose, len(e.acts))
 	for i := range e.acts {
 		s := &e.acts[i]
 		inForce := e.current(s, date) // before the flare begins
@@ -537,36 +573,36 @@ func (e *engine) flare(off int, date Date) {
 			most = max(most, s.doneMax[d])
 		}
 		if most > 0 && (s.threshold == 0 || most < s.threshold) {
-			s.threshold = most
+			s.threshold, s.learned = most, true
 		}
 		s.stepBack = s.clamp(e.r, roundDown(float64(inForce)*float64(e.r.FlareStepBackPercent)/100, s.a.Granule))
-		parts = append(parts, s.a.Name+": "+s.a.Unit.Format(s.stepBack))
+		doses[i] = ActivityDose{s.a.ID, s.stepBack}
 	}
 	e.inFlare, e.flareStart, e.lastFlare, e.settledOn, e.persistent = true, date, date, 0, false
-	if off+1 < e.days {
-		e.event(off+1, Event{Date: date.AddDays(1), Code: FlareStepBack, Reason: fmt.Sprintf(
-			"Flare-up reported on %s. From today, about half your usual dose (%s). Keep gently moving; flare-ups usually settle within a few days.",
-			date, strings.Join(parts, "; "))})
+	k := e.event(off, Event{Date: date, Code: FlareStepBack,
+		Facts: Facts{Flare: date, From: date.AddDays(1), Percent: e.r.FlareStepBackPercent, Doses: doses}})
+	for i := range e.acts {
+		ss := e.acts[i].aw.Sessions
+		for j := first[i]; j < len(ss); j++ {
+			if !ss[j].Extra {
+				ss[j].Cause = k
+			}
+		}
 	}
 }
 
 func (e *engine) endFlare(off int, date Date) {
 	e.inFlare = false
 	e.resumedOn, e.resumeCause = date, FlareResume
-	var parts []string
+	doses := make([]ActivityDose, len(e.acts))
 	for i := range e.acts {
 		s := &e.acts[i]
 		s.quota = s.clamp(e.r, s.resume)
-		parts = append(parts, s.a.Name+": "+s.a.Unit.Format(s.quota))
+		doses[i] = ActivityDose{s.a.ID, s.quota}
 	}
 	if e.paused == notPaused && off%7 != 0 { // on a week boundary the review says it
-		e.event(off, Event{Date: date, Code: FlareResume, Reason: "Your flare-up has settled. Back to the dose of your last full week before it, kept below what brought it on (" +
-			strings.Join(parts, "; ") + ")."})
+		e.event(off, Event{Date: date, Code: FlareResume, Facts: Facts{Flare: e.flareStart, Doses: doses}})
 	}
-}
-
-func (e *engine) persistentReason() string {
-	return reason{kind: rPersistent, n: [5]int{e.r.PersistentFlareDays}}.render()
 }
 
 func (e *engine) endCalibration(off int, date Date, s *actState) {
@@ -577,9 +613,8 @@ func (e *engine) endCalibration(off int, date Date, s *actState) {
 			sum, n = sum+x.Actual, n+1
 		}
 	}
-	logged := 0
 	if n > 0 {
-		s.base, logged = max(roundDown(float64(sum)/float64(n), s.a.Granule), s.a.Granule), 1
+		s.base = max(roundDown(float64(sum)/float64(n), s.a.Granule), s.a.Granule)
 	}
 	s.step = s.a.StepFor(e.r, s.base)
 	s.quota = s.clamp(e.r, s.a.StartDose(e.r, s.base))
@@ -588,27 +623,26 @@ func (e *engine) endCalibration(off int, date Date, s *actState) {
 		s.stepBack = min(s.stepBack, s.clamp(e.r, roundDown(float64(s.quota)*float64(e.r.FlareStepBackPercent)/100, s.a.Granule)))
 	}
 	s.startedOn = date
-	s.startWhy = reason{kind: rStartCalibrated, unit: s.a.Unit, name: s.lname, r: &e.r,
-		n: [5]int{s.quota, s.a.startPercent(e.r), s.base, logged}}
+	s.startWhy = Facts{Dose: s.quota, Percent: s.a.startPercent(e.r), Baseline: s.base, Calibrated: true, Logged: n > 0}
 	if off%7 != 0 { // on a week boundary the review gives it as the week's decision
-		e.event(off, Event{Date: date, Code: Start, Activity: s.a.ID, Reason: s.startWhy.render()})
+		e.event(off, Event{Date: date, Code: Start, Activity: s.a.ID, Facts: s.startWhy})
 	}
 }
 
 func (e *engine) override(off int, date Date, o Overriding) {
-	ev := Event{Date: date, Code: Override, Activity: o.Activity}
+	ev := Event{Date: date, Code: Override, Activity: o.Activity, Facts: Facts{Change: o.Kind}}
 	switch o.Kind {
 	case PauseOverride:
 		if e.paused != notPaused {
 			return
 		}
-		e.paused, ev.Reason = pausedByTherapist, "Paused by your therapist."
+		e.paused, e.pausedOn, e.answers = pausedByTherapist, date, nil
 	case ResumeOverride:
 		if e.paused == notPaused {
 			return
 		}
 		e.paused, e.resumedOn, e.resumeCause = notPaused, date, Override
-		ev.Reason = "Restarted by your therapist."
+		ev.Facts.Since = date
 	default:
 		var s *actState
 		for i := range e.acts {
@@ -623,19 +657,15 @@ func (e *engine) override(off int, date Date, o Overriding) {
 		case DoseOverride:
 			s.quota = s.clamp(e.r, o.Value)
 			s.resume = s.quota // the therapist's dose outlasts a flare
-			ev.Reason = fmt.Sprintf("Your therapist set %s to %s.", lower(s.a.Name), s.a.Unit.Format(s.quota))
-			if s.quota < o.Value {
-				ev.Reason += " That is as high as your goal and flare threshold allow."
-			}
+			ev.Facts.Dose, ev.Facts.Capped = s.quota, s.quota < o.Value
 		case ThresholdOverride:
-			s.threshold = o.Value
+			s.threshold, s.learned = o.Value, false
 			s.quota = s.clamp(e.r, s.quota)
-			ev.Reason = fmt.Sprintf("Your therapist set the flare threshold for %s to %s; doses stay below %s.",
-				lower(s.a.Name), s.a.Unit.Format(o.Value), s.a.Unit.Format(s.ceiling(e.r)+s.a.Granule))
+			ev.Facts.Threshold, ev.Facts.Percent, ev.Facts.Dose = o.Value, e.r.CeilingMarginPercent, s.quota
 		case GoalOverride:
 			s.goal = o.Value
 			s.quota = s.clamp(e.r, s.quota)
-			ev.Reason = fmt.Sprintf("Your therapist set the goal for %s to %s.", lower(s.a.Name), s.a.Unit.Format(o.Value))
+			ev.Facts.Goal, ev.Facts.Dose = o.Value, s.quota
 		}
 		s.stepBack = min(s.stepBack, s.quota)
 	}
@@ -650,90 +680,93 @@ func (e *engine) review(w int, date Date) {
 	}
 	for i := range e.acts {
 		s := &e.acts[i]
-		s.aw = &wk.Activities[i]
+		s.aw, s.cause = &wk.Activities[i], 0
 		if w > 0 {
 			prev := s.week[w-1]
 			if !e.flareDays[w-1] && !e.pausedWeeks[w-1] && prev.planned > 0 {
 				s.lastFull = prev.quota
 			}
 		}
+		prevDose := s.quota
 		d := e.decide(w, date, s)
+		d.Activity = s.a.ID
+		if d.Facts.Dose == 0 && d.Code != PausedRedFlag && !(d.Code == Override && d.Facts.Change == PauseOverride) {
+			d.Facts.Dose = e.current(s, date)
+		}
+		if w > 0 && d.Facts.Prev == 0 && prevDose != d.Facts.Dose {
+			d.Facts.Prev = prevDose
+		}
 		s.week[w].quota = s.quota
 		s.aw.Decision, s.aw.Dose, s.aw.Goal = d, e.current(s, date), s.goal
-		s.aw.Threshold, s.aw.Ceiling = s.threshold, s.ceiling(e.r)
+		s.aw.Threshold, s.aw.Learned, s.aw.Ceiling = s.threshold, s.learned && s.threshold > 0, s.ceiling(e.r)
 	}
 }
 
 func (e *engine) decide(w int, date Date, s *actState) Decision {
 	a, r := s.a, e.r
-	why := func(k reasonKind, n ...int) reason {
-		x := reason{kind: k, unit: a.Unit, name: s.lname, r: &e.r}
-		copy(x.n[:], n)
-		return x
-	}
 	switch {
 	case e.paused == pausedRedFlag:
-		return Decision{PausedRedFlag, why(rPausedRedFlag)}
+		return Decision{Code: PausedRedFlag, Facts: Facts{Since: e.pausedOn, Answers: e.answers}}
 	case e.paused == pausedByTherapist:
-		return Decision{Override, why(rPausedTherapist)}
+		return Decision{Code: Override, Facts: Facts{Change: PauseOverride, Since: e.pausedOn}}
 	case s.startedOn == date:
-		return Decision{Start, s.startWhy}
+		return Decision{Code: Start, Facts: s.startWhy}
 	case w == 0 && s.calibrating:
-		return Decision{CalibrationCode, why(rCalibration, s.calEnd, s.clamp(r, s.base))}
+		return Decision{Code: CalibrationCode, Facts: Facts{Days: s.calEnd, Dose: s.clamp(r, s.base)}}
 	case w == 0 && s.quota < a.StartDose(r, s.base):
-		return Decision{Start, why(rStartClamped, s.quota)}
+		return Decision{Code: Start, Facts: Facts{Dose: s.quota, Goal: s.goal, Threshold: s.threshold,
+			Percent: a.startPercent(r), Baseline: s.base, Clamp: ClampCeiling}}
 	case w == 0:
-		return Decision{Start, why(rStart, a.startPercent(r), s.base)}
+		return Decision{Code: Start, Facts: Facts{Dose: s.quota, Percent: a.startPercent(r), Baseline: s.base}}
 	case e.inFlare && e.persistent:
-		return Decision{FlarePersistent, why(rPersistent, r.PersistentFlareDays)}
+		return Decision{Code: FlarePersistent, Facts: Facts{Dose: s.stepBack, Days: r.PersistentFlareDays, Flare: e.flareStart}}
 	case e.inFlare:
-		return Decision{FlareStepBack, why(rStepBack, s.stepBack)}
+		return Decision{Code: FlareStepBack, Facts: Facts{Dose: s.stepBack, Flare: e.flareStart, Percent: r.FlareStepBackPercent}}
 	case e.resumedOn == date || e.flareDays[w-1]:
 		if e.resumeCause == Override {
-			return Decision{Override, why(rRestart, s.quota)}
+			return Decision{Code: Override, Facts: Facts{Change: ResumeOverride, Dose: s.quota, Since: e.resumedOn}}
 		}
-		return Decision{FlareResume, why(rFlareResume, s.quota)}
+		return Decision{Code: FlareResume, Facts: Facts{Dose: s.quota, Flare: e.flareStart}}
 	case e.resumedOn != 0 && int(date-e.resumedOn) < 7 && e.resumeCause == Override:
-		return Decision{Override, why(rRestartWeek, s.quota)}
+		return Decision{Code: Override, Facts: Facts{Change: ResumeOverride, Dose: s.quota, Since: e.resumedOn}}
 	}
 	prev := s.week[w-1]
 	if prev.planned == 0 {
-		return Decision{HoldAdherence, why(rNoSessions, s.quota)}
+		return Decision{Code: HoldAdherence, Facts: Facts{Dose: s.quota, Percent: r.AdherenceGatePercent}}
 	}
 	if prev.done*100 < prev.planned*r.AdherenceGatePercent {
-		return Decision{HoldAdherence, why(rAdherence, s.quota, prev.done, prev.planned, r.AdherenceGatePercent)}
+		return Decision{Code: HoldAdherence, Facts: Facts{Dose: s.quota, Done: prev.done, Planned: prev.planned, Percent: r.AdherenceGatePercent}}
 	}
 	if n := e.worse; n >= r.ResponseDays {
-		return Decision{HoldResponse, why(rResponse, s.quota, n, r.ResponsePainRise)}
+		return Decision{Code: HoldResponse, Facts: Facts{Dose: s.quota, Days: n, Rise: r.ResponsePainRise}}
 	}
 	if s.quota >= s.goal {
 		s.quota = s.goal
-		return Decision{GoalReached, why(rGoal, s.goal)}
+		return Decision{Code: GoalReached, Facts: Facts{Dose: s.goal, Goal: s.goal}}
 	}
 	// Progress by one step, clamped; the clamp that bit is the reason given.
-	dose, clamp := min(s.quota+s.step, s.goal), noClamp
+	dose, clamp := min(s.quota+s.step, s.goal), Facts{}
 	if c := s.ceiling(r); c > 0 && dose > c {
-		dose, clamp = c, clampCeiling
+		dose, clamp = c, Facts{Clamp: ClampCeiling, Percent: r.CeilingMarginPercent, Threshold: s.threshold}
 	}
 	if sp := e.spikeCap(w, s); dose > sp {
-		dose, clamp = max(sp, s.quota), clampSpike
+		dose, clamp = max(sp, s.quota), Facts{Clamp: ClampSpike, Percent: r.SpikeCapPercent, Days: r.SpikeWindowDays}
 	}
 	if lc, ok := e.loadCap(w, s); ok && dose > lc {
-		dose, clamp = max(lc, s.quota), clampLoad
+		dose, clamp = max(lc, s.quota), Facts{Clamp: ClampLoad, Percent: r.WeeklyLoadCapPercent}
 	}
 	if dose <= s.quota {
-		x := why(rHold, s.quota)
-		x.clamp, x.thr = clamp, s.threshold
-		return Decision{HoldCeiling, x}
+		clamp.Dose = s.quota
+		return Decision{Code: HoldCeiling, Facts: clamp}
 	}
-	projected := 0
-	if date.AddDays(-1) >= e.now {
-		projected = 1
+	f := clamp
+	f.Dose, f.Prev, f.Done, f.Planned = dose, s.quota, prev.done, prev.planned
+	f.Projected = date.AddDays(-1) >= e.now
+	if dose == s.goal {
+		f.Goal = s.goal
 	}
-	x := why(rProgress, dose-s.quota, dose, prev.done, prev.planned, projected)
-	x.clamp, x.toGoal, x.thr = clamp, dose == s.goal, s.threshold
 	s.quota = dose
-	return Decision{Progress, x}
+	return Decision{Code: Progress, Facts: f}
 }
 
 // spikeCap is the highest dose allowed by the single-session spike cap:
@@ -825,11 +858,4 @@ func lowerMedian(hist [11]int) (int, bool) {
 		k -= c
 	}
 	return 0, false
-}
-
-func lower(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }

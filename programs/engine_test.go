@@ -3,6 +3,8 @@ package programs
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,18 +195,19 @@ func TestRules(t *testing.T) {
 	}
 }
 
-func TestReasonsNameTheClamp(t *testing.T) {
+func TestDecisionsNameTheClamp(t *testing.T) {
 	p := scenario{weeks: 4, threshold: map[string]int{"walk": 10}}.plan(t)
-	if r := p.Weeks[2].Activities[0].Decision.Reason(); !strings.Contains(r, "10 minutes known to bring on a flare") {
-		t.Errorf("ceiling reason = %q", r)
+	if f := p.Weeks[2].Activities[0].Decision.Facts; f.Clamp != ClampCeiling || f.Threshold != 10 || f.Percent != 10 {
+		t.Errorf("ceiling facts = %+v", f)
 	}
 	p = scenario{weeks: 3, now: day(14), checkIns: append(weekdays(0, 3, Done), weekdays(7, 10, Done)...)}.plan(t)
-	if r := p.Weeks[2].Activities[0].Decision.Reason(); !strings.Contains(r, "130% of what you did in recent weeks") {
-		t.Errorf("load cap reason = %q", r)
+	if f := p.Weeks[2].Activities[0].Decision.Facts; f.Clamp != ClampLoad || f.Percent != 130 {
+		t.Errorf("load cap facts = %+v", f)
 	}
 	p = scenario{weeks: 2, now: day(7), checkIns: weekdays(0, 4, Done)}.plan(t)
-	if r := p.Weeks[1].Activities[0].Decision.Reason(); r != "Up 1 minute to 9 minutes: you did 5 of 5 walk sessions last week and had no flare." {
-		t.Errorf("progress reason = %q", r)
+	want := Decision{Code: Progress, Activity: "walk", Facts: Facts{Dose: 9, Prev: 8, Done: 5, Planned: 5}}
+	if d := p.Weeks[1].Activities[0].Decision; !reflect.DeepEqual(d, want) {
+		t.Errorf("progress decision = %+v, want %+v", d, want)
 	}
 }
 
@@ -220,8 +223,21 @@ func TestFlareStepsBackFromTheNextDay(t *testing.T) {
 			t.Errorf("%s dose = %d, want the step-back 5", day(d), got)
 		}
 	}
-	if ev := events(p); len(ev) < 1 || ev[0] != day(17).String()+" FLARE_STEP_BACK" {
-		t.Errorf("events = %v, want a FLARE_STEP_BACK on %s", ev, day(17))
+	// The event is dated the day the flare was declared, and takes effect the
+	// next day; that day's own session gives it as its cause, so what the
+	// session says tells that the cut starts tomorrow.
+	if ev := events(p); len(ev) < 1 || ev[0] != day(16).String()+" FLARE_STEP_BACK" {
+		t.Errorf("events = %v, want a FLARE_STEP_BACK on %s", ev, day(16))
+	}
+	wk := p.Weeks[2]
+	if len(wk.Events) == 0 || wk.Events[0].Facts.From != day(17) || wk.Events[0].Facts.Flare != day(16) ||
+		!reflect.DeepEqual(wk.Events[0].Facts.Doses, []ActivityDose{{"walk", 5}}) {
+		t.Fatalf("flare event = %+v", wk.Events)
+	}
+	for _, x := range wk.Activities[0].Sessions {
+		if want := map[bool]int{true: 1, false: 0}[x.Date >= day(16)]; x.Cause != want {
+			t.Errorf("session %s cause = %d, want %d", x.Date, x.Cause, want)
+		}
 	}
 	if c := p.Weeks[3].Decision.Code; c != FlareStepBack {
 		t.Errorf("week 4 decision = %s, want FLARE_STEP_BACK (still in the flare)", c)
@@ -508,6 +524,51 @@ func TestResumeRecordedAfterASameDayRedFlag(t *testing.T) {
 				overrides: []Overriding{{Date: day(2), Kind: ResumeOverride, At: tt.resumeAt}}}.plan(t)
 			if p.Paused != tt.paused {
 				t.Errorf("paused = %v, want %v", p.Paused, tt.paused)
+			}
+		})
+	}
+}
+
+// A day's overrides apply in the order they were recorded: the therapist's
+// last word stands, whatever its kind or value.
+func TestSameDayOverridesApplyInTheirOrder(t *testing.T) {
+	at := time.Date(2026, 1, 12, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name   string
+		ovs    []Overriding
+		now    Date
+		paused bool
+		dose   int // the day's dose when not paused
+	}{
+		{"a dose, then a lower one", []Overriding{
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 15, At: at},
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 12, At: at.Add(time.Minute)}}, 0, false, 12},
+		{"a dose, then a higher one", []Overriding{
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 12, At: at},
+			{Date: day(9), Kind: DoseOverride, Activity: "walk", Value: 15, At: at.Add(time.Minute)}}, 0, false, 15},
+		{"a pause, a resume and a pause again", []Overriding{
+			{Date: day(9), Kind: PauseOverride, At: at},
+			{Date: day(9), Kind: ResumeOverride, At: at.Add(time.Minute)},
+			{Date: day(9), Kind: PauseOverride, At: at.Add(2 * time.Minute)}}, day(9), true, 0},
+		{"a pause, then a resume", []Overriding{
+			{Date: day(9), Kind: PauseOverride, At: at},
+			{Date: day(9), Kind: ResumeOverride, At: at.Add(time.Minute)}}, day(9), false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// In whatever order they are given.
+			reversed := slices.Clone(tt.ovs)
+			slices.Reverse(reversed)
+			for _, ovs := range [][]Overriding{tt.ovs, reversed} {
+				p := scenario{weeks: 3, now: tt.now, overrides: ovs}.plan(t)
+				if tt.now != 0 && p.Paused != tt.paused {
+					t.Errorf("paused = %v, want %v", p.Paused, tt.paused)
+				}
+				if tt.dose == 0 {
+					continue
+				}
+				if d, _ := sessionDose(t, p, day(9)); d != tt.dose {
+					t.Errorf("dose on the day %d, want %d", d, tt.dose)
+				}
 			}
 		})
 	}

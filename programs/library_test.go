@@ -97,12 +97,12 @@ func TestTemplatesPlan(t *testing.T) {
 				}
 				for i, aw := range wk.Activities {
 					a := p.Activities[i]
-					if aw.Decision.Code == PausedRedFlag || strings.HasPrefix(aw.Decision.Reason(), "Paused") {
-						t.Errorf("week %d %s: paused (%s) with no check-ins", wk.Week, a.ID, aw.Decision.Reason())
+					if aw.Decision.Code == PausedRedFlag || aw.Decision.Facts.Change == PauseOverride {
+						t.Errorf("week %d %s: paused (%+v) with no check-ins", wk.Week, a.ID, aw.Decision)
 						continue
 					}
 					if len(aw.Sessions) == 0 {
-						t.Errorf("week %d %s: no sessions (%s: %s)", wk.Week, a.ID, aw.Decision.Code, aw.Decision.Reason())
+						t.Errorf("week %d %s: no sessions (%+v)", wk.Week, a.ID, aw.Decision)
 						continue
 					}
 					perWeek := a.Schedule.PerWeek

@@ -757,8 +757,8 @@ func TestProperty4NoProgressBelowAdherenceGate(t *testing.T) {
 					continue
 				}
 				if cur.Decision.Code == Progress {
-					t.Fatalf("%s week %d progresses (%q) after %d of %d sessions done, below the %d%% gate\n%s",
-						a.ID, w+1, cur.Decision.Reason(), done, planned, r.AdherenceGatePercent, describe(in))
+					t.Fatalf("%s week %d progresses (%+v) after %d of %d sessions done, below the %d%% gate\n%s",
+						a.ID, w+1, cur.Decision, done, planned, r.AdherenceGatePercent, describe(in))
 				}
 				raised := last.Calibration // the start after calibration, said by the review unless paused
 				switch cur.Decision.Code {

@@ -68,10 +68,6 @@ type Dispatcher struct {
 	once  sync.Once
 	wake  chan struct{}
 	progs sync.Map // assignment id → *programs.Program (snapshots never change)
-	// snapshot → *programs.Program: the assignments of one template share
-	// one parsed program, so 100,000 patients do not mean 100,000 parses
-	// and copies (scheduler's BenchmarkDispatch).
-	parsed sync.Map
 }
 
 func (d *Dispatcher) init() {
@@ -299,7 +295,8 @@ func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Mess
 	return m, ch, "", nil
 }
 
-// program returns an assignment's program snapshot, parsed once.
+// program returns an assignment's program snapshot (the store decodes each
+// snapshot once).
 func (d *Dispatcher) program(ctx context.Context, assignmentID int64) (*programs.Program, error) {
 	if p, ok := d.progs.Load(assignmentID); ok {
 		return p.(*programs.Program), nil
@@ -308,15 +305,6 @@ func (d *Dispatcher) program(ctx context.Context, assignmentID int64) (*programs
 	if err != nil {
 		return nil, err
 	}
-	if p, ok := d.parsed.Load(string(a.Program)); ok {
-		d.progs.Store(assignmentID, p)
-		return p.(*programs.Program), nil
-	}
-	p, err := programs.Parse("assignment", a.Program)
-	if err != nil {
-		return nil, err
-	}
-	d.parsed.Store(string(a.Program), p)
-	d.progs.Store(assignmentID, p)
-	return p, nil
+	d.progs.Store(assignmentID, a.Program)
+	return a.Program, nil
 }

@@ -18,9 +18,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"pacer/internal/clinic"
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
-	"pacer/internal/web"
 	"pacer/notify/webhook"
 	"pacer/scheduler"
 )
@@ -73,7 +73,7 @@ func newLoadRig(tb testing.TB, n int) *loadRig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	keys, err := web.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
+	keys, err := clinic.NewKeyring([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		tb.Fatal(err)
 	}

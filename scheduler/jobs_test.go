@@ -1,81 +1,63 @@
-package scheduler
+package scheduler_test
 
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"pacer/internal/config"
 	"pacer/internal/store"
-	"pacer/programs"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
+	"pacer/scheduler"
 )
 
+// The running server's jobs, on their first leadership, catch up every job
+// (none has run yet): the review re-plans every patient, and the digest
+// names only the patient who did too little last week.
 func TestJobsCatchUpAndDigest(t *testing.T) {
+	s := testserver.New(t, testkit.SQLite(t), testserver.Options{
+		Start:  time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
+		Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" },
+	})
 	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "p.db"))
-	if err != nil {
-		t.Fatal(err)
+	s.Clock.Set(time.Date(2026, 11, 16, 8, 0, 0, 0, time.UTC)) // last Monday: assign, and check in as the week goes
+	var active testserver.Links
+	for _, name := range []string{"Active", "Idle"} {
+		l := s.Patient(fmt.Sprintf(`{"name":%q,"timezone":"UTC"}`, name))
+		s.Assign(l.ID, `{"program":"walking","start":"2026-11-16"}`)
+		if name == "Active" {
+			active = l
+		}
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
+	for d := range 7 { // the active patient did every walk of last week
+		date := time.Date(2026, 11, 16+d, 0, 0, 0, 0, time.UTC)
+		if wd := date.Weekday(); wd == time.Thursday || wd == time.Sunday {
+			continue
+		}
+		s.Clock.Set(date.Add(20 * time.Hour))
+		s.JSON("POST", strings.TrimPrefix(active.CheckinURL, s.URL)+"/checkins", "",
+			fmt.Sprintf(`{"kind":"session","activity":"walk","status":"done","date":%q}`, date.Format(time.DateOnly)), 201, nil)
 	}
-	th, _ := st.CreateTherapist(ctx, "t@example.org", "", false)
-	lib, _ := programs.LoadLibrary()
-	walking, _ := lib.Get("walking")
-	start := programs.MakeDate(2026, 11, 16)
 	now := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
-	clock := func() time.Time { return now }
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	mat := &Materializer{Store: st, Now: clock}
-	patients := map[string]store.Patient{}
-	for i, name := range []string{"Active", "Idle"} {
-		p, err := st.CreatePatient(ctx, store.Patient{TherapistID: th.ID, Name: name, Timezone: "UTC"},
-			store.HashToken(name+"f"), store.HashToken(name+"c"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := st.CreateAssignment(ctx, store.Assignment{PatientID: p.ID, ProgramID: "walking", Program: walking.YAML(), Start: start})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 { // the active patient did every walk of last week
-			for d := range 7 {
-				date := start.AddDays(d)
-				if wd := date.Weekday(); wd == time.Thursday || wd == time.Sunday {
-					continue
-				}
-				if _, err := st.AddCheckIn(ctx, store.CheckIn{PatientID: p.ID, AssignmentID: a.ID,
-					CheckIn: programs.CheckIn{Date: date, Kind: programs.SessionCheckIn, Activity: "walk", Status: programs.Done}}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if _, err := mat.Materialize(ctx, p, a); err != nil {
-			t.Fatal(err)
-		}
-		patients[name] = p
-	}
-	alerts := &Alerts{Store: st, EmailReady: true, CheckinURL: func(store.Patient) string { return "c" },
-		PatientURL: func(store.Patient) string { return "p" }}
-	j := &Jobs{Store: st, Reviewer: &Reviewer{Store: st, Mat: mat, Now: clock, Log: log}, Alerts: alerts, Now: clock, Log: log}
+	s.Clock.Set(now)
+	runsBefore := s.Daemon.Clinic.EngineRuns()
 
-	// The first leadership catches up every job, as none has run yet.
-	l, ok, err := st.TryLeader(ctx, "pacer-jobs")
+	j := s.Daemon.Jobs
+	l, ok, err := s.Store.TryLeader(ctx, "pacer-jobs")
 	if err != nil || !ok {
 		t.Fatalf("leader: %v %v", ok, err)
 	}
 	lctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { j.lead(lctx, l); close(done) }()
+	go func() { j.Lead(lctx, l); close(done) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for _, name := range []string{"review", "retention", "digest"} {
 		for {
-			last, err := st.JobLastRun(ctx, name)
+			last, err := s.Store.JobLastRun(ctx, name)
 			if err == nil && last.Equal(now) {
 				break
 			}
@@ -88,18 +70,21 @@ func TestJobsCatchUpAndDigest(t *testing.T) {
 	cancel()
 	<-done
 	l.Release()
+	if n := s.Daemon.Clinic.EngineRuns() - runsBefore; n != 2 {
+		t.Errorf("the catch-up review ran the engine %d times, want 2 (each patient's program once)", n)
+	}
 
-	chs, err := st.TherapistChannels(ctx, th.ID)
+	chs, err := s.Store.TherapistChannels(ctx, s.A.ID)
 	if err != nil || len(chs) != 1 {
 		t.Fatalf("therapist channels %v %v", chs, err)
 	}
 	var digest []store.Reminder
-	all, err := st.ClaimDue(ctx, now, time.Minute, 100)
+	all, err := s.Store.ClaimDue(ctx, now, time.Minute, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range all {
-		if r.Kind == KindDigest {
+		if r.Kind == scheduler.KindDigest {
 			digest = append(digest, r)
 		}
 	}

@@ -40,8 +40,8 @@ func pick(key string, n int) int {
 	return int(h.Sum32() % uint32(n))
 }
 
-// phrasing is the id of the phrasing key picks for a message family and part.
-func phrasing(family, key, part string) string {
+// Phrasing is the id of the phrasing key picks for a message family and part.
+func Phrasing(family, key, part string) string {
 	return fmt.Sprintf("%s.%d.%s", family, pick(key, phrasings), part)
 }
 
@@ -61,8 +61,8 @@ func SessionMessage(c *i18n.Catalog, kind, key, activity string, unit programs.U
 	args := i18n.Args{"name": strings.ToLower(activity[:1]) + activity[1:], "activity": activity,
 		"amount": amount(c, unit, dose, sets), "url": url}
 	return notify.Message{
-		Title: c.Text(phrasing(kind, key, "title"), args),
-		Body:  c.Text(phrasing(kind, key, "body"), args),
+		Title: c.Text(Phrasing(kind, key, "title"), args),
+		Body:  c.Text(Phrasing(kind, key, "body"), args),
 		URL:   url,
 		Tag:   key,
 	}
@@ -75,7 +75,7 @@ func FlareMessage(c *i18n.Catalog, key, stepBack, url string) notify.Message {
 		stepBack = c.Text("flare.about_half", nil)
 	}
 	return notify.Message{
-		Title: c.Text(phrasing("flare", key, "title"), nil),
+		Title: c.Text(Phrasing("flare", key, "title"), nil),
 		Body:  c.Text("flare.body", i18n.Args{"doses": stepBack, "url": url}),
 		URL:   url, Tag: "flare",
 	}

@@ -105,7 +105,7 @@ func TestFlareAndWeeklyTitlesRotate(t *testing.T) {
 	flare, weekly := map[string]bool{}, map[string]bool{}
 	for i := range 30 {
 		flare[FlareMessage(i18n.For(i18n.English), fmt.Sprint(i), "Walk: 4 minutes", "u").Title] = true
-		weekly[phrasing("weekly", fmt.Sprintf("7:%d", i), "title")] = true
+		weekly[Phrasing("weekly", fmt.Sprintf("7:%d", i), "title")] = true
 	}
 	if len(flare) != 3 || len(weekly) != 3 {
 		t.Errorf("%d flare and %d weekly phrasings in 30 messages, want 3 each", len(flare), len(weekly))
@@ -139,8 +139,10 @@ func TestGermanMessages(t *testing.T) {
 	if red.Title != "Bitte holen Sie noch heute ärztlichen Rat ein" || !strings.Contains(red.Body, "Notaufnahme") || !red.Urgent {
 		t.Errorf("German red-flag message %+v", red)
 	}
-	f := FlareMessage(de, "1", rewordDoses(de, "Walk: 4 minutes; Bridge: 1 rep"), "u")
-	if !strings.Contains(f.Body, "(Walk: 4 Minuten; Bridge: 1 Wiederholung)") {
+	lib, _ := programs.LoadLibrary()
+	walking, _ := lib.Get("walking")
+	f := FlareMessage(de, "1", de.Doses(walking, []programs.ActivityDose{{Activity: "walk", Dose: 4}}, ""), "u")
+	if !strings.Contains(f.Body, "(Walk: 4 Minuten)") {
 		t.Errorf("German flare message %q", f.Body)
 	}
 	if f := FlareMessage(de, "1", "", "u"); !strings.Contains(f.Body, "(etwa die Hälfte Ihres üblichen Pensums)") {

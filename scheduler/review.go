@@ -11,9 +11,7 @@ import (
 
 // ReviewStore is what the review sweep needs of the store.
 type ReviewStore interface {
-	Store
 	ActivePatients(ctx context.Context) ([]store.Patient, error)
-	Assignments(ctx context.Context, patientID int64) ([]store.Assignment, error)
 }
 
 // Reviewer keeps every active plan current without anyone checking in: the
@@ -24,9 +22,10 @@ type ReviewStore interface {
 // again after a restart, or on a second replica, repeats no effect.
 type Reviewer struct {
 	Store ReviewStore
-	Mat   *Materializer
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Replan re-plans one patient atomically (clinic.Clinic.Replan).
+	Replan func(ctx context.Context, patientID int64) error
+	Now    func() time.Time
+	Log    *slog.Logger
 	// Retain, if set, applies the data retention period; the daily
 	// retention job calls it.
 	Retain func(ctx context.Context, now time.Time) error
@@ -41,9 +40,9 @@ func StartOfLocalDay(p store.Patient, now time.Time) bool {
 	return now.In(loc).Hour() == 0
 }
 
-// Sweep re-materializes the assignments of the active patients that due
-// selects, and returns how many patients it reviewed. One patient's failure
-// does not stop the others; the errors are joined.
+// Sweep re-plans the active patients that due selects, and returns how many
+// it reviewed. One patient's failure does not stop the others; the errors
+// are joined.
 func (r *Reviewer) Sweep(ctx context.Context, due func(store.Patient, time.Time) bool) (int, error) {
 	ps, err := r.Store.ActivePatients(ctx)
 	if err != nil {
@@ -59,15 +58,9 @@ func (r *Reviewer) Sweep(ctx context.Context, due func(store.Patient, time.Time)
 		if !due(p, now) {
 			continue
 		}
-		as, err := r.Store.Assignments(ctx, p.ID)
-		if err != nil {
+		if err := r.Replan(ctx, p.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, err)
 			continue
-		}
-		for _, a := range as {
-			if _, err := r.Mat.Materialize(ctx, p, a); err != nil {
-				errs = append(errs, err)
-			}
 		}
 		n++
 	}

@@ -7,8 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"pacer/internal/clinic"
+	"pacer/internal/daemon"
 	"pacer/internal/store"
-	"pacer/internal/web"
 	"pacer/notify"
 )
 
@@ -38,7 +39,7 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := web.NewKeyring(key)
+	keys, err := clinic.NewKeyring(key)
 	if err != nil {
 		return err
 	}
@@ -78,7 +79,7 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 		return fmt.Errorf("patient %d has no %schannel to test (they have: %s); set one with PUT /api/v1/patients/%d/channels",
 			p.ID, strings.TrimPrefix(*only+" ", " "), have, p.ID)
 	}
-	settings, _, err := channels(ctx, cfg, st, base)
+	settings, _, err := daemon.Channels(ctx, cfg, st, base)
 	if err != nil {
 		return err
 	}

@@ -128,12 +128,14 @@ func TestMetricsEndpoint(t *testing.T) {
 		if code != 200 {
 			t.Fatalf("/metrics: %d", code)
 		}
-		if strings.Contains(body, `pacer_reviews_total{result="ok"} 2`) || time.Now().After(deadline) {
+		if strings.Contains(body, `pacer_reviews_total{result="ok"} 1`) || time.Now().After(deadline) {
 			break
 		}
 	}
+	// The sweep re-plans the demo patient once, both programs at once: the
+	// engine has run 1 + 2 times for the two assignments, then 2 times.
 	for _, want := range []string{`pacer_feed_requests_total{code="200"} 1`, `pacer_review_sweeps_total 1`,
-		`pacer_reviews_total{result="ok"} 2`, `pacer_current_decisions{code="START"} 2`, `pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`, `pacer_reminders_outbox{status="pending"} 0`,
+		`pacer_reviews_total{result="ok"} 1`, `pacer_engine_runs_total 5`, `pacer_current_decisions{code="START"} 2`, `pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`, `pacer_reminders_outbox{status="pending"} 0`,
 		`pacer_build_info{commit="unknown",go_version="` + runtime.Version() + `",version="devel"} 1`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
@@ -272,7 +274,7 @@ func TestServeAppliesRetention(t *testing.T) {
 	lib, _ := programs.LoadLibrary()
 	walking, _ := lib.Get("walking")
 	today := programs.DateOf(time.Now().UTC())
-	a, err := st.CreateAssignment(ctx, store.Assignment{PatientID: p.ID, ProgramID: "walking", Program: walking.YAML(),
+	a, err := st.CreateAssignment(ctx, store.Assignment{PatientID: p.ID, ProgramID: "walking", Program: walking,
 		Start: today.AddDays(-800), Status: "ended"})
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +284,10 @@ func TestServeAppliesRetention(t *testing.T) {
 		old = append(old, store.Session{Activity: "walk", Date: today.AddDays(d), Time: 8 * 60, Dose: 10, Sets: 1,
 			Unit: programs.Minutes, Week: 1, Status: programs.Done})
 	}
-	if _, err := st.SaveSessions(ctx, a.ID, p.ID, old, nil, time.Now()); err != nil {
+	if err := st.WithPatient(ctx, p.ID, func(tx *store.PatientTx) error {
+		_, err := tx.SavePlan(a.ID, old, store.Plan{Header: store.PlanHeader{RulesVersion: programs.RulesVersion, Now: today}}, nil, time.Now())
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	_, stop := startServe(t, map[string]string{"STATE_DIRECTORY": state, "PACER_RETENTION_SESSION_DAYS": "400"})

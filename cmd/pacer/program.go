@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"pacer/internal/i18n"
+	"pacer/internal/planjson"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -234,7 +236,7 @@ func (c *cli) programPlan(args []string) error {
 		return err
 	}
 	if *asJSON {
-		return writeJSON(c.stdout, plan)
+		return writeJSON(c.stdout, planjson.New(plan, p, i18n.For(i18n.English)))
 	}
 	return writePlanTable(c.stdout, p, plan)
 }
@@ -248,6 +250,7 @@ func writeJSON(w io.Writer, v any) error {
 // writePlanTable prints a plan as a table, a row per activity and week, with
 // mid-week events under their week.
 func writePlanTable(w io.Writer, p *programs.Program, plan *programs.Plan) error {
+	cat := i18n.For(i18n.English)
 	fmt.Fprintf(w, "%s (%s): starts %s, time zone %s, as of %s\n\n", p.Name, plan.Program, plan.Start, plan.Timezone, plan.Now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WEEK\tSTARTS\tACTIVITY\tDOSE\tSESSIONS\tDECISION\tWHY")
@@ -268,10 +271,10 @@ func writePlanTable(w io.Writer, p *programs.Program, plan *programs.Plan) error
 				dose = fmt.Sprintf("%d x %s", aw.Sets, dose)
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", week, starts, a.ID, dose, sessionSummary(aw.Sessions),
-				aw.Decision.Code, aw.Decision.Reason())
+				aw.Decision.Code, cat.Reason(p, aw.Decision))
 		}
 		for _, ev := range wk.Events {
-			fmt.Fprintf(tw, "\t%s\t%s\t\t\t%s\t%s\n", ev.Date, ev.Activity, ev.Code, ev.Reason)
+			fmt.Fprintf(tw, "\t%s\t%s\t\t\t%s\t%s\n", ev.Date, ev.Activity, ev.Code, cat.Event(p, ev, 0, ""))
 		}
 	}
 	if err := tw.Flush(); err != nil {

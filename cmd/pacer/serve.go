@@ -16,15 +16,14 @@ import (
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
-	"github.com/coreos/go-systemd/v22/daemon"
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/term"
 
+	"pacer/internal/clinic"
 	"pacer/internal/config"
+	"pacer/internal/daemon"
 	"pacer/internal/metrics"
 	"pacer/internal/store"
-	"pacer/internal/web"
-	"pacer/programs"
-	"pacer/scheduler"
 )
 
 // storeFlags adds --config, --db and the given keys' flags (listen,
@@ -184,17 +183,7 @@ func (c *cli) token(ctx context.Context, args []string) error {
 }
 
 // baseURL is the configured public URL, or http://<listen address>.
-func baseURL(cfg *config.Config, listen string) (*url.URL, error) {
-	raw := cfg.BaseURL
-	if raw == "" {
-		raw = "http://" + listen
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("base URL %q must be an absolute http or https URL, e.g. https://pacer.example.org", raw)
-	}
-	return u, nil
-}
+func baseURL(cfg *config.Config, listen string) (*url.URL, error) { return daemon.BaseURL(cfg, listen) }
 
 // newLogger logs text to a terminal and JSON otherwise.
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -227,14 +216,6 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	keys, err := web.NewKeyring(key)
-	if err != nil {
-		return err
-	}
-	lib, err := programs.LoadLibrary()
-	if err != nil {
-		return err
-	}
 	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
@@ -247,7 +228,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	base, err := baseURL(cfg, ln.Addr().String())
+	base, err := daemon.BaseURL(cfg, ln.Addr().String())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	reg := metrics.NewRegistry()
+	bi := buildInfo()
+	metrics.NewBuildInfo(reg, bi.Version, bi.Commit, bi.GoVersion)
+	d, err := daemon.New(ctx, daemon.Options{Store: st, Config: cfg, Key: key, BaseURL: base, Now: c.now, Log: log, Registry: reg})
 	if err != nil {
 		ln.Close()
 		return err
@@ -258,25 +247,14 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	for _, w := range served.Warnings() {
 		log.Warn("configuration warning", "key", w.Key, "warning", w.Message)
 	}
-
-	reg := metrics.NewRegistry()
-	bi := buildInfo()
-	metrics.NewBuildInfo(reg, bi.Version, bi.Commit, bi.GoVersion)
-	webMetrics := metrics.NewWeb(reg)
-	ist := web.InstrumentStore(st, metrics.NewStore(reg), webMetrics)
-	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
-		return st.CurrentDecisions(ctx, programs.DateOf(c.now().UTC()))
-	})
-	srv := web.New(ist, keys, lib, base, c.now, log)
-	srv.Metrics = web.NewMetrics(reg, webMetrics)
 	if *demo {
-		if err := c.seedDemo(ctx, st, srv, lib); err != nil {
+		if err := c.seedDemo(ctx, st, d); err != nil {
 			ln.Close()
 			return fmt.Errorf("demo: %w", err)
 		}
 	}
 	hs := &http.Server{
-		Handler:           srv.Handler(),
+		Handler:           d.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -289,31 +267,10 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 
 	// Reminders: the dispatcher delivers the outbox; the periodic jobs
 	// (review, retention, digest) run on the leader.
-	chs, vapidPublic, err := channels(ctx, cfg, st, base)
-	if err != nil {
-		return err
-	}
-	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: c.now, Log: log,
-		CheckinURL: func(p store.Patient) string { return srv.Links(p).CheckinURL },
-		Metrics:    metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
-	metrics.NewOutbox(reg, st.ReminderCounts)
-	alerts := &scheduler.Alerts{Store: st, EmailReady: chs.Email != nil, CheckinURL: dispatcher.CheckinURL,
-		PatientURL: func(p store.Patient) string {
-			return strings.TrimSuffix(base.String(), "/") + fmt.Sprintf("/patients/%d", p.ID)
-		},
-		Wake: dispatcher.Wake}
-	srv.Reminders(chs, alerts, vapidPublic, dispatcher.Wake)
-
-	reviewMetrics := metrics.NewReview(reg)
-	rs := reviewStore{Store: ist, active: st.ActivePatients, m: reviewMetrics, now: c.now}
-	reviewer := &scheduler.Reviewer{Store: rs, Mat: &scheduler.Materializer{Store: rs, Now: c.now, Wake: dispatcher.Wake, Alerts: alerts},
-		Now: c.now, Log: log, Retain: retention(st, cfg.Retention.SessionDays, reviewMetrics, log)}
-	jobs := &scheduler.Jobs{Store: st, Reviewer: reviewer, Alerts: alerts, Now: c.now, Log: log}
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	var background sync.WaitGroup
-	background.Add(2)
-	go func() { defer background.Done(); jobs.Run(bgCtx) }()
-	go func() { defer background.Done(); dispatcher.Run(bgCtx) }()
+	background.Add(1)
+	go func() { defer background.Done(); d.Run(bgCtx) }()
 	defer func() { stopBackground(); background.Wait() }()
 
 	errc := make(chan error, 1)
@@ -322,13 +279,13 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	// systemd: ready once migrated, the store answers and the socket is
 	// bound; then the watchdog, fed only while the store answers. Both are
 	// no-ops outside systemd (no NOTIFY_SOCKET).
-	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+	if _, err := sd.SdNotify(false, sd.SdNotifyReady); err != nil {
 		log.Warn("notify systemd", "err", err)
 	}
-	if every, err := daemon.SdWatchdogEnabled(false); err == nil && every > 0 {
+	if every, err := sd.SdWatchdogEnabled(false); err == nil && every > 0 {
 		wctx, stopWatchdog := context.WithCancel(ctx)
 		defer stopWatchdog()
-		go watchdog(wctx, every/2, ist.Ping, sdNotify, log)
+		go watchdog(wctx, every/2, st.Ping, sdNotify, log)
 	}
 
 	select {
@@ -337,7 +294,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sdNotify(daemon.SdNotifyStopping)
+	sdNotify(sd.SdNotifyStopping)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
@@ -378,7 +335,7 @@ func (c *cli) listen(cfg *config.Config, log *slog.Logger) (net.Listener, error)
 }
 
 func sdNotify(state string) error {
-	_, err := daemon.SdNotify(false, state)
+	_, err := sd.SdNotify(false, state)
 	return err
 }
 
@@ -411,60 +368,9 @@ func watchdog(ctx context.Context, every time.Duration, ping func(context.Contex
 			log.Info("the store answers again")
 			healthy = true
 		}
-		if err := notify(daemon.SdNotifyWatchdog); err != nil {
+		if err := notify(sd.SdNotifyWatchdog); err != nil {
 			log.Warn("notify systemd", "err", err)
 		}
-	}
-}
-
-// reviewStore counts the review sweep's work for the metrics: a sweep starts
-// with ActivePatients, and each assignment it re-plans ends in SaveSessions.
-type reviewStore struct {
-	web.Store
-	active func(ctx context.Context) ([]store.Patient, error)
-	m      *metrics.Review
-	now    func() time.Time
-}
-
-func (r reviewStore) ActivePatients(ctx context.Context) ([]store.Patient, error) {
-	r.m.Sweeps.Inc()
-	r.m.LastSweep.Set(float64(r.now().Unix()))
-	return r.active(ctx)
-}
-
-func (r reviewStore) SavePlan(ctx context.Context, assignmentID, patientID int64, want []store.Session, decisions []store.Decision,
-	reminders func([]store.Session) []store.Reminder, now time.Time) (int, error) {
-	n, err := r.Store.SavePlan(ctx, assignmentID, patientID, want, decisions, reminders, now)
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	r.m.Reviews.WithLabelValues(result).Inc()
-	return n, err
-}
-
-// retention deletes the sessions of ended programs older than days, once a
-// day from the review; days 0 keeps them for ever.
-func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger) func(ctx context.Context, now time.Time) error {
-	if days <= 0 {
-		return nil
-	}
-	return func(ctx context.Context, now time.Time) error {
-		n, err := st.DeleteOldSessions(ctx, programs.DateOf(now.UTC()).AddDays(-days))
-		if err != nil {
-			m.RetainFails.Inc()
-			return err
-		}
-		m.Retained.Add(float64(n))
-		r, err := st.DeleteOldReminders(ctx, now.AddDate(0, 0, -days))
-		if err != nil {
-			m.RetainFails.Inc()
-			return err
-		}
-		if n > 0 || r > 0 {
-			log.Info("retention", "deleted_sessions", n, "deleted_reminders", r, "days", days)
-		}
-		return nil
 	}
 }
 
@@ -479,7 +385,7 @@ func describeDSN(dsn string) string {
 
 // seedDemo adds a demo therapist with an API token, and a demo patient with
 // the walking and stretching programs from today, and prints their links.
-func (c *cli) seedDemo(ctx context.Context, st *store.Store, srv *web.Server, lib *programs.Library) error {
+func (c *cli) seedDemo(ctx context.Context, st *store.Store, d *daemon.Daemon) error {
 	const email = "demo@pacer.invalid"
 	t, err := st.TherapistByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
@@ -499,16 +405,16 @@ func (c *cli) seedDemo(ctx context.Context, st *store.Store, srv *web.Server, li
 	if _, err := time.LoadLocation(zone); zone == "" || zone == "Local" || err != nil {
 		zone = "UTC"
 	}
-	p, err := srv.NewPatient(ctx, store.Patient{TherapistID: t.ID, Name: "Demo patient", Timezone: zone, Discreet: true, Alarm: true})
+	p, err := d.Clinic.AddPatient(ctx, t.ID, clinic.NewPatient{Name: "Demo patient", Timezone: zone, Discreet: true})
 	if err != nil {
 		return err
 	}
 	for _, id := range []string{"walking", "stretching"} {
-		if _, err := srv.Assign(ctx, p, id); err != nil {
+		if _, err := d.Clinic.AssignTemplate(ctx, t.ID, p.ID, id); err != nil {
 			return err
 		}
 	}
-	links := srv.Links(p)
+	links := d.Clinic.Links(p)
 	fmt.Fprintf(c.stdout, "demo patient %d (time zone %s) with the walking and stretching programs:\n", p.ID, zone)
 	fmt.Fprintf(c.stdout, "  calendar feed:  %s\n  subscribe:      %s\n  check-in page:  %s\n", links.FeedURL, links.WebcalURL, links.CheckinURL)
 	fmt.Fprintf(c.stdout, "  API token for %s: %s\n", email, tok)

@@ -6,11 +6,14 @@
 package i18n
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"text/template"
@@ -57,9 +60,10 @@ type Args = map[string]any
 
 // Catalog is one language's messages.
 type Catalog struct {
-	lang Lang
-	msgs map[string]*template.Template
-	raw  map[string]string
+	lang    Lang
+	msgs    map[string]*template.Template
+	raw     map[string]string
+	version string
 }
 
 //go:embed catalog/*.json
@@ -102,7 +106,12 @@ func parse(l Lang) (*Catalog, error) {
 			raw[k] = v
 		}
 	}
-	c := &Catalog{lang: l, msgs: make(map[string]*template.Template, len(raw)), raw: raw}
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		h.Write([]byte(k + "\x00" + raw[k] + "\x00"))
+	}
+	c := &Catalog{lang: l, msgs: make(map[string]*template.Template, len(raw)), raw: raw,
+		version: hex.EncodeToString(h.Sum(nil)[:8])}
 	funcs := template.FuncMap{"plural": plural, "cap": capitalize}
 	for id, text := range raw {
 		t, err := template.New(id).Funcs(funcs).Option("missingkey=error").Parse(text)
@@ -122,6 +131,9 @@ func For(l Lang) *Catalog {
 	}
 	return cs[English]
 }
+
+// Version identifies the catalogue's wording: it changes with any message.
+func (c *Catalog) Version() string { return c.version }
 
 // Lang is the catalogue's language.
 func (c *Catalog) Lang() Lang { return c.lang }

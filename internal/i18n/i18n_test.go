@@ -1,6 +1,7 @@
 package i18n_test
 
 import (
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"regexp"
@@ -36,7 +37,8 @@ var sample = i18n.Args{
 	"dose": "8 minutes", "logged": true, "done": 3, "planned": 4, "gate": 70, "rise": 2, "goal": "30 minutes",
 	"clamp": "x", "up": "1 minute", "projected": false, "margin": 10, "threshold": "12 minutes", "cap": 130,
 	"amount": "14 minutes", "sets": 2, "url": "https://pacer.example/c/t", "doses": "Walk: 4 minutes", "lines": "a\nb",
-	"reason": "r", "patient": "Ann", "week": 3, "text": "t",
+	"reason": "r", "patient": "Ann", "week": 3, "text": "t", "flare": "Thursday 3 Dec", "from": "Friday 4 Dec",
+	"capped": true, "code": "X", "weekday": "Monday", "day": 3, "month": "Dec",
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)
@@ -100,17 +102,12 @@ func TestCatalogues(t *testing.T) {
 	}
 }
 
-func TestRedFlagsMatchTheEngine(t *testing.T) {
-	en := i18n.For(i18n.English)
-	if got := en.Text("redflag.guidance", nil); got != programs.RedFlagGuidance {
-		t.Errorf("English guidance differs from programs.RedFlagGuidance:\n%s\n%s", got, programs.RedFlagGuidance)
-	}
+func TestRedFlagQuestions(t *testing.T) {
+	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
 	for _, r := range programs.RedFlags {
-		if got := en.Text("redflag.q."+r.ID, nil); got != r.Question {
-			t.Errorf("red flag %s: catalogue %q, engine %q", r.ID, got, r.Question)
-		}
-		if got := i18n.For(i18n.German).Text("redflag.q."+r.ID, nil); got == r.Question || strings.HasPrefix(got, "[") {
-			t.Errorf("red flag %s has no German: %q", r.ID, got)
+		e, g := en.Text("redflag.q."+r.ID, nil), de.Text("redflag.q."+r.ID, nil)
+		if strings.HasPrefix(e, "[") || strings.HasPrefix(g, "[") || e == g {
+			t.Errorf("red flag %s: English %q, German %q", r.ID, e, g)
 		}
 	}
 }
@@ -143,19 +140,33 @@ func TestAmount(t *testing.T) {
 }
 
 // TestReasons runs the engine over every library program with random
-// check-ins and holds every decision's reason to this: the English catalogue
-// renders exactly Decision.Reason(), and German renders something else.
+// check-ins and words every decision and event in English and German: each
+// renders (no "[id]" for a missing message or argument), German differs from
+// English, and German starts as a German sentence of its kind does.
 func TestReasons(t *testing.T) {
 	lib, err := programs.LoadLibrary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
-	seen, shown := map[programs.Code]bool{}, map[programs.Code]bool{}
+	seen, shown := map[programs.Code]bool{}, map[string]bool{}
 	germanStart := map[programs.Code]string{
 		programs.Progress:      "Steigerung um ",
-		programs.FlareStepBack: "Schmerzschub: vorerst ",
+		programs.FlareStepBack: "Schmerzschub",
 		programs.HoldAdherence: "Weiter bei ",
+	}
+	check := func(what string, code programs.Code, e, g string) {
+		seen[code] = true
+		if strings.Contains(e, "[") || strings.Contains(g, "[") || e == g {
+			t.Errorf("%s %s:\nEnglish %q\nGerman  %q", what, code, e, g)
+		}
+		if prefix, ok := germanStart[code]; ok && !strings.Contains(g, prefix) {
+			t.Errorf("%s %s: German %q, want it to hold %q", what, code, g, prefix)
+		}
+		if testing.Verbose() && !shown[string(code)+e[:min(len(e), 12)]] {
+			shown[string(code)+e[:min(len(e), 12)]] = true
+			t.Logf("%s\n  %s\n  %s", code, e, g)
+		}
 	}
 	start := programs.DateOf(time.Date(2025, 3, 3, 0, 0, 0, 0, time.UTC))
 	for seed := range uint64(12) {
@@ -173,26 +184,17 @@ func TestReasons(t *testing.T) {
 				t.Fatalf("%s: %v", p.ID, err)
 			}
 			for _, w := range plan.Weeks {
+				what := fmt.Sprintf("%s week %d", p.ID, w.Week)
 				ds := []programs.Decision{w.Decision}
 				for _, aw := range w.Activities {
 					ds = append(ds, aw.Decision)
 				}
 				for _, d := range ds {
-					seen[d.Code] = true
-					if got, want := d.ReasonIn(en), d.Reason(); got != want {
-						t.Errorf("%s week %d %s:\ncatalogue %q\nengine    %q", p.ID, w.Week, d.Code, got, want)
-					}
-					g := d.ReasonIn(de)
-					if d.Reason() != "" && (g == d.Reason() || strings.Contains(g, "[")) {
-						t.Errorf("%s week %d %s: German %q", p.ID, w.Week, d.Code, g)
-					}
-					if prefix, ok := germanStart[d.Code]; ok && !strings.HasPrefix(g, prefix) {
-						t.Errorf("%s week %d %s: German %q, want it to start %q", p.ID, w.Week, d.Code, g, prefix)
-					}
-					if testing.Verbose() && !shown[d.Code] {
-						shown[d.Code] = true
-						t.Logf("%s\n  %s\n  %s", d.Code, d.Reason(), g)
-					}
+					check(what, d.Code, en.Reason(p, d), de.Reason(p, d))
+				}
+				for _, ev := range w.Events {
+					check(what+" event", ev.Code, en.Event(p, ev, 0, ""), de.Event(p, ev, 0, ""))
+					check(what+" event", ev.Code, en.Event(p, ev, ev.Date, ""), de.Event(p, ev, ev.Date, ""))
 				}
 			}
 		}
@@ -201,6 +203,54 @@ func TestReasons(t *testing.T) {
 		if !seen[c] {
 			t.Errorf("no %s decision was rendered; the test covers less than it claims", c)
 		}
+	}
+}
+
+// TestReasonSentences holds a few English sentences to their exact words.
+func TestReasonSentences(t *testing.T) {
+	lib, err := programs.LoadLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	walking, _ := lib.Get("walking")
+	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
+	flare := programs.Event{Date: programs.MakeDate(2026, 12, 3), Code: programs.FlareStepBack, Facts: programs.Facts{
+		Flare: programs.MakeDate(2026, 12, 3), From: programs.MakeDate(2026, 12, 4), Doses: []programs.ActivityDose{{Activity: "walk", Dose: 4}}}}
+	for _, c := range []struct{ got, want string }{
+		{en.Reason(walking, programs.Decision{Code: programs.Progress, Activity: "walk", Facts: programs.Facts{Dose: 9, Prev: 8, Done: 5, Planned: 5}}),
+			"Up 1 minute to 9 minutes: you did 5 of 5 walk sessions last week and had no flare."},
+		{en.Reason(walking, programs.Decision{Code: programs.HoldCeiling, Activity: "walk", Facts: programs.Facts{Dose: 9, Clamp: programs.ClampCeiling, Percent: 10, Threshold: 10}}),
+			"Staying at 9 minutes: 10% below the 10 minutes known to bring on a flare."},
+		{en.Event(walking, flare, flare.Date, "walk"),
+			"You reported a flare-up today. Today's plan stays as it is; the cut starts tomorrow: about half your usual dose (Walk: 4 minutes). Keep gently moving; flare-ups usually settle within a few days."},
+		{en.Event(walking, flare, flare.Date.AddDays(1), "walk"),
+			"Flare-up reported on Thursday 3 Dec: about half your usual dose for now (Walk: 4 minutes). Keep gently moving; flare-ups usually settle within a few days."},
+		{de.Event(walking, flare, flare.Date.AddDays(1), "walk"),
+			"Schmerzschub am Donnerstag, 3. Dez. gemeldet: vorerst etwa die Hälfte Ihres üblichen Pensums (Walk: 4 Minuten). Bleiben Sie sanft in Bewegung; ein Schub klingt meist innerhalb weniger Tage ab."},
+	} {
+		if c.got != c.want {
+			t.Errorf("got  %q\nwant %q", c.got, c.want)
+		}
+	}
+	// A name starting with a letter outside ASCII, or holding a parenthesis,
+	// is worded whole.
+	p, err := programs.Parse("t.yaml", []byte(`id: t
+name: T
+activities:
+  - id: uebung
+    name: Übung (leicht)
+    kind: mobility
+    unit: reps
+    baseline: 10
+    goal: 20
+    instructions: Langsam.
+    schedule: {days: [mon], times: ["08:00"]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := en.Reason(p, programs.Decision{Code: programs.HoldAdherence, Activity: "uebung", Facts: programs.Facts{Dose: 8, Done: 1, Planned: 5, Percent: 70}}); !strings.Contains(got, "5 übung (leicht) sessions") {
+		t.Errorf("reason = %q", got)
 	}
 }
 

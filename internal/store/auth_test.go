@@ -11,7 +11,7 @@ func TestSetupToken(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
 		c := setClock(s)
-		now := c.now()
+		now := c.Now()
 		th := mkTherapist(t, s, "Ada@Example.org")
 		other := mkTherapist(t, s, "bo@example.org")
 
@@ -89,7 +89,7 @@ func TestSetupToken(t *testing.T) {
 func TestUseSetupTokenConcurrently(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
-		now := setClock(s).now()
+		now := setClock(s).Now()
 		th := mkTherapist(t, s, "ada@example.org")
 		link := random(t, 32)
 		if err := s.CreateSetupToken(ctx, th.ID, link, now.Add(time.Hour)); err != nil {
@@ -121,7 +121,7 @@ func TestWebSessions(t *testing.T) {
 	forEachStore(t, func(t *testing.T, s *Store) {
 		ctx := t.Context()
 		c := setClock(s)
-		now := c.now()
+		now := c.Now()
 		th := mkTherapist(t, s, "ada@example.org")
 		a, b := random(t, 32), random(t, 32)
 		if err := s.CreateWebSession(ctx, a, th.ID, now.Add(12*time.Hour)); err != nil {

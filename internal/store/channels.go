@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -55,7 +56,8 @@ func patientOwner(id int64) owner   { return owner{"patient_id", "patients", id}
 func therapistOwner(id int64) owner { return owner{"therapist_id", "therapists", id} }
 
 // Channels returns the patient's channels by id.
-func (s *Store) Channels(ctx context.Context, patientID int64) ([]Channel, error) {
+func (s *Store) Channels(ctx context.Context, patientID int64) (_ []Channel, err error) {
+	defer s.timed("channels", time.Now(), &err)
 	chs, err := s.channels(ctx, s.r, patientOwner(patientID), "")
 	if err != nil {
 		return nil, fmt.Errorf("channels: %w", err)
@@ -84,7 +86,7 @@ func (s *Store) Channel(ctx context.Context, id int64) (Channel, error) {
 
 // channels reads an owner's channels by id; lock is appended to the query
 // (a PostgreSQL row lock, or "").
-func (s *Store) channels(ctx context.Context, db querier, o owner, lock string) ([]Channel, error) {
+func (s *Store) channels(ctx context.Context, db dbtx, o owner, lock string) ([]Channel, error) {
 	rows, err := db.QueryContext(ctx, s.q(`SELECT `+channelColumns+` FROM channels WHERE `+o.col+` = ? ORDER BY id`+lock), o.id)
 	if err != nil {
 		return nil, err
@@ -115,7 +117,7 @@ func (s *Store) channels(ctx context.Context, db querier, o owner, lock string) 
 // listed twice is an error. The ID, PatientID, TherapistID and CreatedAt
 // fields of chs are ignored. A missing patient is ErrNotFound.
 func (s *Store) SetChannels(ctx context.Context, patientID int64, chs []Channel) ([]Channel, error) {
-	out, err := s.setChannels(ctx, patientOwner(patientID), chs)
+	out, err := s.setChannels(ctx, nil, patientOwner(patientID), chs)
 	if err != nil {
 		return nil, fmt.Errorf("set channels: %w", err)
 	}
@@ -125,7 +127,7 @@ func (s *Store) SetChannels(ctx context.Context, patientID int64, chs []Channel)
 // SetTherapistChannels is SetChannels for a therapist's channels (alerts and
 // digests).
 func (s *Store) SetTherapistChannels(ctx context.Context, therapistID int64, chs []Channel) ([]Channel, error) {
-	out, err := s.setChannels(ctx, therapistOwner(therapistID), chs)
+	out, err := s.setChannels(ctx, nil, therapistOwner(therapistID), chs)
 	if err != nil {
 		return nil, fmt.Errorf("set therapist channels: %w", err)
 	}
@@ -135,22 +137,24 @@ func (s *Store) SetTherapistChannels(ctx context.Context, therapistID int64, chs
 // channelKey is what makes two channels the same.
 type channelKey struct{ typ, config string }
 
-func (s *Store) setChannels(ctx context.Context, o owner, chs []Channel) ([]Channel, error) {
+// setChannels is SetChannels for an owner, in tx or, when tx is nil, in a
+// transaction of its own.
+func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Channel) ([]Channel, error) {
 	want := make([]Channel, len(chs))
 	seen := make(map[channelKey]bool, len(chs))
 	for i, c := range chs {
 		config, err := checkChannel(c.Type, c.Config)
 		if err != nil {
-			return nil, fmt.Errorf("channel %d (%s): %w", i+1, c.Type, err)
+			return nil, invalidf("channel %d (%s): %v", i+1, c.Type, err)
 		}
 		k := channelKey{c.Type, config}
 		if seen[k] {
-			return nil, fmt.Errorf("channel %d (%s) is listed twice", i+1, c.Type)
+			return nil, invalidf("channel %d (%s) is listed twice", i+1, c.Type)
 		}
 		seen[k] = true
 		want[i] = Channel{Type: c.Type, Config: json.RawMessage(config)}
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.within(ctx, tx, func(tx *sql.Tx) error {
 		if err := s.lockOwner(ctx, tx, o); err != nil {
 			return err
 		}
@@ -196,7 +200,7 @@ func (s *Store) setChannels(ctx context.Context, o owner, chs []Channel) ([]Chan
 			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO channels (`+o.col+`, type, config, created_at)
 				VALUES (?, ?, ?, ?) RETURNING id`), o.id, c.Type, string(c.Config), now).Scan(&c.ID)
 			if isUnique(err) {
-				return fmt.Errorf("channel %d: two web push channels have one endpoint", i+1)
+				return invalidf("channel %d: two web push channels have one endpoint", i+1)
 			}
 			if err != nil {
 				return err
@@ -252,12 +256,16 @@ func (s *Store) removeChannel(ctx context.Context, tx *sql.Tx, id int64) error {
 // already has replaces that channel's config (the browser renewed its keys)
 // and keeps its ID. A missing patient is ErrNotFound.
 func (s *Store) AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (Channel, error) {
+	return s.addPushSubscription(ctx, nil, patientID, config)
+}
+
+func (s *Store) addPushSubscription(ctx context.Context, tx *sql.Tx, patientID int64, config json.RawMessage) (Channel, error) {
 	canon, err := checkChannel(ChannelWebPush, config)
 	if err != nil {
 		return Channel{}, fmt.Errorf("add push subscription: %w", err)
 	}
 	c := Channel{PatientID: patientID, Type: ChannelWebPush, Config: json.RawMessage(canon)}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.within(ctx, tx, func(tx *sql.Tx) error {
 		if err := s.lockOwner(ctx, tx, patientOwner(patientID)); err != nil {
 			return err
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"pacer/programs"
 )
@@ -18,12 +20,13 @@ type PatientData struct {
 	CheckIns    []CheckIn    // in the order they were added
 	Overrides   []Override   // of every assignment, in the order they were added
 	Sessions    []Session    // every materialized session, by date
-	Decisions   []Decision   // of every assignment, by assignment, week and activity
+	Plans       []Plan       // of every assignment that was planned, by assignment
 }
 
 // PatientData reads the therapist's patient and all their rows in one read
 // transaction. Another therapist's patient is ErrNotFound.
-func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (PatientData, error) {
+func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (_ PatientData, err error) {
+	defer s.timed("patient_data", time.Now(), &err)
 	var d PatientData
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.dialect == Postgres {
@@ -40,7 +43,7 @@ func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (
 	}
 	err = each(ctx, tx, s.q(`SELECT `+assignmentColumns+` FROM assignments a WHERE a.patient_id = ? ORDER BY a.id`),
 		[]any{patientID}, func(r *sql.Rows) error {
-			a, err := scanAssignment(r)
+			a, err := s.scanAssignment(r)
 			d.Assignments = append(d.Assignments, a)
 			return err
 		})
@@ -95,9 +98,12 @@ func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (
 		if err != nil {
 			break
 		}
-		var ds []Decision
-		ds, err = s.decisions(ctx, tx, a.ID)
-		d.Decisions = append(d.Decisions, ds...)
+		var p Plan
+		if p, err = s.plan(ctx, tx, a.ID); err == nil {
+			d.Plans = append(d.Plans, p)
+		} else if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
 	}
 	if err != nil {
 		return PatientData{}, fmt.Errorf("patient data: %w", err)
@@ -121,14 +127,15 @@ func each(ctx context.Context, tx *sql.Tx, query string, args []any, f func(*sql
 }
 
 // ErasePatient deletes the therapist's patient and every row of theirs
-// (decisions, overrides, sessions, check-ins, assignments) in one
+// (plans, overrides, sessions, check-ins, assignments) in one
 // transaction. Tables added later that hold a patient's rows must reference
 // patients (or their sessions or assignments) with ON DELETE CASCADE, so that
 // the last statement takes them too; the store test checks every table with
 // a patient_id column. Another therapist's patient is ErrNotFound and nothing
 // changes.
-func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) error {
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) (err error) {
+	defer s.timed("erase_patient", time.Now(), &err)
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// On PostgreSQL the row lock makes a concurrent check-in for this
 		// patient wait, then fail its foreign key, rather than slip in
 		// between the deletes; SQLite has one writer anyway.
@@ -142,7 +149,9 @@ func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) 
 		}
 		ofAssignments := ` WHERE assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)`
 		for _, stmt := range []string{
-			`DELETE FROM decisions` + ofAssignments,
+			`DELETE FROM plan_weeks` + ofAssignments,
+			`DELETE FROM plan_events` + ofAssignments,
+			`DELETE FROM plans WHERE patient_id = ?`,
 			`DELETE FROM overrides` + ofAssignments,
 			`DELETE FROM sessions WHERE patient_id = ?`,
 			`DELETE FROM checkins WHERE patient_id = ?`,

@@ -14,7 +14,7 @@ func fillPatient(t *testing.T, s *Store, p Patient) Assignment {
 	t.Helper()
 	ctx := t.Context()
 	a := mkAssignment(t, s, p.ID)
-	decisions := []Decision{{Week: 1, Code: programs.Start, Reason: "start"}, {Week: 2, Code: programs.Progress, Reason: "up"}}
+	decisions := []Decision{{Week: 1, Code: programs.Start}, {Week: 2, Code: programs.Progress}}
 	if _, err := s.SaveSessions(ctx, a.ID, p.ID, plan(a.Start), decisions, time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)); err != nil {
 		t.Fatal(err)
 	}
@@ -100,9 +100,9 @@ func TestPatientDataAndErasure(t *testing.T) {
 			t.Fatal(err)
 		}
 		if d.Patient.ID != gone.ID || len(d.Assignments) != 1 || len(d.CheckIns) != 2 || len(d.Overrides) != 1 ||
-			len(d.Sessions) != len(plan(goneA.Start)) || len(d.Decisions) != 2 {
-			t.Fatalf("patient data: %d assignments, %d check-ins, %d overrides, %d sessions, %d decisions",
-				len(d.Assignments), len(d.CheckIns), len(d.Overrides), len(d.Sessions), len(d.Decisions))
+			len(d.Sessions) != len(plan(goneA.Start)) || len(d.Plans) != 1 || len(d.Plans[0].Weeks) != 2 {
+			t.Fatalf("patient data: %d assignments, %d check-ins, %d overrides, %d sessions, %d plans",
+				len(d.Assignments), len(d.CheckIns), len(d.Overrides), len(d.Sessions), len(d.Plans))
 		}
 		for _, x := range d.Sessions {
 			if x.PatientID != gone.ID {
@@ -125,7 +125,7 @@ func TestPatientDataAndErasure(t *testing.T) {
 		keptRows := rowsOf(t, s, kept.ID, []int64{keptA.ID})
 		goneRows := rowsOf(t, s, gone.ID, []int64{goneA.ID})
 		for _, k := range []string{"patients", "assignments.patient_id", "checkins.patient_id", "sessions.patient_id",
-			"overrides.assignment_id", "decisions.assignment_id"} {
+			"overrides.assignment_id", "plans.patient_id", "plan_weeks.assignment_id"} {
 			if goneRows[k] == 0 {
 				t.Errorf("the fixture has no rows in %s", k)
 			}

@@ -275,6 +275,12 @@ func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, pat
 // its recipient's, or the row is dropped (not counted): the channel may have
 // been removed since the caller read it.
 func (s *Store) AddReminders(ctx context.Context, rs []Reminder) (inserted int, err error) {
+	return s.addReminders(ctx, nil, rs)
+}
+
+// addReminders is AddReminders in tx or, when tx is nil, in a transaction of
+// its own.
+func (s *Store) addReminders(ctx context.Context, tx *sql.Tx, rs []Reminder) (inserted int, err error) {
 	payloads := make([]sql.NullString, len(rs))
 	chanIDs := make([]int64, len(rs))
 	for i := range rs {
@@ -284,7 +290,7 @@ func (s *Store) AddReminders(ctx context.Context, rs []Reminder) (inserted int, 
 		}
 		payloads[i], chanIDs[i] = p, rs[i].ChannelID
 	}
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.within(ctx, tx, func(tx *sql.Tx) error {
 		inserted = 0
 		// The channels' owners, each channel held against removal until
 		// commit (PostgreSQL), locked in id order.

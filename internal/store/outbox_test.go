@@ -184,7 +184,7 @@ func TestSetChannels(t *testing.T) {
 		}
 		first := mkChannels(t, s, p.ID, email("p@example.org"), ntfy("p-1"))
 		for _, ch := range first {
-			if ch.ID == 0 || ch.PatientID != p.ID || ch.TherapistID != 0 || ch.CreatedAt != c.now().Truncate(time.Millisecond).UTC() {
+			if ch.ID == 0 || ch.PatientID != p.ID || ch.TherapistID != 0 || ch.CreatedAt != c.Now().Truncate(time.Millisecond).UTC() {
 				t.Errorf("stored %+v", ch)
 			}
 		}
@@ -209,7 +209,7 @@ func TestSetChannels(t *testing.T) {
 
 		// Replace: the email is the same (keys reordered, spaced), ntfy goes,
 		// a webhook comes.
-		c.add(time.Hour)
+		c.Add(time.Hour)
 		same := Channel{Type: "email", Config: json.RawMessage(` { "address" : "p@example.org" } `)}
 		hook := Channel{Type: "webhook", Config: json.RawMessage(`{"url":"https://clinic.example/hook","headers":{"b":1,"a":2}}`)}
 		second := mkChannels(t, s, p.ID, hook, same)
@@ -386,9 +386,9 @@ func TestNotifySettings(t *testing.T) {
 			if err := s.SetNotifySettings(ctx, want); err != nil {
 				t.Fatal(err)
 			}
-			c.add(time.Minute)
+			c.Add(time.Minute)
 		}
-		want.UpdatedAt = c.now().Add(-time.Minute).Truncate(time.Millisecond).UTC()
+		want.UpdatedAt = c.Now().Add(-time.Minute).Truncate(time.Millisecond).UTC()
 		if got, err := s.NotifySettings(ctx, p.ID); err != nil || got != want {
 			t.Errorf("round trip: %+v, %v; want %+v", got, err, want)
 		}
@@ -785,7 +785,7 @@ func TestAddReminders(t *testing.T) {
 		got := reminders(t, s, p.ID)
 		f := got[flare.DedupeKey]
 		if len(got) != 1 || f.ID == 0 || f.ID == 99 || f.Status != ReminderPending || f.Attempts != 0 ||
-			f.NextAttemptAt != due || f.ChannelID != pch.ID || f.CreatedAt != c.now().Truncate(time.Millisecond).UTC() ||
+			f.NextAttemptAt != due || f.ChannelID != pch.ID || f.CreatedAt != c.Now().Truncate(time.Millisecond).UTC() ||
 			string(f.Payload) != `{"body":"<rest>","title":"Flare plan"}` {
 			t.Errorf("Reminders = %+v (the alert is the therapist's, not listed)", got)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 const patientColumns = `id, therapist_id, name, email, timezone, discreet, alarm, feed_version, feed_nonce,
@@ -22,12 +23,13 @@ func scanPatient(row rowScanner) (Patient, error) {
 // CreatePatient adds p (its ID, CreatedAt and FeedVersion are ignored; its
 // nonces are stored as given) with the hashes of its feed and check-in
 // tokens, and returns it as stored. A hash already in use is ErrConflict.
-func (s *Store) CreatePatient(ctx context.Context, p Patient, feedHash, checkinHash []byte) (Patient, error) {
+func (s *Store) CreatePatient(ctx context.Context, p Patient, feedHash, checkinHash []byte) (_ Patient, err error) {
+	defer s.timed("create_patient", time.Now(), &err)
 	if err := checkHash(feedHash, checkinHash); err != nil {
 		return Patient{}, fmt.Errorf("create patient: %w", err)
 	}
 	now := s.nowMillis()
-	err := s.w.QueryRowContext(ctx, s.q(`INSERT INTO patients (therapist_id, name, email, timezone, discreet, alarm,
+	err = s.w.QueryRowContext(ctx, s.q(`INSERT INTO patients (therapist_id, name, email, timezone, discreet, alarm,
 			feed_token_hash, checkin_token_hash, feed_nonce, checkin_nonce, feed_version, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id`),
 		p.TherapistID, p.Name, p.Email, p.Timezone, p.Discreet, p.Alarm, feedHash, checkinHash,
@@ -45,7 +47,8 @@ func (s *Store) CreatePatient(ctx context.Context, p Patient, feedHash, checkinH
 
 // Patient returns the therapist's patient with the id; another therapist's
 // patient is ErrNotFound.
-func (s *Store) Patient(ctx context.Context, therapistID, id int64) (Patient, error) {
+func (s *Store) Patient(ctx context.Context, therapistID, id int64) (_ Patient, err error) {
+	defer s.timed("patient", time.Now(), &err)
 	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
 		FROM patients WHERE id = ? AND therapist_id = ?`), id, therapistID))
 	if err != nil {
@@ -56,7 +59,8 @@ func (s *Store) Patient(ctx context.Context, therapistID, id int64) (Patient, er
 
 // Patients returns the therapist's patients ordered by name (byte order, the
 // same on both dialects), then id.
-func (s *Store) Patients(ctx context.Context, therapistID int64) ([]Patient, error) {
+func (s *Store) Patients(ctx context.Context, therapistID int64) (_ []Patient, err error) {
+	defer s.timed("patients", time.Now(), &err)
 	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+patientColumns+`
 		FROM patients WHERE therapist_id = ? ORDER BY name, id`), therapistID)
 	if err != nil {
@@ -78,7 +82,8 @@ func (s *Store) Patients(ctx context.Context, therapistID int64) ([]Patient, err
 }
 
 // PatientByFeedToken returns the patient whose feed token has the hash.
-func (s *Store) PatientByFeedToken(ctx context.Context, hash []byte) (Patient, error) {
+func (s *Store) PatientByFeedToken(ctx context.Context, hash []byte) (_ Patient, err error) {
+	defer s.timed("patient_by_feed_token", time.Now(), &err)
 	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
 		FROM patients WHERE feed_token_hash = ?`), hash))
 	if err != nil {
@@ -88,7 +93,8 @@ func (s *Store) PatientByFeedToken(ctx context.Context, hash []byte) (Patient, e
 }
 
 // PatientByCheckinToken returns the patient whose check-in token has the hash.
-func (s *Store) PatientByCheckinToken(ctx context.Context, hash []byte) (Patient, error) {
+func (s *Store) PatientByCheckinToken(ctx context.Context, hash []byte) (_ Patient, err error) {
+	defer s.timed("patient_by_checkin_token", time.Now(), &err)
 	p, err := scanPatient(s.r.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+`
 		FROM patients WHERE checkin_token_hash = ?`), hash))
 	if err != nil {
@@ -97,27 +103,62 @@ func (s *Store) PatientByCheckinToken(ctx context.Context, hash []byte) (Patient
 	return p, nil
 }
 
-// RotateFeedToken replaces the patient's feed nonce and feed token hash
-// together; the old token stops working at once. Another therapist's patient
-// is ErrNotFound and unchanged; a hash already in use is ErrConflict.
+// RotateFeedToken gives the therapist's patient a new feed token (by its
+// nonce and hash), so that the old feed URL stops working at once; another
+// therapist's patient is ErrNotFound.
 func (s *Store) RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error {
+	return s.rotateToken(ctx, "feed", therapistID, patientID, newNonce, newHash)
+}
+
+// RotateCheckinToken is RotateFeedToken for the check-in link.
+func (s *Store) RotateCheckinToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error {
+	return s.rotateToken(ctx, "checkin", therapistID, patientID, newNonce, newHash)
+}
+
+// rotateToken replaces a token's hash and nonce; kind is feed or checkin.
+// The feed version rises, as the links a feed carries may have changed.
+func (s *Store) rotateToken(ctx context.Context, kind string, therapistID, patientID int64, newNonce, newHash []byte) error {
 	if err := checkHash(newHash); err != nil {
-		return fmt.Errorf("rotate feed token: %w", err)
+		return fmt.Errorf("rotate %s token: %w", kind, err)
 	}
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE patients SET feed_token_hash = ?, feed_nonce = ?
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE patients SET `+kind+`_token_hash = ?, `+kind+`_nonce = ?,
+			feed_version = feed_version + 1
 		WHERE id = ? AND therapist_id = ?`), newHash, newNonce, patientID, therapistID)
 	if isUnique(err) {
-		return fmt.Errorf("rotate feed token: %w", ErrConflict)
+		return fmt.Errorf("rotate %s token: %w", kind, ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("rotate feed token: %w", err)
+		return fmt.Errorf("rotate %s token: %w", kind, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("rotate feed token: %w", err)
+		return fmt.Errorf("rotate %s token: %w", kind, err)
 	} else if n == 0 {
-		return fmt.Errorf("rotate feed token: patient %d: %w", patientID, ErrNotFound)
+		return fmt.Errorf("rotate %s token: patient %d: %w", kind, patientID, ErrNotFound)
 	}
 	return nil
+}
+
+// StalePatients returns the patients with an active assignment whose plan was
+// never stored or was computed under rules older than rulesVersion: after an
+// upgrade, they are re-planned at start.
+func (s *Store) StalePatients(ctx context.Context, rulesVersion int) ([]int64, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT DISTINCT a.patient_id FROM assignments a
+		LEFT JOIN plans p ON p.assignment_id = a.id
+		WHERE a.status = 'active' AND (p.assignment_id IS NULL OR p.rules_version < ?)
+		ORDER BY a.patient_id`), rulesVersion)
+	if err != nil {
+		return nil, fmt.Errorf("stale patients: %w", err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("stale patients: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // ActivePatients returns every patient with an active assignment, by id, for

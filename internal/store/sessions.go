@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,24 +13,42 @@ import (
 	"pacer/programs"
 )
 
+// CauseDropped is the Cause of a session cancelled because the plan no longer
+// holds it (a pause, a step-back, a therapist's edit): kept, cancelled, so
+// that calendars drop it, but no longer part of the plan.
+const CauseDropped = -1
+
 const sessionColumns = `id, assignment_id, patient_id, activity, date, slot, time, dose, sets, unit, week, status,
-	projected, revision, updated_at`
+	projected, actual, pain, calibration, extra, cause, shown, revision, updated_at`
 
 func scanSession(row rowScanner) (Session, error) {
 	var (
 		x            Session
 		date, clock  int64
 		unit, status string
+		pain         sql.NullInt64
 		updated      int64
 	)
 	if err := row.Scan(&x.ID, &x.AssignmentID, &x.PatientID, &x.Activity, &date, &x.Slot, &clock, &x.Dose,
-		&x.Sets, &unit, &x.Week, &status, &x.Projected, &x.Revision, &updated); err != nil {
+		&x.Sets, &unit, &x.Week, &status, &x.Projected, &x.Actual, &pain, &x.Calibration, &x.Extra, &x.Cause,
+		&x.Shown, &x.Revision, &updated); err != nil {
 		return Session{}, notFound(err)
 	}
 	x.Date, x.Time = programs.Date(date), programs.Clock(clock)
 	x.Unit, x.Status = programs.Unit(unit), programs.Status(status)
+	if pain.Valid {
+		p := int(pain.Int64)
+		x.Pain = &p
+	}
 	x.UpdatedAt = fromMillis(updated)
 	return x, nil
+}
+
+func nullInt(p *int) sql.NullInt64 {
+	if p == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: int64(*p), Valid: true}
 }
 
 // sessionKey identifies a session of an assignment for good.
@@ -41,188 +60,233 @@ type sessionKey struct {
 
 func keyOf(x *Session) sessionKey { return sessionKey{x.Activity, x.Date, x.Slot} }
 
-// sameContent reports whether two versions of a session would show the same
-// in a feed or a reminder.
 // sameContent reports whether a calendar would show the two alike: the same
-// time, dose, sets, unit, week and projected flag, both cancelled or neither.
-// Marking a session done or missed changes its status but not how a calendar
-// shows it, so it does not raise the revision (the feed's SEQUENCE).
+// time, dose, sets, unit, week, projected flag, cause and Shown digest, both
+// cancelled or neither. Marking a session done or missed changes its status
+// but not how a calendar shows it, so it does not raise the revision (the
+// feed's SEQUENCE).
 func sameContent(a, b *Session) bool {
 	return a.Time == b.Time && a.Dose == b.Dose && a.Sets == b.Sets && a.Unit == b.Unit &&
-		a.Week == b.Week && a.Projected == b.Projected &&
+		a.Week == b.Week && a.Projected == b.Projected && a.Cause == b.Cause && a.Shown == b.Shown &&
 		(a.Status == programs.Cancelled) == (b.Status == programs.Cancelled)
 }
 
-// SaveSessions materializes a recomputed plan of an assignment of the patient,
-// in one transaction. A wanted session that is new is inserted (revision 0);
-// one that a calendar would show differently (see sameContent) is updated with
-// its revision raised by one and updated_at set; one whose status alone moved
-// (planned, done, missed…) gets the new status and nothing else; an unchanged
-// one is left alone (same id, revision and updated_at). A stored session no longer wanted is cancelled
-// (revision raised) unless it already is. The assignment's decisions are
-// replaced by decisions. When any session changed, the patient's feed_version
-// rises by one. The AssignmentID and PatientID fields of want and decisions
-// are ignored. It returns how many sessions were inserted or changed.
-//
-// An assignment that is not the patient's is ErrNotFound.
-//
-// SaveSessions is SavePlan without reminders: it leaves the outbox alone.
-func (s *Store) SaveSessions(ctx context.Context, assignmentID, patientID int64, want []Session, decisions []Decision, now time.Time) (changed int, err error) {
-	return s.SavePlan(ctx, assignmentID, patientID, want, decisions, nil, now)
+// sameRecord reports whether the two hold the same record of what was done.
+func sameRecord(a, b *Session) bool {
+	return a.Status == b.Status && a.Actual == b.Actual && a.Calibration == b.Calibration && a.Extra == b.Extra &&
+		(a.Pain == nil) == (b.Pain == nil) && (a.Pain == nil || *a.Pain == *b.Pain)
 }
 
-// SavePlan is SaveSessions that also writes the plan's reminders in the same
-// transaction. When reminders is not nil it is called once the sessions are
-// written, with all of the assignment's sessions as now stored (IDs,
-// revisions, cancelled ones too), and the rows it returns are upserted by
-// DedupeKey: a new key is inserted pending; a pending row whose DueAt or
-// Payload changed is updated; one skipped as "cancelled" is pending again;
-// rows of other statuses are left alone; a pending row of the assignment's
-// sessions that is no longer returned and not yet due at now is skipped as
-// "cancelled". Details in saveReminders (outbox.go). If any part fails,
-// nothing is written.
-func (s *Store) SavePlan(ctx context.Context, assignmentID, patientID int64, want []Session, decisions []Decision,
+// savePlan materializes a recomputed plan of an assignment of the patient,
+// inside tx. A wanted session that is new is inserted (revision 0); one that a
+// calendar would show differently (see sameContent) is updated with its
+// revision raised by one and updated_at set; one whose record alone moved
+// (status, actual dose, pain) gets the new record and nothing else; an
+// unchanged one is left alone (same id, revision and updated_at). A stored
+// session no longer wanted is cancelled (revision raised) unless it already
+// is, with Cause CauseDropped. The plan's header, weeks and events replace the assignment's. When any
+// session changed, the patient's feed_version rises by one. The
+// AssignmentID and PatientID fields of want are ignored.
+//
+// When reminders is not nil it is called once the sessions are written, with
+// all of the assignment's sessions as now stored, and the rows it returns are
+// upserted as saveReminders (outbox.go) says. It returns how many sessions
+// were inserted or changed.
+func (s *Store) savePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64, want []Session, plan Plan,
 	reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
 	wanted := make(map[sessionKey]*Session, len(want))
 	for i := range want {
 		k := keyOf(&want[i])
 		if _, dup := wanted[k]; dup {
-			return 0, fmt.Errorf("save sessions: %s on %s slot %d is wanted twice", k.activity, k.date, k.slot)
+			return 0, fmt.Errorf("save plan: %s on %s slot %d is wanted twice", k.activity, k.date, k.slot)
 		}
 		wanted[k] = &want[i]
 	}
 	at := millis(now)
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		changed = 0
-		// On PostgreSQL the row lock serializes two replicas materializing
-		// the same assignment; SQLite has one writer anyway.
-		lock := `SELECT id FROM assignments WHERE id = ? AND patient_id = ?`
-		if s.dialect == Postgres {
-			lock += ` FOR UPDATE`
-		}
-		var id int64
-		if err := tx.QueryRowContext(ctx, s.q(lock), assignmentID, patientID).Scan(&id); err != nil {
-			return fmt.Errorf("assignment %d of patient %d: %w", assignmentID, patientID, notFound(err))
-		}
-
-		have, err := s.loadSessions(ctx, tx, assignmentID)
-		if err != nil {
-			return err
-		}
-
-		insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO sessions (assignment_id, patient_id, activity, date, slot,
-				time, dose, sets, unit, week, status, projected, revision, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`))
-		if err != nil {
-			return err
-		}
-		defer insert.Close()
-		update, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET time = ?, dose = ?, sets = ?, unit = ?,
-				week = ?, status = ?, projected = ?, revision = revision + 1, updated_at = ?
-			WHERE id = ?`))
-		if err != nil {
-			return err
-		}
-		defer update.Close()
-		setStatus, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET status = ? WHERE id = ?`))
-		if err != nil {
-			return err
-		}
-		defer setStatus.Close()
-
-		for i := range want {
-			w := &want[i]
-			old, ok := have[keyOf(w)]
-			switch {
-			case !ok:
-				_, err = insert.ExecContext(ctx, assignmentID, patientID, w.Activity, int64(w.Date), w.Slot,
-					int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week, string(w.Status), w.Projected, at)
-			case !sameContent(old, w):
-				_, err = update.ExecContext(ctx, int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week,
-					string(w.Status), w.Projected, at, old.ID)
-			case old.Status != w.Status:
-				if _, err := setStatus.ExecContext(ctx, string(w.Status), old.ID); err != nil {
-					return err
-				}
-				continue
-			default:
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			changed++
-		}
-		var gone []int64
-		for k, old := range have {
-			if _, ok := wanted[k]; !ok && old.Status != programs.Cancelled {
-				gone = append(gone, old.ID)
-			}
-		}
-		slices.Sort(gone) // rows in a fixed order, as PostgreSQL locks them
-		for _, id := range gone {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ?, revision = revision + 1, updated_at = ?
-				WHERE id = ?`), string(programs.Cancelled), at, id); err != nil {
-				return err
-			}
-			changed++
-		}
-
-		if reminders != nil {
-			if err := s.saveReminders(ctx, tx, assignmentID, patientID, reminders, now); err != nil {
-				return err
-			}
-		}
-
-		if err := s.replaceDecisions(ctx, tx, assignmentID, decisions); err != nil {
-			return err
-		}
-
-		if changed > 0 {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE patients SET feed_version = feed_version + 1 WHERE id = ?`),
-				patientID); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM assignments WHERE id = ? AND patient_id = ?`),
+		assignmentID, patientID).Scan(&id); err != nil {
+		return 0, fmt.Errorf("save plan: assignment %d of patient %d: %w", assignmentID, patientID, notFound(err))
+	}
+	have, err := s.loadSessions(ctx, tx, assignmentID)
 	if err != nil {
-		return 0, fmt.Errorf("save sessions: %w", err)
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+
+	insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO sessions (assignment_id, patient_id, activity, date, slot,
+			time, dose, sets, unit, week, status, projected, actual, pain, calibration, extra, cause, shown,
+			revision, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`))
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	defer insert.Close()
+	update, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET time = ?, dose = ?, sets = ?, unit = ?,
+			week = ?, status = ?, projected = ?, actual = ?, pain = ?, calibration = ?, extra = ?, cause = ?,
+			shown = ?, revision = revision + 1, updated_at = ?
+		WHERE id = ?`))
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	defer update.Close()
+	record, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET status = ?, actual = ?, pain = ?, calibration = ?,
+			extra = ? WHERE id = ?`))
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	defer record.Close()
+
+	for i := range want {
+		w := &want[i]
+		old, ok := have[keyOf(w)]
+		switch {
+		case !ok:
+			_, err = insert.ExecContext(ctx, assignmentID, patientID, w.Activity, int64(w.Date), w.Slot,
+				int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week, string(w.Status), w.Projected, w.Actual,
+				nullInt(w.Pain), w.Calibration, w.Extra, w.Cause, w.Shown, at)
+		case !sameContent(old, w):
+			_, err = update.ExecContext(ctx, int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week,
+				string(w.Status), w.Projected, w.Actual, nullInt(w.Pain), w.Calibration, w.Extra, w.Cause, w.Shown,
+				at, old.ID)
+		case !sameRecord(old, w):
+			if _, err := record.ExecContext(ctx, string(w.Status), w.Actual, nullInt(w.Pain), w.Calibration,
+				w.Extra, old.ID); err != nil {
+				return 0, fmt.Errorf("save plan: %w", err)
+			}
+			continue
+		default:
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("save plan: %w", err)
+		}
+		changed++
+	}
+	var gone []int64
+	for k, old := range have {
+		if _, ok := wanted[k]; !ok && old.Status != programs.Cancelled {
+			gone = append(gone, old.ID)
+		}
+	}
+	slices.Sort(gone) // rows in a fixed order, as PostgreSQL locks them
+	for _, id := range gone {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ?, cause = ?, revision = revision + 1,
+			updated_at = ? WHERE id = ?`), string(programs.Cancelled), CauseDropped, at, id); err != nil {
+			return 0, fmt.Errorf("save plan: %w", err)
+		}
+		changed++
+	}
+
+	if reminders != nil {
+		if err := s.saveReminders(ctx, tx, assignmentID, patientID, reminders, now); err != nil {
+			return 0, fmt.Errorf("save plan: %w", err)
+		}
+	}
+	if err := s.replacePlan(ctx, tx, assignmentID, patientID, plan, now); err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	if changed > 0 {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE patients SET feed_version = feed_version + 1 WHERE id = ?`),
+			patientID); err != nil {
+			return 0, fmt.Errorf("save plan: %w", err)
+		}
 	}
 	return changed, nil
 }
 
-// replaceDecisions makes decisions the assignment's, writing nothing when
-// they already are (the usual case when a plan is recomputed).
-func (s *Store) replaceDecisions(ctx context.Context, tx *sql.Tx, assignmentID int64, decisions []Decision) error {
-	have, err := s.decisions(ctx, tx, assignmentID)
+// replacePlan makes plan the assignment's: its header always (it records
+// when the plan was computed), its weeks and events only when they differ,
+// which after the first re-plan of a day is the usual case.
+func (s *Store) replacePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64, plan Plan, now time.Time) error {
+	h := plan.Header
+	answers, err := json.Marshal(h.Answers)
 	if err != nil {
 		return err
 	}
-	want := make([]Decision, len(decisions))
-	for i, d := range decisions {
-		d.AssignmentID = assignmentID
-		want[i] = d
+	if h.Answers == nil {
+		answers = []byte("[]")
 	}
-	slices.SortFunc(want, compareDecisions)
-	if slices.Equal(have, want) {
-		return nil
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO plans (assignment_id, patient_id, rules_version, now, planned_at,
+			weeks, pause, paused_on, answers, flare_on, persistent)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (assignment_id) DO UPDATE SET rules_version = excluded.rules_version, now = excluded.now,
+			planned_at = excluded.planned_at, weeks = excluded.weeks, pause = excluded.pause,
+			paused_on = excluded.paused_on, answers = excluded.answers, flare_on = excluded.flare_on,
+			persistent = excluded.persistent`),
+		assignmentID, patientID, h.RulesVersion, int64(h.Now), millis(now), h.Weeks, string(h.Pause),
+		int64(h.PausedOn), string(answers), int64(h.FlareOn), h.Persistent); err != nil {
+		return fmt.Errorf("plan header: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM decisions WHERE assignment_id = ?`), assignmentID); err != nil {
+	old, err := s.planBody(ctx, tx, assignmentID)
+	if err != nil {
 		return err
 	}
-	for _, d := range want {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO decisions (assignment_id, week, activity, code, reason)
-			VALUES (?, ?, ?, ?, ?)`), assignmentID, d.Week, d.Activity, string(d.Code), d.Reason); err != nil {
-			return fmt.Errorf("decision week %d %q: %w", d.Week, d.Activity, err)
+	if !slices.EqualFunc(old.Weeks, plan.Weeks, samePlanWeek) {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_weeks WHERE assignment_id = ?`), assignmentID); err != nil {
+			return err
+		}
+		ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO plan_weeks (assignment_id, week, activity, start_date,
+				projected, code, decided_for, facts, unit, dose, sets, goal, threshold, learned, ceiling, done,
+				planned, signals)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, w := range plan.Weeks {
+			facts, err := json.Marshal(w.Decision.Facts)
+			if err != nil {
+				return err
+			}
+			var signals sql.NullString
+			if w.Signals != nil {
+				b, _ := json.Marshal(w.Signals)
+				signals = sql.NullString{String: string(b), Valid: true}
+			}
+			if _, err := ins.ExecContext(ctx, assignmentID, w.Week, w.Activity, int64(w.Start), w.Projected,
+				string(w.Decision.Code), w.Decision.Activity, string(facts), string(w.Unit), w.Dose, w.Sets, w.Goal,
+				w.Threshold, w.Learned, w.Ceiling, w.Done, w.Planned, signals); err != nil {
+				return fmt.Errorf("plan week %d %q: %w", w.Week, w.Activity, err)
+			}
+		}
+	}
+	if !slices.EqualFunc(old.Events, plan.Events, samePlanEvent) {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_events WHERE assignment_id = ?`), assignmentID); err != nil {
+			return err
+		}
+		for _, e := range plan.Events {
+			facts, err := json.Marshal(e.Facts)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO plan_events (assignment_id, week, seq, date, code,
+					activity, facts) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+				assignmentID, e.Week, e.Seq, int64(e.Date), string(e.Code), e.Activity, string(facts)); err != nil {
+				return fmt.Errorf("plan event week %d #%d: %w", e.Week, e.Seq, err)
+			}
 		}
 	}
 	return nil
 }
 
-// compareDecisions orders decisions as Decisions returns them.
-func compareDecisions(a, b Decision) int {
-	return cmp.Or(cmp.Compare(a.Week, b.Week), strings.Compare(a.Activity, b.Activity))
+func samePlanWeek(a, b PlanWeek) bool {
+	fa, _ := json.Marshal(a.Decision.Facts)
+	fb, _ := json.Marshal(b.Decision.Facts)
+	sa, _ := json.Marshal(a.Signals)
+	sb, _ := json.Marshal(b.Signals)
+	a.Decision.Facts, b.Decision.Facts, a.Signals, b.Signals = programs.Facts{}, programs.Facts{}, nil, nil
+	return string(fa) == string(fb) && string(sa) == string(sb) && a.Week == b.Week && a.Activity == b.Activity &&
+		a.Start == b.Start && a.Projected == b.Projected && a.Decision.Code == b.Decision.Code &&
+		a.Decision.Activity == b.Decision.Activity && a.Unit == b.Unit && a.Dose == b.Dose && a.Sets == b.Sets &&
+		a.Goal == b.Goal && a.Threshold == b.Threshold && a.Learned == b.Learned && a.Ceiling == b.Ceiling &&
+		a.Done == b.Done && a.Planned == b.Planned
+}
+
+func samePlanEvent(a, b PlanEvent) bool {
+	fa, _ := json.Marshal(a.Facts)
+	fb, _ := json.Marshal(b.Facts)
+	return string(fa) == string(fb) && a.Week == b.Week && a.Seq == b.Seq && a.Date == b.Date && a.Code == b.Code &&
+		a.Activity == b.Activity
 }
 
 // loadSessions reads all of an assignment's sessions, keyed, closing the rows
@@ -244,13 +308,25 @@ func (s *Store) loadSessions(ctx context.Context, tx *sql.Tx, assignmentID int64
 	return have, rows.Err()
 }
 
-// Sessions returns the patient's sessions (of every assignment, cancelled ones
-// included) dated from through to, ordered by date, time, assignment,
-// activity and slot.
-func (s *Store) Sessions(ctx context.Context, patientID int64, from, to programs.Date) ([]Session, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions
-		WHERE patient_id = ? AND date >= ? AND date <= ?
-		ORDER BY date, time, assignment_id, activity, slot`), patientID, int64(from), int64(to))
+// Sessions returns the patient's planned sessions (of every assignment,
+// cancelled ones included, extra ones the patient logged not) dated from
+// through to, ordered by date, time, assignment, activity and slot.
+func (s *Store) Sessions(ctx context.Context, patientID int64, from, to programs.Date) (_ []Session, err error) {
+	defer s.timed("sessions", time.Now(), &err)
+	return s.sessions(ctx, s.r, `patient_id = ? AND date >= ? AND date <= ? AND `+s.not("extra"),
+		patientID, int64(from), int64(to))
+}
+
+// AssignmentSessions returns all of an assignment's sessions, extra ones
+// included, in the same order.
+func (s *Store) AssignmentSessions(ctx context.Context, assignmentID int64) (_ []Session, err error) {
+	defer s.timed("assignment_sessions", time.Now(), &err)
+	return s.sessions(ctx, s.r, `assignment_id = ?`, assignmentID)
+}
+
+func (s *Store) sessions(ctx context.Context, db dbtx, where string, args ...any) ([]Session, error) {
+	rows, err := db.QueryContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE `+where+`
+		ORDER BY date, time, assignment_id, activity, slot`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
@@ -269,39 +345,118 @@ func (s *Store) Sessions(ctx context.Context, patientID int64, from, to programs
 	return xs, nil
 }
 
-// Decisions returns the assignment's weekly decisions ordered by week, then
-// activity ("", the week's own, first).
-func (s *Store) Decisions(ctx context.Context, assignmentID int64) ([]Decision, error) {
-	ds, err := s.decisions(ctx, s.r, assignmentID)
-	if err != nil {
-		return nil, fmt.Errorf("decisions: %w", err)
+// not is a condition that a boolean column is false, in either dialect.
+func (s *Store) not(col string) string {
+	if s.dialect == Postgres {
+		return "NOT " + col
 	}
-	return ds, nil
+	return col + " = 0"
 }
 
-// querier is *sql.DB or *sql.Tx.
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
-
-func (s *Store) decisions(ctx context.Context, db querier, assignmentID int64) ([]Decision, error) {
-	rows, err := db.QueryContext(ctx, s.q(`SELECT assignment_id, week, activity, code, reason FROM decisions
-		WHERE assignment_id = ? ORDER BY week, activity`), assignmentID)
+// Plan returns what the last re-plan stored of an assignment besides its
+// sessions; an assignment never planned is ErrNotFound.
+func (s *Store) Plan(ctx context.Context, assignmentID int64) (_ Plan, err error) {
+	defer s.timed("plan", time.Now(), &err)
+	p, err := s.plan(ctx, s.r, assignmentID)
 	if err != nil {
-		return nil, err
+		return Plan{}, fmt.Errorf("plan of assignment %d: %w", assignmentID, err)
+	}
+	return p, nil
+}
+
+func (s *Store) plan(ctx context.Context, db dbtx, assignmentID int64) (Plan, error) {
+	var (
+		p                      Plan
+		pause, answers         string
+		now, paused, flare, at int64
+	)
+	h := &p.Header
+	err := db.QueryRowContext(ctx, s.q(`SELECT assignment_id, patient_id, rules_version, now, planned_at, weeks, pause,
+			paused_on, answers, flare_on, persistent
+		FROM plans WHERE assignment_id = ?`), assignmentID).Scan(&h.AssignmentID, &h.PatientID, &h.RulesVersion,
+		&now, &at, &h.Weeks, &pause, &paused, &answers, &flare, &h.Persistent)
+	if err != nil {
+		return Plan{}, notFound(err)
+	}
+	h.Now, h.PlannedAt, h.Pause = programs.Date(now), fromMillis(at), programs.PauseCause(pause)
+	h.PausedOn, h.FlareOn = programs.Date(paused), programs.Date(flare)
+	if err := json.Unmarshal([]byte(answers), &h.Answers); err != nil {
+		return Plan{}, fmt.Errorf("answers: %w", err)
+	}
+	if len(h.Answers) == 0 {
+		h.Answers = nil
+	}
+	body, err := s.planBody(ctx, db, assignmentID)
+	if err != nil {
+		return Plan{}, err
+	}
+	p.Weeks, p.Events = body.Weeks, body.Events
+	return p, nil
+}
+
+// planBody reads an assignment's plan weeks and events.
+func (s *Store) planBody(ctx context.Context, db dbtx, assignmentID int64) (Plan, error) {
+	var p Plan
+	rows, err := db.QueryContext(ctx, s.q(`SELECT week, activity, start_date, projected, code, decided_for, facts, unit,
+			dose, sets, goal, threshold, learned, ceiling, done, planned, signals
+		FROM plan_weeks WHERE assignment_id = ? ORDER BY week, activity`), assignmentID)
+	if err != nil {
+		return p, err
 	}
 	defer rows.Close()
-	var ds []Decision
 	for rows.Next() {
 		var (
-			d    Decision
-			code string
+			w           PlanWeek
+			start       int64
+			code, facts string
+			unit        string
+			signals     sql.NullString
 		)
-		if err := rows.Scan(&d.AssignmentID, &d.Week, &d.Activity, &code, &d.Reason); err != nil {
-			return nil, err
+		if err := rows.Scan(&w.Week, &w.Activity, &start, &w.Projected, &code, &w.Decision.Activity, &facts, &unit,
+			&w.Dose, &w.Sets, &w.Goal, &w.Threshold, &w.Learned, &w.Ceiling, &w.Done, &w.Planned, &signals); err != nil {
+			return p, err
 		}
-		d.Code = programs.Code(code)
-		ds = append(ds, d)
+		w.Start, w.Decision.Code, w.Unit = programs.Date(start), programs.Code(code), programs.Unit(unit)
+		if err := json.Unmarshal([]byte(facts), &w.Decision.Facts); err != nil {
+			return p, fmt.Errorf("week %d %q: facts: %w", w.Week, w.Activity, err)
+		}
+		if signals.Valid {
+			w.Signals = new(programs.Signals)
+			if err := json.Unmarshal([]byte(signals.String), w.Signals); err != nil {
+				return p, fmt.Errorf("week %d: signals: %w", w.Week, err)
+			}
+		}
+		p.Weeks = append(p.Weeks, w)
 	}
-	return ds, rows.Err()
+	if err := rows.Err(); err != nil {
+		return p, err
+	}
+	rows.Close()
+	erows, err := db.QueryContext(ctx, s.q(`SELECT week, seq, date, code, activity, facts
+		FROM plan_events WHERE assignment_id = ? ORDER BY week, seq`), assignmentID)
+	if err != nil {
+		return p, err
+	}
+	defer erows.Close()
+	for erows.Next() {
+		var (
+			e           PlanEvent
+			date        int64
+			code, facts string
+		)
+		if err := erows.Scan(&e.Week, &e.Seq, &date, &code, &e.Activity, &facts); err != nil {
+			return p, err
+		}
+		e.Date, e.Code = programs.Date(date), programs.Code(code)
+		if err := json.Unmarshal([]byte(facts), &e.Facts); err != nil {
+			return p, fmt.Errorf("event week %d #%d: facts: %w", e.Week, e.Seq, err)
+		}
+		p.Events = append(p.Events, e)
+	}
+	return p, erows.Err()
+}
+
+// compareWeeks orders plan weeks as Plan returns them.
+func compareWeeks(a, b PlanWeek) int {
+	return cmp.Or(cmp.Compare(a.Week, b.Week), strings.Compare(a.Activity, b.Activity))
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Bounds of NotifySettings that SetNotifySettings enforces.
@@ -16,7 +17,12 @@ const (
 // NotifySettings returns the patient's reminder settings, or
 // DefaultNotifySettings (with a zero UpdatedAt) when none were saved. A
 // missing patient is ErrNotFound.
-func (s *Store) NotifySettings(ctx context.Context, patientID int64) (NotifySettings, error) {
+func (s *Store) NotifySettings(ctx context.Context, patientID int64) (_ NotifySettings, err error) {
+	defer s.timed("notify_settings", time.Now(), &err)
+	return s.notifySettings(ctx, s.r, patientID)
+}
+
+func (s *Store) notifySettings(ctx context.Context, db dbtx, patientID int64) (NotifySettings, error) {
 	var (
 		id                   int64
 		start, end           sql.NullInt64
@@ -24,7 +30,7 @@ func (s *Store) NotifySettings(ctx context.Context, patientID int64) (NotifySett
 		lead, nudge, updated sql.NullInt64
 		lang                 sql.NullString
 	)
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT p.id, n.quiet_start, n.quiet_end, n.quiet_drop, n.lead_minutes,
+	err := db.QueryRowContext(ctx, s.q(`SELECT p.id, n.quiet_start, n.quiet_end, n.quiet_drop, n.lead_minutes,
 			n.nudge_hours, n.language, n.updated_at
 		FROM patients p LEFT JOIN notify_settings n ON n.patient_id = p.id
 		WHERE p.id = ?`), patientID).Scan(&id, &start, &end, &drop, &lead, &nudge, &lang, &updated)
@@ -52,10 +58,14 @@ func (s *Store) NotifySettings(ctx context.Context, patientID int64) (NotifySett
 // MaxLeadMinutes, NudgeHours 0 (no nudge) to MaxNudgeHours; Language is not
 // empty. A missing patient is ErrNotFound.
 func (s *Store) SetNotifySettings(ctx context.Context, n NotifySettings) error {
+	return s.setNotifySettings(ctx, s.w, n)
+}
+
+func (s *Store) setNotifySettings(ctx context.Context, db dbtx, n NotifySettings) error {
 	if err := checkSettings(n); err != nil {
 		return fmt.Errorf("set notify settings: %w", err)
 	}
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO notify_settings (patient_id, quiet_start, quiet_end, quiet_drop,
+	_, err := db.ExecContext(ctx, s.q(`INSERT INTO notify_settings (patient_id, quiet_start, quiet_end, quiet_drop,
 			lead_minutes, nudge_hours, language, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (patient_id) DO UPDATE SET quiet_start = excluded.quiet_start, quiet_end = excluded.quiet_end,

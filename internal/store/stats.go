@@ -13,7 +13,7 @@ import (
 // early or late for a few hours around its patient's midnight.
 func (s *Store) CurrentDecisions(ctx context.Context, today programs.Date) (map[string]int, error) {
 	rows, err := s.r.QueryContext(ctx, s.q(`SELECT d.code, COUNT(*) FROM assignments a
-		JOIN decisions d ON d.assignment_id = a.id AND d.activity = ''
+		JOIN plan_weeks d ON d.assignment_id = a.id AND d.activity = ''
 			AND d.week = (? - a.start_date) / 7 + 1
 		WHERE a.status = 'active' AND a.start_date <= ?
 		GROUP BY d.code`), int64(today), int64(today))

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +35,29 @@ type Store struct {
 	// load) do not queue behind writes. On PostgreSQL both are one pool.
 	w, r *sql.DB
 	now  func() time.Time
+	// programs holds decoded program snapshots by the SHA-256 of their YAML.
+	programs sync.Map
+	// observe, if set, is told how long each operation took (SetObserver).
+	observe func(op string, start time.Time, err error)
+}
+
+// SetObserver sets the hook told each store operation's name, start and
+// outcome (for the metrics); set it before the store is used.
+func (s *Store) SetObserver(fn func(op string, start time.Time, err error)) { s.observe = fn }
+
+// timed reports an operation to the observer: defer s.timed("op", time.Now(), &err).
+func (s *Store) timed(op string, start time.Time, err *error) {
+	if s.observe != nil {
+		s.observe(op, start, *err)
+	}
+}
+
+// dbtx is *sql.DB or *sql.Tx: what a query runs on.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
 }
 
 // Open opens the database named by dsn: a PostgreSQL URL (postgres:// or
@@ -155,17 +179,38 @@ func (s *Store) q(query string) string {
 	return b.String()
 }
 
-// inTx runs fn in one write transaction and commits if fn returns nil.
+// inTx runs fn in one write transaction and commits if fn returns nil. When
+// ctx ends during the transaction, the error says so (context.Canceled or
+// DeadlineExceeded), whatever statement noticed first.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return ctxErr(ctx, err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return ctxErr(ctx, err)
 	}
-	return tx.Commit()
+	return ctxErr(ctx, tx.Commit())
+}
+
+// ctxErr makes err say that ctx ended, when it did: database/sql rolls a
+// transaction back as its context ends, so the statement that fails may
+// report only that its transaction or statement is closed.
+func ctxErr(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+		return fmt.Errorf("%w (%w)", cerr, err)
+	}
+	return err
+}
+
+// within runs fn in tx when it is not nil, else in a write transaction of its
+// own (see inTx).
+func (s *Store) within(ctx context.Context, tx *sql.Tx, fn func(tx *sql.Tx) error) error {
+	if tx != nil {
+		return fn(tx)
+	}
+	return s.inTx(ctx, fn)
 }
 
 // millis is how instants are stored: UTC unix milliseconds.

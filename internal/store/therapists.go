@@ -104,14 +104,15 @@ const lastUsedGranularity = time.Minute
 // TherapistByAPIToken returns the therapist owning the API token with the
 // hash, and records the use in last_used_at when the recorded use is a minute
 // old or more (so at most one write a minute per token, none on most calls).
-func (s *Store) TherapistByAPIToken(ctx context.Context, hash []byte) (Therapist, error) {
+func (s *Store) TherapistByAPIToken(ctx context.Context, hash []byte) (_ Therapist, err error) {
+	defer s.timed("therapist_by_api_token", time.Now(), &err)
 	var (
 		t        Therapist
 		tokenID  int64
 		created  int64
 		lastUsed sql.NullInt64
 	)
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT t.id, t.email, t.name, t.admin, t.created_at, k.id, k.last_used_at
+	err = s.r.QueryRowContext(ctx, s.q(`SELECT t.id, t.email, t.name, t.admin, t.created_at, k.id, k.last_used_at
 		FROM api_tokens k JOIN therapists t ON t.id = k.therapist_id
 		WHERE k.token_hash = ?`), hash).Scan(&t.ID, &t.Email, &t.Name, &t.Admin, &created, &tokenID, &lastUsed)
 	if err != nil {

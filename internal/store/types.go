@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"pacer/programs"
@@ -10,6 +11,18 @@ import (
 // ErrNotFound means no row matched; for patient-scoped lookups it also means
 // the row belongs to another therapist, which callers must not reveal.
 var ErrNotFound = errors.New("not found")
+
+// ErrInvalid means the values given cannot be stored as they are (a channel
+// listed twice, a malformed setting); its message says what to fix.
+var ErrInvalid = errors.New("invalid")
+
+// invalidError is an ErrInvalid with its own message.
+type invalidError struct{ msg string }
+
+func (e *invalidError) Error() string { return e.msg }
+func (e *invalidError) Unwrap() error { return ErrInvalid }
+
+func invalidf(format string, args ...any) error { return &invalidError{fmt.Sprintf(format, args...)} }
 
 // ErrConflict means a unique value (an email, a token) is already taken.
 var ErrConflict = errors.New("conflict")
@@ -45,16 +58,17 @@ type Patient struct {
 	CreatedAt    time.Time
 }
 
-// Assignment is a program given to a patient: a snapshot of the program (its
-// normalized YAML, so later template edits do not change it) and the
-// therapist's parameters.
+// Assignment is a program given to a patient: a snapshot of the program
+// (stored as its normalized YAML, so later template edits do not change it)
+// and the therapist's parameters. The store decodes the snapshot once per
+// distinct program; Program is shared and must not be changed.
 type Assignment struct {
 	ID        int64
 	PatientID int64
 	ProgramID string
-	Program   []byte // programs.Program.YAML()
+	Program   *programs.Program
 	Start     programs.Date
-	Params    []byte // JSON of Params
+	Params    Params
 	Status    string // "active" or "ended"
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -98,31 +112,86 @@ type Override struct {
 // Session is one materialized session. (AssignmentID, Activity, Date, Slot)
 // identifies it for good: its ID never changes, and Revision (the feed's
 // SEQUENCE) rises whenever a calendar would show it differently: its time,
-// dose, sets, unit, projected flag, or its cancellation. A check-in that marks
-// it done changes Status only.
+// dose, sets, unit, projected flag, cancellation, or anything Shown digests.
+// A check-in that marks it done changes Status, Actual and Pain only.
 type Session struct {
 	ID           int64
 	AssignmentID int64
 	PatientID    int64
 	Activity     string
 	Date         programs.Date
-	Slot         int // 0-based order among the activity's sessions on Date
-	Time         programs.Clock
-	Dose         int
-	Sets         int
-	Unit         programs.Unit
-	Week         int
-	Status       programs.Status
-	Projected    bool
-	Revision     int
-	UpdatedAt    time.Time
+	// Slot is the 0-based order among the activity's planned sessions on
+	// Date; an extra session (one the patient logged on a day with nothing
+	// planned) has a negative slot.
+	Slot        int
+	Time        programs.Clock
+	Dose        int
+	Sets        int
+	Unit        programs.Unit
+	Week        int
+	Status      programs.Status
+	Projected   bool
+	Actual      int  // the dose logged for a done or partial session
+	Pain        *int // the pain logged with it, 0-10
+	Calibration bool
+	Extra       bool
+	// Cause is programs.Session.Cause: 0 is its activity's decision for
+	// the week, k > 0 the week's k-th event (PlanEvent.Seq).
+	Cause int
+	// Shown digests what a calendar shows of the session beyond the other
+	// fields (the wording of its reason, its title, its alarm), as the
+	// re-plan that wrote it chose them.
+	Shown     string
+	Revision  int
+	UpdatedAt time.Time
 }
 
-// Decision is one weekly decision of an assignment: Activity "" is the week's.
-type Decision struct {
+// PlanHeader is an assignment's plan as of its last re-plan: when, under
+// which rules, and its state then.
+type PlanHeader struct {
 	AssignmentID int64
-	Week         int
-	Activity     string
-	Code         programs.Code
-	Reason       string
+	PatientID    int64
+	RulesVersion int
+	Now          programs.Date // the patient's local date the plan was computed for
+	PlannedAt    time.Time
+	Weeks        int
+	Pause        programs.PauseCause
+	PausedOn     programs.Date
+	Answers      []string
+	FlareOn      programs.Date
+	Persistent   bool
+}
+
+// PlanWeek is a week's decision for an activity, or (Activity "") the week's
+// own decision with its signals.
+type PlanWeek struct {
+	Week      int
+	Activity  string
+	Start     programs.Date
+	Projected bool
+	Decision  programs.Decision
+	Unit      programs.Unit
+	Dose      int
+	Sets      int
+	Goal      int
+	Threshold int
+	Learned   bool
+	Ceiling   int
+	Done      int
+	Planned   int
+	Signals   *programs.Signals
+}
+
+// PlanEvent is a change within a week; Seq numbers a week's events from 1.
+type PlanEvent struct {
+	Week int
+	Seq  int
+	programs.Event
+}
+
+// Plan is what re-planning stores of an assignment besides its sessions.
+type Plan struct {
+	Header PlanHeader
+	Weeks  []PlanWeek  // by week, then activity ("" first)
+	Events []PlanEvent // by week, then seq
 }

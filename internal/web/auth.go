@@ -167,8 +167,8 @@ func (s *Server) authRoutes(mux *http.ServeMux) {
 // The base URL's origin is trusted too, for proxies that rewrite Host.
 func (s *Server) crossOrigin() *http.CrossOriginProtection {
 	c := http.NewCrossOriginProtection()
-	if s.BaseURL != nil && s.BaseURL.Scheme != "" && s.BaseURL.Host != "" {
-		if err := c.AddTrustedOrigin(s.BaseURL.Scheme + "://" + s.BaseURL.Host); err != nil {
+	if s.Clinic.BaseURL != nil && s.Clinic.BaseURL.Scheme != "" && s.Clinic.BaseURL.Host != "" {
+		if err := c.AddTrustedOrigin(s.Clinic.BaseURL.Scheme + "://" + s.Clinic.BaseURL.Host); err != nil {
 			s.Log.Warn("the base URL is not a valid origin; only same-host requests are trusted", "err", err)
 		}
 	}
@@ -192,7 +192,7 @@ func (s *Server) therapist(r *http.Request) (store.Therapist, error) {
 // pacer is reached over https. Plain http is for local use and tests, where a
 // Secure cookie would never be sent back.
 func (s *Server) secureCookies() bool {
-	return s.BaseURL != nil && s.BaseURL.Scheme == "https"
+	return s.Clinic.BaseURL != nil && s.Clinic.BaseURL.Scheme == "https"
 }
 
 // startSession creates a session for the therapist and sets its cookie.

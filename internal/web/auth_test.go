@@ -1,11 +1,10 @@
-package web
+package web_test
 
 import (
 	"errors"
 	"fmt"
 	"html"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,78 +14,16 @@ import (
 	"time"
 
 	"pacer/internal/store"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
+	"pacer/internal/web"
 )
 
-func TestPasswordHash(t *testing.T) {
-	h, err := hashPassword("correct horse battery staple")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// PHC string format with OWASP's parameters; 16-byte salt, 32-byte key.
-	if !regexp.MustCompile(`^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$`).MatchString(h) {
-		t.Fatalf("hash %q is not in the expected PHC form", h)
-	}
-	if h2, _ := hashPassword("correct horse battery staple"); h2 == h {
-		t.Error("two hashes of one password are equal: the salt is not random")
-	}
-	for pw, want := range map[string]bool{"correct horse battery staple": true, "correct horse battery stapl": false, "": false} {
-		if ok, err := checkPassword(h, pw); err != nil || ok != want {
-			t.Errorf("checkPassword(%q) = %v, %v; want %v", pw, ok, err, want)
-		}
-	}
-
-	// Another implementation's hash (argon2-cffi's documented example,
-	// m=64 MiB, t=3, p=4) verifies: the format and the algorithm agree.
-	const cffi = "$argon2id$v=19$m=65536,t=3,p=4$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg"
-	if ok, err := checkPassword(cffi, "correct horse battery staple"); err != nil || !ok {
-		t.Errorf("argon2-cffi's hash: %v, %v; want a match", ok, err)
-	}
-	if ok, err := checkPassword(cffi, "Tr0ub4dor&3"); err != nil || ok {
-		t.Errorf("argon2-cffi's hash, wrong password: %v, %v; want no match", ok, err)
-	}
-
-	for _, bad := range []string{
-		"",
-		"plain",
-		"$argon2i$v=19$m=19456,t=2,p=1$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=16$m=19456,t=2,p=1$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=19$m=19456,t=2$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=19$m=19456,t=2,p=1,x=1$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=19$m=4194304,t=2,p=1$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg", // 4 GiB
-		"$argon2id$v=19$m=19456,t=0,p=1$MIIRqgvgQbgj220jfp0MPA$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=19$m=19456,t=2,p=1$!!$YfwJSVjtjSU0zzV/P3S9nnQ/USre2wvJMjfCIjrTQbg",
-		"$argon2id$v=19$m=19456,t=2,p=1$MIIRqgvgQbgj220jfp0MPA$YQ",
-	} {
-		if ok, err := checkPassword(bad, "x"); err == nil || ok {
-			t.Errorf("checkPassword(%q) = %v, %v; want an error", bad, ok, err)
-		}
-	}
-}
-
-func TestPasswordProblems(t *testing.T) {
-	for _, c := range []struct {
-		pw, confirm string
-		want        []string
-	}{
-		{"twelve chars", "twelve chars", nil},
-		{"ünïcödé-ålsø", "ünïcödé-ålsø", nil}, // 12 characters, more bytes
-		{"short", "short", []string{"use at least 12"}},
-		{"long enough pass", "long enough pas", []string{"differ"}},
-		{strings.Repeat("x", 257), strings.Repeat("x", 257), []string{"at most 256"}},
-		{"", "x", []string{"at least 12", "differ"}},
-	} {
-		got := passwordProblems(c.pw, c.confirm)
-		if len(got) != len(c.want) {
-			t.Errorf("passwordProblems(%q, %q) = %q, want %d messages", c.pw, c.confirm, got, len(c.want))
-			continue
-		}
-		for i := range got {
-			if !strings.Contains(got[i], c.want[i]) {
-				t.Errorf("passwordProblems(%q, %q)[%d] = %q, want it to say %q", c.pw, c.confirm, i, got[i], c.want[i])
-			}
-		}
-	}
-}
+const (
+	sessionCookie = web.SessionCookie
+	wrongLogin    = web.WrongLogin
+	loginBurst    = web.LoginBurst
+)
 
 // browser sends form posts as a browser on the server's own origin would,
 // and never follows redirects, so that each response can be checked.
@@ -117,7 +54,7 @@ func (b *browser) send(method, path string, form url.Values, hdr ...string) page
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
-	req, err := http.NewRequest(method, b.e.srv.URL+path, body)
+	req, err := http.NewRequest(method, b.e.URL+path, body)
 	if err != nil {
 		b.e.t.Fatal(err)
 	}
@@ -125,7 +62,7 @@ func (b *browser) send(method, path string, form url.Values, hdr ...string) page
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if method == http.MethodPost {
-		req.Header.Set("Origin", b.e.srv.URL)
+		req.Header.Set("Origin", b.e.URL)
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
@@ -168,12 +105,12 @@ func (p page) want(t *testing.T, what string, code int, texts ...string) {
 // returns the link's path.
 func setupLink(t *testing.T, e *env, email string, expires time.Time) string {
 	t.Helper()
-	th, err := e.st.CreateTherapist(t.Context(), email, "Dr "+email, false)
+	th, err := e.Store.CreateTherapist(t.Context(), email, "Dr "+email, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok, _ := store.NewToken()
-	if err := e.st.CreateSetupToken(t.Context(), th.ID, store.HashToken(tok), expires); err != nil {
+	if err := e.Store.CreateSetupToken(t.Context(), th.ID, store.HashToken(tok), expires); err != nil {
 		t.Fatal(err)
 	}
 	return "/setup/" + tok
@@ -183,15 +120,15 @@ func setupLink(t *testing.T, e *env, email string, expires time.Time) string {
 func withPassword(t *testing.T, e *env, email, password string) {
 	t.Helper()
 	b := newBrowser(e)
-	link := setupLink(t, e, email, e.clock.Now().Add(time.Hour))
+	link := setupLink(t, e, email, e.Clock.Now().Add(time.Hour))
 	b.send("POST", link, url.Values{"password": {password}, "confirm": {password}}).want(t, "setup", http.StatusSeeOther)
 }
 
 func TestSetupLink(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		b := newBrowser(e)
-		link := setupLink(t, e, "ada@example.org", e.clock.Now().Add(72*time.Hour))
+		link := setupLink(t, e, "ada@example.org", e.Clock.Now().Add(72*time.Hour))
 
 		p := b.send("GET", link, nil)
 		p.want(t, "the setup page", http.StatusOK, "Choose a password", "ada@example.org",
@@ -232,7 +169,7 @@ func TestSetupLink(t *testing.T) {
 		login(t, newBrowser(e), "ada@example.org", "a long passphrase")
 
 		// Expired: refused, even the instant it expires.
-		expired := setupLink(t, e, "bo@example.org", e.clock.Now())
+		expired := setupLink(t, e, "bo@example.org", e.Clock.Now())
 		b2 := newBrowser(e)
 		b2.send("GET", expired, nil).want(t, "an expired link", http.StatusNotFound, "This link does not work")
 		b2.send("POST", expired, url.Values{"password": {"a long passphrase"}, "confirm": {"a long passphrase"}}).
@@ -256,7 +193,7 @@ func login(t *testing.T, b *browser, email, password string) page {
 }
 
 func TestLoginAndLogout(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		withPassword(t, e, "ada@example.org", "a long passphrase")
 		b := newBrowser(e)
@@ -314,7 +251,7 @@ func TestLoginAndLogout(t *testing.T) {
 		if p := b.send("GET", "/login", nil); p.code != http.StatusSeeOther {
 			t.Errorf("GET /login when signed in: %d, want a redirect home", p.code)
 		}
-		if _, err := e.server.therapist(withCookie(c)); err != nil {
+		if _, err := e.Daemon.Web.TherapistOf(withCookie(c)); err != nil {
 			t.Errorf("therapist(r) with the cookie: %v", err)
 		}
 
@@ -324,7 +261,7 @@ func TestLoginAndLogout(t *testing.T) {
 		if b.cookie != nil {
 			t.Error("logout did not clear the cookie")
 		}
-		if _, err := e.st.WebSession(t.Context(), store.HashToken(c.Value), e.clock.Now()); !errors.Is(err, store.ErrNotFound) {
+		if _, err := e.Store.WebSession(t.Context(), store.HashToken(c.Value), e.Clock.Now()); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the session after logout: %v, want ErrNotFound", err)
 		}
 		b.cookie = c // a stolen copy of the old cookie
@@ -337,9 +274,9 @@ func TestLoginAndLogout(t *testing.T) {
 		// Sessions expire after 12 hours.
 		b = newBrowser(e)
 		login(t, b, "ada@example.org", "a long passphrase")
-		e.clock.Set(e.clock.Now().Add(12*time.Hour - time.Second))
+		e.Clock.Set(e.Clock.Now().Add(12*time.Hour - time.Second))
 		b.send("GET", "/", nil).want(t, "home just before expiry", http.StatusOK, "Signed in as")
-		e.clock.Set(e.clock.Now().Add(time.Second))
+		e.Clock.Set(e.Clock.Now().Add(time.Second))
 		b.send("GET", "/", nil).want(t, "home at expiry", http.StatusOK, "Sign in to pacer")
 	})
 }
@@ -352,18 +289,17 @@ func withCookie(c *http.Cookie) *http.Request {
 
 // Over https the cookie is Secure.
 func TestSessionCookieSecureOverHTTPS(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
-		e := newEnv(t, dsn)
-		withPassword(t, e, "ada@example.org", "a long passphrase")
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		base, _ := url.Parse("https://pacer.example.org/")
-		s := New(e.st, e.server.Keys, e.server.Library, base, e.clock.Now, slog.New(slog.DiscardHandler))
+		e := newEnv(t, dsn, testserver.Options{BaseURL: base})
+		withPassword(t, e, "ada@example.org", "a long passphrase")
 		req := httptest.NewRequest("POST", "https://pacer.example.org/login",
 			strings.NewReader(url.Values{"email": {"ada@example.org"}, "password": {"a long passphrase"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", "https://pacer.example.org")
 		req.Header.Set("Sec-Fetch-Site", "same-origin")
 		rec := httptest.NewRecorder()
-		s.Handler().ServeHTTP(rec, req)
+		e.Daemon.Handler.ServeHTTP(rec, req)
 		if rec.Code != http.StatusSeeOther {
 			t.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}
@@ -376,9 +312,9 @@ func TestSessionCookieSecureOverHTTPS(t *testing.T) {
 }
 
 func TestLoginRateLimit(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/pacer.db")
+	e := sqliteEnv(t)
 	withPassword(t, e, "ada@example.org", "a long passphrase")
-	h := e.server.Handler()
+	h := e.Daemon.Handler
 	attempt := func(addr, email, password string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest("POST", "/login",
 			strings.NewReader(url.Values{"email": {email}, "password": {password}}.Encode()))
@@ -425,7 +361,7 @@ func TestLoginRateLimit(t *testing.T) {
 	}
 
 	// Twelve seconds later one more attempt is allowed (5 a minute).
-	e.clock.Set(e.clock.Now().Add(13 * time.Second))
+	e.Clock.Set(e.Clock.Now().Add(13 * time.Second))
 	if rec := attempt("198.51.100.201", "ada@example.org", "a long passphrase"); rec.Code != http.StatusSeeOther {
 		t.Fatalf("after waiting: %d, want 303", rec.Code)
 	}
@@ -434,7 +370,7 @@ func TestLoginRateLimit(t *testing.T) {
 // The cross-origin check refuses a forged form post, and lets through
 // non-browser clients: the bearer API and the patient's check-in endpoints.
 func TestCrossOriginProtection(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		withPassword(t, e, "ada@example.org", "a long passphrase")
 		victim := newBrowser(e)
@@ -444,7 +380,7 @@ func TestCrossOriginProtection(t *testing.T) {
 		evil := []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
 		p := victim.send("POST", "/logout", nil, evil...)
 		p.want(t, "a cross-site logout", http.StatusForbidden, "came from another site")
-		if _, err := e.st.WebSession(t.Context(), hash, e.clock.Now()); err != nil {
+		if _, err := e.Store.WebSession(t.Context(), hash, e.Clock.Now()); err != nil {
 			t.Errorf("the session after a refused cross-site logout: %v", err)
 		}
 		attacker := newBrowser(e)
@@ -454,7 +390,7 @@ func TestCrossOriginProtection(t *testing.T) {
 			t.Error("a cross-site login set a cookie")
 		}
 		// An older browser sends only Origin: the host comparison refuses it.
-		req, _ := http.NewRequest("POST", e.srv.URL+"/logout", nil)
+		req, _ := http.NewRequest("POST", e.URL+"/logout", nil)
 		req.Header.Set("Origin", "https://evil.example")
 		req.AddCookie(&http.Cookie{Name: sessionCookie, Value: victim.cookie.Value})
 		resp, err := http.DefaultClient.Do(req)
@@ -473,17 +409,17 @@ func TestCrossOriginProtection(t *testing.T) {
 			ID         int64  `json:"id"`
 			CheckinURL string `json:"checkin_url"`
 		}
-		e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"Pat","email":"pat@example.org","timezone":"Europe/Berlin"}`,
+		e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"Pat","email":"pat@example.org","timezone":"Europe/Berlin"}`,
 			http.StatusCreated, &pat)
 		// …and the patient's check-in endpoints, where the handler answers
 		// (no plan is assigned yet, hence 409).
-		checkins := strings.TrimPrefix(pat.CheckinURL, e.srv.URL) + "/checkins"
-		code, body, _ := e.do("POST", checkins, "", `{"kind":"flare"}`)
+		checkins := strings.TrimPrefix(pat.CheckinURL, e.URL) + "/checkins"
+		code, body, _ := e.Do("POST", checkins, "", `{"kind":"flare"}`)
 		if code != http.StatusConflict || !strings.Contains(string(body), "no plan to check in to") {
 			t.Errorf("a check-in from a non-browser client: %d %s, want the handler's 409", code, body)
 		}
 		// A page elsewhere cannot post a check-in in the patient's name.
-		code, body, _ = e.do("POST", checkins, "", `{"kind":"flare"}`, evil...)
+		code, body, _ = e.Do("POST", checkins, "", `{"kind":"flare"}`, evil...)
 		if code != http.StatusForbidden {
 			t.Errorf("a cross-site check-in: %d %s, want 403", code, body)
 		}
@@ -493,9 +429,9 @@ func TestCrossOriginProtection(t *testing.T) {
 // Pages hold no inline script or style (the CSP forbids them) and link the
 // stylesheet at a content-hashed URL that is served, cacheable for ever.
 func TestPagesAndStatic(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/pacer.db")
+	e := sqliteEnv(t)
 	b := newBrowser(e)
-	link := setupLink(t, e, "ada@example.org", e.clock.Now().Add(time.Hour))
+	link := setupLink(t, e, "ada@example.org", e.Clock.Now().Add(time.Hour))
 	var css string
 	for _, path := range []string{"/", "/login", link, "/setup/unknown"} {
 		p := b.send("GET", path, nil)

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 // Browser tests: the pages in Debian's Chromium (/usr/bin/chromium, headless),
 // driven by chromedp. Each test gets a fresh browser context (no cookies, no
@@ -29,6 +29,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"pacer/internal/store"
+	"pacer/internal/testkit/testserver"
 )
 
 const chromiumPath = "/usr/bin/chromium" // Debian's chromium package
@@ -223,14 +224,14 @@ func value[T any](b *tab, what string, a chromedp.Action[T]) T {
 // open loads a path of the server under test.
 func (b *tab) open(path string) {
 	b.t.Helper()
-	b.do("open "+path, chromedp.Navigate(b.e.srv.URL+path))
+	b.do("open "+path, chromedp.Navigate(b.e.URL+path))
 }
 
 // path is the path and query of the tab's current URL.
 func (b *tab) path() string {
 	b.t.Helper()
 	loc := value(b, "location", chromedp.Location())
-	return strings.TrimPrefix(loc, b.e.srv.URL)
+	return strings.TrimPrefix(loc, b.e.URL)
 }
 
 // text is the page's visible text.
@@ -337,16 +338,16 @@ func (b *tab) axeViolations(name string) []axeViolation {
 func therapistLink(t *testing.T, e *env, email string) (link, apiToken string) {
 	t.Helper()
 	ctx := t.Context()
-	th, err := e.st.CreateTherapist(ctx, email, "Dr "+strings.Split(email, "@")[0], false)
+	th, err := e.Store.CreateTherapist(ctx, email, "Dr "+strings.Split(email, "@")[0], false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	setup, _ := store.NewToken()
-	if err := e.st.CreateSetupToken(ctx, th.ID, store.HashToken(setup), e.clock.Now().Add(72*time.Hour)); err != nil {
+	if err := e.Store.CreateSetupToken(ctx, th.ID, store.HashToken(setup), e.Clock.Now().Add(72*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	apiToken, _ = store.NewToken()
-	if err := e.st.CreateAPIToken(ctx, th.ID, "browser test", store.HashToken(apiToken)); err != nil {
+	if err := e.Store.CreateAPIToken(ctx, th.ID, "browser test", store.HashToken(apiToken)); err != nil {
 		t.Fatal(err)
 	}
 	return "/setup/" + setup, apiToken
@@ -371,7 +372,7 @@ const browserPassword = "correct horse battery staple"
 func browserEnv(t *testing.T) *env {
 	t.Helper()
 	browserContext(t) // skip before building a server when browsers are off
-	return newEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db"))
+	return sqliteEnv(t)
 }
 
 func TestBrowserVisitorSeesLoginForm(t *testing.T) {
@@ -463,7 +464,7 @@ func TestBrowserHarnessSeesProblems(t *testing.T) {
 	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
-	b := newTab(t, &env{t: t, srv: srv})
+	b := newTab(t, &env{Server: &testserver.Server{URL: srv.URL}, t: t})
 	b.open("/")
 	if !slices.ContainsFunc(b.axeViolations("bad"), func(v axeViolation) bool { return v.ID == "label" && v.Impact == "critical" }) {
 		t.Error("axe did not report the unlabelled field")
@@ -498,10 +499,10 @@ func TestBrowserHarnessSeesProblems(t *testing.T) {
 func browserPatient(t *testing.T, e *env, token, name string) (patientLinks, assignmentJSON) {
 	t.Helper()
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", token,
+	e.JSON("POST", "/api/v1/patients", token,
 		fmt.Sprintf(`{"name":%q,"email":"p%d@example.org","timezone":"Europe/Berlin"}`, name, time.Now().UnixNano()), 201, &links)
 	var asg assignmentJSON
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), token,
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), token,
 		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"threshold":{"walk":20}}`, 201, &asg)
 	return links, asg
 }
@@ -512,7 +513,7 @@ func TestBrowserTherapistHomeAndPatientChart(t *testing.T) {
 	link, token := therapistLink(t, e, "ada@example.org")
 	mine, _ := browserPatient(t, e, token, "Rosa Marquez")
 	browserPatient(t, e, token, "Jon Berg")
-	browserPatient(t, e, e.tokenB, "Somebody Else") // another therapist's
+	browserPatient(t, e, e.TokenB, "Somebody Else") // another therapist's
 
 	b.setPassword(link, browserPassword)
 	txt := b.text()
@@ -551,7 +552,7 @@ func TestBrowserTherapistHomeAndPatientChart(t *testing.T) {
 func TestBrowserPatientChecksInOnAPhone(t *testing.T) {
 	e := browserEnv(t)
 	b := newTab(t, e)
-	links, asg := browserPatient(t, e, e.tokenA, "R. M.")
+	links, asg := browserPatient(t, e, e.TokenA, "R. M.")
 
 	b.do("open the check-in page on a 360×740 touch screen",
 		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
@@ -599,7 +600,7 @@ func TestBrowserPatientChecksInOnAPhone(t *testing.T) {
 		t.Errorf("the session's button says %q, want Done", label)
 	}
 	today := "2026-11-23"
-	if status := sessionStatus(t, e, e.tokenA, asg.ID, today); status == "done" {
+	if status := sessionStatus(t, e, e.TokenA, asg.ID, today); status == "done" {
 		t.Fatalf("the %s session is done before the tap", today)
 	}
 	// The button submits a plain form, so the tap loads the next page.
@@ -608,7 +609,7 @@ func TestBrowserPatientChecksInOnAPhone(t *testing.T) {
 	}
 	status := ""
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if status = sessionStatus(t, e, e.tokenA, asg.ID, today); status == "done" {
+		if status = sessionStatus(t, e, e.TokenA, asg.ID, today); status == "done" {
 			break
 		}
 	}
@@ -648,7 +649,7 @@ func TestBrowserTherapistAssignsAProgram(t *testing.T) {
 	b := newTab(t, e)
 	link, token := therapistLink(t, e, "ada@example.org")
 	var p patientLinks
-	e.json("POST", "/api/v1/patients", token, `{"name":"Ines Roth","timezone":"Europe/Berlin"}`, 201, &p)
+	e.JSON("POST", "/api/v1/patients", token, `{"name":"Ines Roth","timezone":"Europe/Berlin"}`, 201, &p)
 	b.setPassword(link, browserPassword)
 
 	b.open(fmt.Sprintf("/patients/%d", p.ID))
@@ -661,7 +662,7 @@ func TestBrowserTherapistAssignsAProgram(t *testing.T) {
 			Program string `json:"program"`
 		} `json:"assignments"`
 	}
-	e.json("GET", fmt.Sprintf("/api/v1/patients/%d", p.ID), token, "", 200, &got)
+	e.JSON("GET", fmt.Sprintf("/api/v1/patients/%d", p.ID), token, "", 200, &got)
 	if len(got.Assignments) != 1 || got.Assignments[0].Program != "core" {
 		t.Fatalf("after assigning in the browser the patient has %+v, want the core program", got.Assignments)
 	}
@@ -685,7 +686,7 @@ func sessionStatus(t *testing.T, e *env, token string, assignment int64, date st
 			} `json:"activities"`
 		} `json:"weeks"`
 	}
-	e.json("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", assignment), token, "", 200, &plan)
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", assignment), token, "", 200, &plan)
 	for _, w := range plan.Weeks {
 		for _, a := range w.Activities {
 			for _, s := range a.Sessions {

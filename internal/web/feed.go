@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/feed"
 	"pacer/internal/i18n"
 	"pacer/internal/store"
@@ -19,9 +20,8 @@ import (
 // The feed window: the last 14 days (so cancelled events reach clients) and
 // the next 8 weeks.
 const (
-	feedDaysBack    = 14
-	feedDaysAhead   = 56
-	instructionDays = 7 // sessions from today on that carry the full instructions
+	feedDaysBack  = 14
+	feedDaysAhead = 56
 )
 
 // feedCache keeps each patient's last rendered feed. An entry is valid while
@@ -92,7 +92,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	loc, err := s.zone(p.Timezone)
+	loc, err := s.Clinic.Zone(p.Timezone)
 	if err != nil {
 		s.internal(w, r, err)
 		return
@@ -100,7 +100,7 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	today := programs.DateOf(s.Now().In(loc))
 	e := s.feeds.get(p.ID, p.FeedVersion, today)
 	if e == nil {
-		if e, err = s.renderFeed(r.Context(), p, loc, today); err != nil {
+		if e, err = s.renderFeed(r.Context(), p, today); err != nil {
 			s.internal(w, r, err)
 			return
 		}
@@ -114,13 +114,11 @@ func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	http.ServeContent(w, r, "", e.modified, bytes.NewReader(e.body))
 }
 
-// renderFeed builds the patient's calendar from the stored sessions.
-func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Location, today programs.Date) (*feedEntry, error) {
+// renderFeed builds the patient's calendar from the stored sessions, each
+// worded (clinic.Reasons.SessionWords) from the stored plan it belongs to,
+// in the patient's language: the engine does not run.
+func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs.Date) (*feedEntry, error) {
 	sessions, err := s.Store.Sessions(ctx, p.ID, today.AddDays(-feedDaysBack), today.AddDays(feedDaysAhead))
-	if err != nil {
-		return nil, err
-	}
-	assignments, err := s.Store.Assignments(ctx, p.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -129,68 +127,34 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 		return nil, err
 	}
 	cat := i18n.For(i18n.Parse(set.Language))
-	type assignmentInfo struct {
-		prog    *programs.Program
-		reasons map[string]string // "week/activity" → reason
+	reasons, err := s.reasons(ctx, p, cat)
+	if err != nil {
+		return nil, err
 	}
-	info := map[int64]assignmentInfo{}
-	for _, a := range assignments {
-		prog, err := programs.Parse("assignment", a.Program)
-		if err != nil {
-			return nil, fmt.Errorf("feed: assignment %d: %w", a.ID, err)
-		}
-		reasons, err := s.feedReasons(ctx, cat, p, a)
-		if err != nil {
-			return nil, err
-		}
-		info[a.ID] = assignmentInfo{prog, reasons}
+	loc, err := s.Clinic.Zone(p.Timezone)
+	if err != nil {
+		return nil, err
 	}
-	checkin := s.CheckinURL(s.Keys.CheckinToken(p.CheckinNonce))
+	checkin := s.Clinic.CheckinURL(p)
 	cal := feed.Calendar{Name: cat.Text("feed.name", nil), Alarm: p.Alarm}
 	var modified time.Time
 	for _, x := range sessions {
-		name, instructions, reason := x.Activity, "", ""
-		var programName string
-		if ai, ok := info[x.AssignmentID]; ok {
-			if a, ok := ai.prog.Activity(x.Activity); ok {
-				name, instructions = a.Name, a.Instructions
-			}
-			programName = ai.prog.Name
-			reason = ai.reasons[fmt.Sprintf("%d/%s", x.Week, x.Activity)]
+		r := reasons[x.AssignmentID]
+		if r == nil { // an ended program's session without a stored plan
+			r = clinic.NewReasons(cat, nil, store.Plan{})
 		}
-		title := feed.TitleIn(cat, name, x.Unit, x.Dose, x.Sets)
-		if !p.Discreet && programName != "" {
-			title += " (" + programName + ")"
-		}
-		status := feed.Status(x.Status, x.Projected)
-		var desc strings.Builder
-		desc.WriteString(cat.Text("feed.today", i18n.Args{"amount": cat.Amount(x.Unit, x.Dose), "sets": x.Sets, "week": x.Week}))
-		if x.Projected {
-			desc.WriteString(" " + cat.Text("feed.projected", nil))
-		}
-		if reason != "" {
-			desc.WriteString("\n\n" + reason)
-		}
-		// The full instructions go with the sessions of the coming week, the
-		// ones the patient is about to do; repeating them in every event of
-		// the window would take the feed towards Google's 1 MB limit.
-		if instructions != "" && x.Date >= today && x.Date < today.AddDays(instructionDays) {
-			desc.WriteString("\n\n" + instructions)
-		} else if instructions != "" {
-			desc.WriteString("\n\n" + cat.Text("feed.instructions_elsewhere", nil))
-		}
-		desc.WriteString("\n\n" + cat.Text("feed.checkin", i18n.Args{"url": checkin}))
+		words := r.SessionWords(p, x)
 		cal.Events = append(cal.Events, feed.Event{
 			UID:          fmt.Sprintf("session-%d@pacer", x.ID),
 			Start:        x.Date.In(loc, int(x.Time)).UTC(),
 			Duration:     feed.Duration(x.Unit, x.Dose, x.Sets),
-			Title:        title,
-			Description:  desc.String(),
+			Title:        words.Title,
+			Description:  words.Description + "\n\n" + cat.Text("feed.checkin", i18n.Args{"url": checkin}),
 			URL:          checkin,
-			Status:       status,
+			Status:       feed.Status(x.Status, x.Projected),
 			Sequence:     x.Revision,
 			LastModified: x.UpdatedAt.UTC(),
-			NoAlarm:      x.Date < today, // an alarm for a past session helps no one
+			NoAlarm:      !words.Alarm,
 		})
 		if x.UpdatedAt.After(modified) {
 			modified = x.UpdatedAt
@@ -206,31 +170,22 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, loc *time.Loca
 	return &feedEntry{version: p.FeedVersion, day: today, body: body, etag: feed.ETag(body), modified: modified.UTC()}, nil
 }
 
-// feedReasons are an assignment's decision reasons by "week/activity". In
-// English they are the stored ones; in another language the plan is
-// recomputed (only when the feed is rendered, not when it is served from the
-// cache) so that each decision renders in the patient's language.
-func (s *Server) feedReasons(ctx context.Context, cat *i18n.Catalog, p store.Patient, a store.Assignment) (map[string]string, error) {
-	reasons := map[string]string{}
-	if cat.Lang() == i18n.English {
-		ds, err := s.Store.Decisions(ctx, a.ID)
-		if err != nil {
+// reasons are the wording of each of the patient's stored plans, ended
+// programs' included, by assignment.
+func (s *Server) reasons(ctx context.Context, p store.Patient, cat *i18n.Catalog) (map[int64]*clinic.Reasons, error) {
+	as, err := s.Store.AllAssignments(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]*clinic.Reasons, len(as))
+	for _, a := range as {
+		sp, err := s.Store.Plan(ctx, a.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			sp = store.Plan{} // not planned yet: doses without reasons
+		} else if err != nil {
 			return nil, err
 		}
-		for _, d := range ds {
-			reasons[fmt.Sprintf("%d/%s", d.Week, d.Activity)] = d.Reason
-		}
-		return reasons, nil
+		out[a.ID] = clinic.NewReasons(cat, a.Program, sp)
 	}
-	plan, _, err := s.mat.Plan(ctx, p, a)
-	if err != nil {
-		return nil, fmt.Errorf("feed: %w", err)
-	}
-	for _, w := range plan.Weeks {
-		reasons[fmt.Sprintf("%d/", w.Week)] = w.Decision.ReasonIn(cat)
-		for _, aw := range w.Activities {
-			reasons[fmt.Sprintf("%d/%s", w.Week, aw.ID)] = aw.Decision.ReasonIn(cat)
-		}
-	}
-	return reasons, nil
+	return out, nil
 }

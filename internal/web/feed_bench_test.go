@@ -1,87 +1,40 @@
-package web
+package web_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"pacer/internal/store"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
 	"pacer/programs"
 )
 
-// feedFixture is a server on a real SQLite store with one patient in
-// Europe/Berlin who has walking, stretching and core, all assigned through the
-// API three weeks before the clock, so the feed's window (14 days back, 8 weeks
-// ahead) is full. It takes testing.TB so benchmarks and tests share it.
+// feedFixture is pacer as `pacer serve` builds it, on a real SQLite store,
+// with one patient in Europe/Berlin who has walking, stretching and core,
+// all assigned through the API three weeks before the clock (Monday 23 Nov
+// 2026, 07:00 in Berlin), so the feed's window (14 days back, 8 weeks ahead)
+// is full. It takes testing.TB so benchmarks and tests share it; requests go
+// straight to the daemon's handler.
 type feedFixture struct {
-	srv     *Server
+	s       *testserver.Server
 	handler http.Handler
+	patient int64
 	feed    string // the feed's path, /feed/{token}.ics
 }
 
-func newFeedFixture(tb testing.TB, wrap func(*store.Store) Store) *feedFixture {
+func newFeedFixture(tb testing.TB) *feedFixture {
 	tb.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "pacer.db"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	lib, err := programs.LoadLibrary()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keys, _ := NewKeyring(bytes.Repeat([]byte("k"), 32))
-	now := time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC) // Monday 07:00 in Berlin
-	base, _ := url.Parse("https://pacer.example.org")
-	var ws Store = st
-	if wrap != nil {
-		ws = wrap(st)
-	}
-	s := New(ws, keys, lib, base, func() time.Time { return now }, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	th, err := st.CreateTherapist(ctx, "a@example.org", "", false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tok, _ := store.NewToken()
-	if err := st.CreateAPIToken(ctx, th.ID, "bench", store.HashToken(tok)); err != nil {
-		tb.Fatal(err)
-	}
-	f := &feedFixture{srv: s, handler: s.Handler()}
-	post := func(path, body string, out any) {
-		tb.Helper()
-		req := httptest.NewRequest("POST", path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		rec := httptest.NewRecorder()
-		f.handler.ServeHTTP(rec, req)
-		if rec.Code != http.StatusCreated {
-			tb.Fatalf("POST %s: %d %s", path, rec.Code, rec.Body)
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), out); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	var links patientLinks
-	post("/api/v1/patients", `{"name":"P","timezone":"Europe/Berlin"}`, &links)
+	s := testserver.New(tb, testkit.SQLite(tb))
+	links := s.Patient(`{"name":"P","timezone":"Europe/Berlin"}`)
 	for _, prog := range []string{"walking", "stretching", "core"} {
-		var a assignmentJSON
-		post(fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), `{"program":"`+prog+`","start":"2026-11-02"}`, &a)
+		s.Assign(links.ID, `{"program":"`+prog+`","start":"2026-11-02"}`)
 	}
-	f.feed = strings.TrimPrefix(links.FeedURL, base.String())
-	return f
+	return &feedFixture{s: s, handler: s.Daemon.Handler, patient: links.ID, feed: strings.TrimPrefix(links.FeedURL, s.URL)}
 }
 
 // get serves the feed through the full handler, with optional header pairs.
@@ -98,22 +51,20 @@ func (f *feedFixture) get(hdr ...string) *httptest.ResponseRecorder {
 // BenchmarkRenderFeed is an uncached render: the store reads, the wording and
 // the iCalendar text of three programs' sessions.
 func BenchmarkRenderFeed(b *testing.B) {
-	f := newFeedFixture(b, nil)
+	f := newFeedFixture(b)
 	ctx := context.Background()
 	tok := strings.TrimSuffix(strings.TrimPrefix(f.feed, "/feed/"), ".ics")
-	p, err := f.srv.Store.PatientByFeedToken(ctx, store.HashToken(tok))
+	p, err := f.s.Store.PatientByFeedToken(ctx, store.HashToken(tok))
 	if err != nil {
 		b.Fatal(err)
 	}
 	loc, _ := time.LoadLocation(p.Timezone)
-	today := programs.DateOf(f.srv.Now().In(loc))
+	today := programs.DateOf(f.s.Clock.Now().In(loc))
 	var size int
 	for b.Loop() {
-		e, err := f.srv.renderFeed(ctx, p, loc, today)
-		if err != nil {
+		if size, err = f.s.Daemon.Web.RenderFeed(ctx, p, today); err != nil {
 			b.Fatal(err)
 		}
-		size = len(e.body)
 	}
 	b.ReportMetric(float64(size), "bytes")
 }
@@ -121,7 +72,7 @@ func BenchmarkRenderFeed(b *testing.B) {
 // BenchmarkServeFeed serves a cached feed through the full handler: a 200
 // with the body, and a conditional GET answered 304.
 func BenchmarkServeFeed(b *testing.B) {
-	f := newFeedFixture(b, nil)
+	f := newFeedFixture(b)
 	first := f.get() // fills the cache
 	if first.Code != http.StatusOK {
 		b.Fatalf("feed: %d", first.Code)

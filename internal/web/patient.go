@@ -8,13 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"pacer/internal/clinic"
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
 )
-
-// checkInBackDays is how far back a patient may log: enough for a forgotten
-// weekend, not so far that old weeks are rewritten.
-const checkInBackDays = 30
 
 // checkinPatient resolves the capability token of a /c/{token} URL.
 func (s *Server) checkinPatient(w http.ResponseWriter, r *http.Request) (store.Patient, bool) {
@@ -63,9 +61,7 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	} else if !decodeJSON(w, r, maxJSONBody, &in) {
 		return
 	}
-	today := s.today(p)
-	c := in.CheckIn
-	c.Date = today
+	c := clinic.CheckIn{CheckIn: in.CheckIn, Assignment: in.Assignment}
 	if in.Date != "" {
 		d, err := programs.ParseDate(in.Date)
 		if err != nil {
@@ -74,78 +70,15 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 		}
 		c.Date = d
 	}
-	switch {
-	case c.Date > today:
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("date %s is in the future; today is %s", c.Date, today))
-		return
-	case c.Date < today.AddDays(-checkInBackDays):
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("date %s is more than %d days ago; check-ins can be logged up to %d days back",
-			c.Date, checkInBackDays, checkInBackDays))
-		return
-	}
-	assignments, err := s.Store.Assignments(r.Context(), p.ID)
+	rec, err := s.Clinic.CheckIn(r.Context(), p, c)
 	if err != nil {
-		s.internal(w, r, err)
+		s.fail(w, r, err, "check-in")
 		return
 	}
-	if len(assignments) == 0 {
-		writeError(w, http.StatusConflict, "there is no plan to check in to yet; your therapist assigns one")
-		return
+	if s.Metrics != nil {
+		s.Metrics.web.CheckIns.WithLabelValues(string(rec.Kind)).Inc()
 	}
-	// A session belongs to the assignment whose program has the activity; the
-	// other kinds belong to the patient and apply to every assignment.
-	target := assignments
-	var prog *programs.Program
-	if c.Kind == programs.SessionCheckIn {
-		target = nil
-		for _, a := range assignments {
-			pr, err := programs.Parse("assignment", a.Program)
-			if err != nil {
-				s.internal(w, r, err)
-				return
-			}
-			if _, has := pr.Activity(c.Activity); has && (in.Assignment == 0 || in.Assignment == a.ID) {
-				target, prog = append(target, a), pr
-			}
-		}
-		switch {
-		case len(target) == 0:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("activity %q is not in your plan", c.Activity))
-			return
-		case len(target) > 1:
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("activity %q is in more than one of your programs; say which with \"assignment\"", c.Activity))
-			return
-		}
-	} else if prog, err = programs.Parse("assignment", assignments[0].Program); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	if err := c.Validate(prog); err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	row := store.CheckIn{PatientID: p.ID, CheckIn: c}
-	if c.Kind == programs.SessionCheckIn {
-		row.AssignmentID = target[0].ID
-	}
-	saved, err := s.Store.AddCheckIn(r.Context(), row)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	var plan *programs.Plan
-	for _, a := range target {
-		if plan, err = s.mat.Materialize(r.Context(), p, a); err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
-	if s.alerts != nil {
-		if err := s.alerts.CheckedIn(r.Context(), p, c, saved.ID, plan, s.Now()); err != nil {
-			s.internal(w, r, err)
-			return
-		}
-	}
+	redFlag := rec.Kind == programs.RedFlagCheckIn && len(in.Answers) > 0 && rec.Pause == programs.PausedByRedFlag
 	out := struct {
 		Recorded bool          `json:"recorded"`
 		Date     programs.Date `json:"date"`
@@ -153,15 +86,20 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 		Paused   bool          `json:"paused"`
 		InFlare  bool          `json:"in_flare"`
 		Guidance string        `json:"guidance,omitempty"`
-	}{Recorded: true, Date: c.Date, Kind: string(c.Kind), Paused: plan.Paused, InFlare: plan.InFlare}
-	if c.Kind == programs.RedFlagCheckIn && len(c.Answers) > 0 {
-		out.Guidance = programs.RedFlagGuidance
+	}{Recorded: true, Date: rec.Date, Kind: string(rec.Kind), Paused: rec.Paused, InFlare: rec.InFlare}
+	if redFlag {
+		set, err := s.Store.NotifySettings(r.Context(), p.ID)
+		if err != nil {
+			s.internal(w, r, err)
+			return
+		}
+		out.Guidance = i18n.For(i18n.Parse(set.Language)).Text("redflag.guidance", nil)
 	}
 	if form {
 		// Back to the page, which thanks the patient for what was saved
 		// and, after a red flag, shows the urgent-care guidance at once.
-		back := "/c/" + url.PathEscape(r.PathValue("token")) + "?saved=" + url.QueryEscape(string(c.Kind))
-		if out.Guidance != "" {
+		back := "/c/" + url.PathEscape(r.PathValue("token")) + "?saved=" + url.QueryEscape(string(rec.Kind))
+		if redFlag {
 			back += "&guidance=red_flag"
 		}
 		http.Redirect(w, r, back, http.StatusSeeOther)

@@ -15,13 +15,12 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"rsc.io/qr"
 
+	"pacer/internal/clinic"
 	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
@@ -56,7 +55,7 @@ type checkinView struct {
 	Week            []weekSession
 	Scale           []int
 	Signals         []signalField
-	RedFlags        []programs.RedFlag
+	RedFlags        []redFlagQuestion
 	Feed            string
 	Webcal          template.URL // html/template would refuse the webcal: scheme otherwise
 	QR              template.HTML
@@ -74,7 +73,8 @@ type todaySession struct {
 	Date, Time, Amount, Unit, Recorded string
 }
 
-type whyLine struct{ Name, Amount, Reason string }
+// whyLine is an activity's dose today and why.
+type whyLine struct{ Activity, Name, Amount, Reason string }
 
 type weekSession struct {
 	Day, Time, Name, Amount, Status string
@@ -82,6 +82,9 @@ type weekSession struct {
 }
 
 type signalField struct{ Name, Label string }
+
+// redFlagQuestion is a question of the red-flag screen in the page's language.
+type redFlagQuestion struct{ ID, Question string }
 
 // settingsForm is the reminder settings as the form shows them.
 type settingsForm struct {
@@ -140,8 +143,8 @@ func (pp *patientPages) render(w http.ResponseWriter, r *http.Request, status in
 	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
 }
 
-// view gathers the page's data: sessions from the store, decisions and the
-// flare and pause state from each assignment's plan.
+// view gathers the page's data: sessions, doses, reasons and the pause and
+// flare state, all as the last re-plan stored them.
 func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, error) {
 	ctx := r.Context()
 	token := r.PathValue("token")
@@ -150,17 +153,13 @@ func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, er
 		return nil, err
 	}
 	cat := i18n.For(i18n.Parse(set.Language))
-	loc, err := pp.zone(p.Timezone)
-	if err != nil {
-		return nil, err
-	}
 	today := pp.today(p)
-	feedURL := pp.FeedURL(pp.Keys.FeedToken(p.FeedNonce))
+	feedURL := pp.Clinic.Links(p).FeedURL
 	v := &checkinView{
 		cat: cat, Lang: string(cat.Lang()), Base: "/c/" + token,
-		TodayLabel: dateLabel(cat, today, loc), RedFlags: redFlagsIn(cat),
+		TodayLabel: cat.Day(today), RedFlags: redFlagsIn(cat),
 		Scale: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
-		Feed:  feedURL, Webcal: template.URL(WebcalURL(feedURL)), QR: qrSVG(feedURL, cat.Text("page.cal.qr.title", nil)),
+		Feed:  feedURL, Webcal: template.URL(clinic.WebcalURL(feedURL)), QR: qrSVG(feedURL, cat.Text("page.cal.qr.title", nil)),
 	}
 	for _, f := range []string{"function", "symptoms", "confidence"} {
 		v.Signals = append(v.Signals, signalField{f, cat.Text("page.weekly."+f, nil)})
@@ -170,38 +169,36 @@ func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, er
 	if err != nil {
 		return nil, err
 	}
-	progs := map[int64]*programs.Program{}
 	sessions, err := pp.Store.Sessions(ctx, p.ID, today, today.AddDays(7))
 	if err != nil {
 		return nil, err
 	}
+	reasons := map[int64]*clinic.Reasons{}
 	for _, a := range assignments {
-		plan, prog, err := pp.mat.Plan(ctx, p, a)
-		if err != nil {
+		sp, err := pp.Store.Plan(ctx, a.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not planned yet (just after an upgrade)
+		} else if err != nil {
 			return nil, err
 		}
-		progs[a.ID] = prog
-		v.InFlare = v.InFlare || plan.InFlare
-		v.Paused = v.Paused || plan.Paused
-		if plan.Paused && pausedForRedFlag(plan, today) {
+		rs := clinic.NewReasons(cat, a.Program, sp)
+		reasons[a.ID] = rs
+		v.InFlare = v.InFlare || sp.Header.FlareOn != 0
+		v.Paused = v.Paused || sp.Header.Pause != ""
+		if sp.Header.Pause == programs.PausedByRedFlag {
 			v.RedFlagGuidance = cat.Text("redflag.guidance", nil)
 		}
-		v.Why = append(v.Why, whyToday(cat, plan, prog, today, sessions, a.ID)...)
+		v.Why = append(v.Why, whyToday(rs, a, today, sessions)...)
 	}
 
-	name := func(x store.Session) (string, string) {
-		if pr, ok := progs[x.AssignmentID]; ok {
-			if act, ok := pr.Activity(x.Activity); ok {
-				return act.Name, act.Instructions
-			}
-		}
-		return x.Activity, ""
-	}
 	for _, x := range sessions {
 		if x.Status == programs.Cancelled {
 			continue
 		}
-		n, instr := name(x)
+		n, instr := x.Activity, ""
+		if a := activityOf(assignments, x); a != nil {
+			n, instr = a.Name, a.Instructions
+		}
 		if x.Date == today {
 			ts := todaySession{ID: x.ID, Assignment: x.AssignmentID, Activity: x.Activity, Name: n, Instructions: instr,
 				Date: x.Date.String(), Time: x.Time.String(), Amount: amountIn(cat, x.Unit, x.Dose, x.Sets),
@@ -212,7 +209,7 @@ func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, er
 			v.Today = append(v.Today, ts)
 			continue
 		}
-		ws := weekSession{Day: dateLabel(cat, x.Date, loc), Time: x.Time.String(), Name: n,
+		ws := weekSession{Day: cat.Day(x.Date), Time: x.Time.String(), Name: n,
 			Amount: amountIn(cat, x.Unit, x.Dose, x.Sets), Tentative: x.Projected}
 		if x.Status != programs.Planned {
 			ws.Status = cat.Text("page.status."+string(x.Status), nil)
@@ -228,65 +225,43 @@ func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, er
 	return v, nil
 }
 
-// pausedForRedFlag reports whether a paused plan's pause came from a red
-// flag rather than from the therapist: the last pause-related decision or
-// event up to today is PAUSED_RED_FLAG.
-func pausedForRedFlag(plan *programs.Plan, today programs.Date) bool {
-	red := false
-	for _, w := range plan.Weeks {
-		if w.Start > today {
-			break
-		}
-		if w.Decision.Code == programs.PausedRedFlag {
-			red = true
-		}
-		for _, e := range w.Events {
-			if e.Date > today {
-				continue
-			}
-			switch e.Code {
-			case programs.PausedRedFlag:
-				red = true
-			case programs.Override:
-				red = false
-			}
+// activityOf is a session's activity in its program.
+func activityOf(as []store.Assignment, x store.Session) *programs.Activity {
+	for _, a := range as {
+		if a.ID == x.AssignmentID {
+			act, _ := a.Program.Activity(x.Activity)
+			return act
 		}
 	}
-	return red
+	return nil
 }
 
-// whyToday is each activity's dose and its reason for the week holding
-// today; in a flare, the step-back and its dose.
-func whyToday(cat *i18n.Catalog, plan *programs.Plan, prog *programs.Program, today programs.Date, sessions []store.Session, assignment int64) []whyLine {
+// whyToday is each activity's dose and its reason in the week holding
+// today: the dose and reason of its next session from today on (a flare
+// declared today gives the reason "the cut starts tomorrow", and from
+// tomorrow the step-back's), else the week's decision; while paused, why.
+func whyToday(rs *clinic.Reasons, a store.Assignment, today programs.Date, sessions []store.Session) []whyLine {
+	if today < a.Start {
+		return nil
+	}
+	week := int(today-a.Start)/7 + 1
 	var out []whyLine
-	for _, w := range plan.Weeks {
-		if today < w.Start || today >= w.Start.AddDays(7) {
+	for _, act := range a.Program.Activities {
+		aw, ok := rs.ActivityWeek(week, act.ID)
+		if !ok {
 			continue
 		}
-		for _, aw := range w.Activities {
-			name := aw.ID
-			if act, ok := prog.Activity(aw.ID); ok {
-				name = act.Name
+		dose, sets, unit, reason := aw.Dose, aw.Sets, aw.Unit, rs.Week(week, act.ID)
+		for _, x := range sessions {
+			if x.AssignmentID == a.ID && x.Activity == act.ID && x.Week == week && x.Status != programs.Cancelled {
+				dose, reason = x.Dose, rs.Session(x)
+				break
 			}
-			dose := aw.Dose
-			// The next session's dose: a flare steps back within the week.
-			for _, x := range sessions {
-				if x.AssignmentID == assignment && x.Activity == aw.ID && x.Status != programs.Cancelled {
-					dose = x.Dose
-					break
-				}
-			}
-			reason := aw.Decision.ReasonIn(cat)
-			switch {
-			case plan.Paused && pausedForRedFlag(plan, today):
-				reason = cat.Text("reason.paused_red_flag", nil)
-			case plan.Paused:
-				reason = cat.Text("reason.paused_therapist", nil)
-			case plan.InFlare:
-				reason = cat.Text("reason.step_back", i18n.Args{"dose": cat.Amount(aw.Unit, dose)})
-			}
-			out = append(out, whyLine{Name: name, Amount: amountIn(cat, aw.Unit, dose, aw.Sets), Reason: reason})
 		}
+		if why := rs.Paused(); why != "" {
+			reason = why
+		}
+		out = append(out, whyLine{Activity: act.ID, Name: act.Name, Amount: amountIn(rs.Cat, unit, dose, sets), Reason: reason})
 	}
 	return out
 }
@@ -300,24 +275,11 @@ func amountIn(cat *i18n.Catalog, u programs.Unit, dose, sets int) string {
 	return a
 }
 
-// dateLabel is a day as the page shows it: "Monday 23 Nov", "Montag, 23. Nov.".
-func dateLabel(cat *i18n.Catalog, d programs.Date, loc *time.Location) string {
-	t := d.In(loc, 12*60)
-	wd := cat.Text("page.weekday."+strconv.Itoa(int(t.Weekday())), nil)
-	mo := cat.Text("page.month."+strconv.Itoa(int(t.Month())), nil)
-	if cat.Lang() == i18n.German {
-		return fmt.Sprintf("%s, %d. %s", wd, t.Day(), mo)
-	}
-	return fmt.Sprintf("%s %d %s", wd, t.Day(), mo)
-}
-
 // redFlagsIn are the red-flag questions in the catalogue's language.
-func redFlagsIn(cat *i18n.Catalog) []programs.RedFlag {
-	out := slices.Clone(programs.RedFlags)
-	for i := range out {
-		if id := "redflag.q." + out[i].ID; cat.Has(id) {
-			out[i].Question = cat.Text(id, nil)
-		}
+func redFlagsIn(cat *i18n.Catalog) []redFlagQuestion {
+	out := make([]redFlagQuestion, len(programs.RedFlags))
+	for i, f := range programs.RedFlags {
+		out[i] = redFlagQuestion{ID: f.ID, Question: cat.Text("redflag.q."+f.ID, nil)}
 	}
 	return out
 }
@@ -440,14 +402,14 @@ func (pp *patientPages) postSettings(w http.ResponseWriter, r *http.Request) {
 	if l := f.Get("language"); l != "" {
 		in.Language = &l
 	}
-	err = pp.saveChannels(r.Context(), p, in)
-	if bad, ok := errors.AsType[*badInput](err); ok {
+	err = pp.Clinic.SetSettings(r.Context(), p, in.settings())
+	if bad, ok := errors.AsType[*clinic.Problem](err); ok {
 		v, err := pp.view(r, p)
 		if err != nil {
 			pp.internal(w, r, err)
 			return
 		}
-		v.SettingsError = v.cat.Text("page.settings.error", i18n.Args{"text": bad.msg})
+		v.SettingsError = v.cat.Text("page.settings.error", i18n.Args{"text": bad.Msg})
 		v.Settings = settingsForm{Email: f.Get("email"), NtfyTopic: f.Get("ntfy_topic"), Webhook: f.Get("webhook_url"),
 			QuietStart: f.Get("quiet_start"), QuietEnd: f.Get("quiet_end")}
 		pp.render(w, r, http.StatusUnprocessableEntity, v)

@@ -1,4 +1,4 @@
-package web
+package web_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"rsc.io/qr"
 
 	"pacer/internal/i18n"
+	"pacer/internal/planjson"
 	"pacer/programs"
 )
 
@@ -19,16 +20,16 @@ import (
 // baseline of 10 minutes (8 minutes in week 1), on Monday 23 Nov 2026 at 07:00.
 func checkinFixture(t *testing.T, language string) (*env, *browser, patientLinks, string) {
 	t.Helper()
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/pacer.db")
+	e := sqliteEnv(t)
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
 	if language != "" {
-		e.json("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.tokenA,
+		e.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA,
 			`{"channels":[],"language":"`+language+`"}`, 200, nil)
 	}
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA,
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA,
 		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"schedule":{"walk":{"days":["daily"],"times":["18:00"]}}}`, 201, nil)
-	return e, newBrowser(e), links, strings.TrimPrefix(links.CheckinURL, e.srv.URL)
+	return e, newBrowser(e), links, strings.TrimPrefix(links.CheckinURL, e.URL)
 }
 
 // section is the HTML of the page's section with the given id.
@@ -50,7 +51,7 @@ func TestCheckinPage(t *testing.T) {
 	p := b.send("GET", path, nil)
 	p.want(t, "the check-in page", http.StatusOK, `<html lang="en">`, "My movement plan", "Walk · 8 minutes",
 		`name="status" value="done"`, `name="status" value="partial"`, `name="status" value="skipped"`,
-		"I'm in a flare-up", "Warning signs", programs.RedFlags[0].Question, "Why today's dose", "The week ahead",
+		"I'm in a flare-up", "Warning signs", english.Text("redflag.q."+programs.RedFlags[0].ID, nil), "Why today's dose", "The week ahead",
 		`href="`+links.WebcalURL+`"`, links.FeedURL, "From URL", "Turn on notifications", `name="quiet_start"`,
 		`rel="manifest"`, `name="apple-mobile-web-app-capable"`, `rel="apple-touch-icon"`)
 	if got := p.hdr.Get("Referrer-Policy"); got != "no-referrer" {
@@ -107,14 +108,12 @@ func TestCheckinPage(t *testing.T) {
 	if done.code != http.StatusSeeOther || !strings.HasPrefix(done.hdr.Get("Location"), path+"?saved=session") {
 		t.Fatalf("Done: %d Location %q, want 303 back to the page", done.code, done.hdr.Get("Location"))
 	}
-	var plan struct {
-		Weeks []programs.Week `json:"weeks"`
-	}
-	asg, err := e.st.Assignments(context.Background(), links.ID)
+	var plan planjson.Plan
+	asg, err := e.Store.Assignments(context.Background(), links.ID)
 	if err != nil || len(asg) != 1 {
 		t.Fatalf("assignments %v, %v", asg, err)
 	}
-	e.json("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", asg[0].ID), e.tokenA, "", 200, &plan)
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", asg[0].ID), e.TokenA, "", 200, &plan)
 	if s := plan.Weeks[0].Activities[0].Sessions[0]; s.Date.String() != "2026-11-23" || s.Status != programs.Done {
 		t.Errorf("Monday's session after Done: %+v", s)
 	}
@@ -131,8 +130,11 @@ func TestCheckinPage(t *testing.T) {
 	if week := section(t, p.body, "week"); !strings.Contains(week, "Tuesday 24 Nov</span> <span class=\"time\">18:00</span> Walk · 4 minutes") {
 		t.Errorf("tomorrow's walk after a flare is not 4 minutes:\n%s", week)
 	}
-	if why := section(t, p.body, "why"); !strings.Contains(why, "Flare-up:") {
-		t.Errorf("why today's dose in a flare:\n%s", why)
+	// On the day it is declared, today's dose stands and the page says the
+	// cut starts tomorrow, naming tomorrow's dose.
+	if why := section(t, p.body, "why"); !strings.Contains(why, "Walk: 8 minutes.") ||
+		!strings.Contains(why, "the cut starts tomorrow") || !strings.Contains(why, "(Walk: 4 minutes)") {
+		t.Errorf("why today's dose on the day of a flare:\n%s", why)
 	}
 }
 
@@ -153,10 +155,11 @@ func TestCheckinRedFlag(t *testing.T) {
 		t.Fatalf("a red flag: %d %q", yes.code, loc)
 	}
 	p = b.send("GET", yes.hdr.Get("Location"), nil)
-	p.want(t, "after a red flag", http.StatusOK, `role="alert"`, programs.RedFlagGuidance, "Your plan is paused")
+	guidance := english.Text("redflag.guidance", nil)
+	p.want(t, "after a red flag", http.StatusOK, `role="alert"`, guidance, "Your plan is paused")
 	// The guidance stays while the plan is paused for it.
 	p = b.send("GET", path, nil)
-	p.want(t, "the page later", http.StatusOK, programs.RedFlagGuidance)
+	p.want(t, "the page later", http.StatusOK, guidance)
 	if strings.Contains(section(t, p.body, "today"), `value="done"`) {
 		t.Error("a Done button while the plan is paused")
 	}
@@ -197,7 +200,7 @@ func TestCheckinManifestAndServiceWorker(t *testing.T) {
 	if cc := sw.hdr.Get("Cache-Control"); cc != "no-cache" {
 		t.Errorf("sw.js Cache-Control %q, want no-cache so new releases are picked up", cc)
 	}
-	if code, _, _ := e.do("GET", "/c/nosuchtoken/manifest.webmanifest", "", ""); code != http.StatusNotFound {
+	if code, _, _ := e.Do("GET", "/c/nosuchtoken/manifest.webmanifest", "", ""); code != http.StatusNotFound {
 		t.Errorf("the manifest of an unknown token: %d", code)
 	}
 }
@@ -242,7 +245,7 @@ func TestCheckinSettingsForm(t *testing.T) {
 		t.Fatalf("settings: %d %s", s.code, s.body)
 	}
 	var reply channelsReply
-	e.json("GET", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.tokenA, "", 200, &reply)
+	e.JSON("GET", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA, "", 200, &reply)
 	if reply.Language != "de" || reply.QuietHours.Start != "22:00" || reply.QuietHours.End != "06:30" ||
 		len(reply.Channels) != 1 || !strings.Contains(string(reply.Channels[0]), "pacer-rm-42") {
 		t.Errorf("after the settings form: %+v", reply)

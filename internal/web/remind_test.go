@@ -1,17 +1,20 @@
-package web
+package web_test
+
+// The reminder tests run the daemon's own dispatcher (d.Dispatcher, one
+// batch at a time with RunOnce) and its review (d.Jobs.Reviewer), with the
+// email channel configured as `pacer serve` reads it, pointed at a real SMTP
+// server on loopback. Email is the one channel a production configuration
+// lets reach a peer on this machine: webhooks, ntfy and Web Push take https
+// URLs only.
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log"
-	"log/slog"
 	"mime"
 	"mime/quotedprintable"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"net/mail"
 	"strings"
 	"sync"
@@ -20,17 +23,17 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"pacer/internal/config"
 	"pacer/internal/store"
-	"pacer/notify/email"
-	"pacer/notify/webhook"
-	"pacer/programs"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
 	"pacer/scheduler"
 )
 
 // mailbox is a real SMTP server on loopback that keeps what it receives.
 type mailbox struct {
 	mu   sync.Mutex
-	msgs []*mail.Message
+	msgs []*letter
 	port int
 }
 
@@ -53,17 +56,22 @@ func (s *mailSession) Data(r io.Reader) error {
 	} else {
 		body, _ = io.ReadAll(msg.Body)
 	}
-	msg.Body = strings.NewReader(string(body))
 	s.m.mu.Lock()
-	s.m.msgs = append(s.m.msgs, msg)
+	s.m.msgs = append(s.m.msgs, &letter{Header: msg.Header, Body: string(body)})
 	s.m.mu.Unlock()
 	return nil
 }
 
-func (m *mailbox) received() []*mail.Message {
+// letter is a message as the mailbox received it, its body decoded.
+type letter struct {
+	Header mail.Header
+	Body   string
+}
+
+func (m *mailbox) received() []*letter {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]*mail.Message(nil), m.msgs...)
+	return append([]*letter(nil), m.msgs...)
 }
 
 func startMailbox(t *testing.T) *mailbox {
@@ -82,67 +90,58 @@ func startMailbox(t *testing.T) *mailbox {
 	return m
 }
 
-// sink is a webhook receiver that keeps each call's JSON.
-type sink struct {
-	mu    sync.Mutex
-	calls []map[string]any
-	srv   *httptest.Server
+// subjectOf is a message's decoded Subject.
+func subjectOf(m *letter) string {
+	s, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	return s
 }
 
-func startSink(t *testing.T) *sink {
-	k := &sink{}
-	k.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var v map[string]any
-		json.NewDecoder(r.Body).Decode(&v)
-		k.mu.Lock()
-		k.calls = append(k.calls, v)
-		k.mu.Unlock()
-	}))
-	t.Cleanup(k.srv.Close)
-	return k
-}
-
-func (k *sink) received() []map[string]any {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return append([]map[string]any(nil), k.calls...)
-}
-
-// reminders wires a dispatcher with real email and webhook channels into env.
-func reminders(t *testing.T, e *env, mb *mailbox) *scheduler.Dispatcher {
-	t.Helper()
-	chs := &scheduler.Channels{
-		Email:   &email.Settings{Host: "127.0.0.1", Port: mb.port, From: "pacer@clinic.example", TLS: email.TLSNone},
-		Webhook: webhook.Settings{AllowHTTP: true},
+// to returns the messages addressed to addr.
+func to(ms []*letter, addr string) []*letter {
+	var out []*letter
+	for _, m := range ms {
+		if strings.Contains(m.Header.Get("To"), addr) {
+			out = append(out, m)
+		}
 	}
-	d := &scheduler.Dispatcher{Store: e.st, Notifier: chs.Notifier, Now: e.clock.Now,
-		CheckinURL: func(p store.Patient) string { return e.server.Links(p).CheckinURL },
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil))}
-	alerts := &scheduler.Alerts{Store: e.st, EmailReady: true, CheckinURL: d.CheckinURL,
-		PatientURL: func(p store.Patient) string { return fmt.Sprintf("%s/patients/%d", e.srv.URL, p.ID) }, Wake: d.Wake}
-	e.server.Reminders(chs, alerts, "", d.Wake)
-	return d
+	return out
 }
 
-// remindedPatient creates a patient with email and webhook channels whose walk
-// is due two minutes after the clock, and returns its links.
-func remindedPatient(t *testing.T, e *env, hook string) patientLinks {
+// mailedEnv runs pacer with its SMTP settings pointed at a fresh mailbox, as
+// an operator's configuration would (plain SMTP on loopback).
+func mailedEnv(t *testing.T, dsn string, opts ...testserver.Options) (*env, *mailbox) {
+	t.Helper()
+	mb := startMailbox(t)
+	var o testserver.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Config = func(c *config.Config) {
+		c.SMTP.Host, c.SMTP.Port, c.SMTP.From, c.SMTP.TLS = "127.0.0.1", mb.port, "pacer@clinic.example", "none"
+	}
+	return newEnv(t, dsn, o), mb
+}
+
+// remindedPatient creates a patient with an email channel whose walk is due
+// two minutes after the clock, and returns its links.
+func remindedPatient(t *testing.T, e *env) patientLinks {
 	t.Helper()
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"R. M.","email":"rm@example.org","timezone":"Europe/Berlin"}`, 201, &links)
-	e.json("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.tokenA,
-		`{"channels":[{"type":"email","address":"rm@example.org"},{"type":"webhook","url":"`+hook+`"}]}`, 200, nil)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","email":"rm@example.org","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA,
+		`{"channels":[{"type":"email","address":"rm@example.org"}]}`, 200, nil)
 	berlin, _ := time.LoadLocation("Europe/Berlin")
-	due := e.clock.Now().Add(2 * time.Minute).In(berlin)
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, fmt.Sprintf(
+	due := e.Clock.Now().Add(2 * time.Minute).In(berlin)
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, fmt.Sprintf(
 		`{"program":"walking","start":"%s","baseline":{"walk":10},"schedule":{"walk":{"days":["daily"],"times":["%s"]}}}`,
 		due.Format(time.DateOnly), due.Format("15:04")), 201, nil)
 	return links
 }
 
-func run(t *testing.T, d *scheduler.Dispatcher) int {
+// run sends one batch of due reminders through the daemon's dispatcher.
+func run(t *testing.T, e *env) int {
 	t.Helper()
-	n, err := d.RunOnce(context.Background())
+	n, err := e.Daemon.Dispatcher.RunOnce(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,38 +149,35 @@ func run(t *testing.T, d *scheduler.Dispatcher) int {
 }
 
 func TestReminderAcceptance(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
-		e := newEnv(t, dsn)
-		mb, hook := startMailbox(t), startSink(t)
-		d := reminders(t, e, mb)
-		links := remindedPatient(t, e, hook.srv.URL)
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		e, mb := mailedEnv(t, dsn)
+		links := remindedPatient(t, e)
 
-		if n := run(t, d); n != 0 {
+		if n := run(t, e); n != 0 {
 			t.Fatalf("%d reminders went out before they were due", n)
 		}
-		e.clock.Set(e.clock.Now().Add(2 * time.Minute))
-		run(t, d)
-		run(t, d) // a second pass sends nothing more
-		mails, calls := mb.received(), hook.received()
-		if len(mails) != 1 || len(calls) != 1 {
-			t.Fatalf("%d emails and %d webhook calls, want exactly one of each", len(mails), len(calls))
+		e.Clock.Set(e.Clock.Now().Add(2 * time.Minute))
+		run(t, e)
+		run(t, e) // a second pass sends nothing more
+		mails := mb.received()
+		if len(mails) != 1 {
+			t.Fatalf("%d emails, want exactly one", len(mails))
 		}
-		subject, _ := new(mime.WordDecoder).DecodeHeader(mails[0].Header.Get("Subject"))
-		body, _ := io.ReadAll(mails[0].Body)
-		for _, s := range []string{subject, string(body), calls[0]["title"].(string) + calls[0]["body"].(string)} {
+		title, text := subjectOf(mails[0]), mails[0].Body
+		for _, s := range []string{title, text} {
 			if !strings.Contains(s, "8 minutes") {
 				t.Errorf("%q lacks the dose", s)
 			}
-			for _, word := range []string{"pain", "back", "R. M."} {
-				if strings.Contains(subject, word) || strings.Contains(calls[0]["title"].(string), word) {
-					t.Errorf("a title says %q", word)
-				}
+		}
+		for _, word := range []string{"pain", "back", "R. M."} {
+			if strings.Contains(title, word) {
+				t.Errorf("the subject %q says %q", title, word)
 			}
 		}
-		if !strings.Contains(string(body), links.CheckinURL) || calls[0]["url"] != links.CheckinURL {
-			t.Errorf("the check-in link is missing: %s / %v", body, calls[0]["url"])
+		if !strings.Contains(text, links.CheckinURL) {
+			t.Errorf("the check-in link is missing: %s", text)
 		}
-		if mails[0].Header.Get("To") == "" || !strings.Contains(mails[0].Header.Get("To"), "rm@example.org") {
+		if !strings.Contains(mails[0].Header.Get("To"), "rm@example.org") {
 			t.Errorf("email to %q", mails[0].Header.Get("To"))
 		}
 	})
@@ -198,22 +194,20 @@ func TestReminderAfterDowntime(t *testing.T) {
 		{"back after three hours: skipped as stale", 3 * time.Hour, 0, "stale"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
-			mb, hook := startMailbox(t), startSink(t)
-			d := reminders(t, e, mb)
-			links := remindedPatient(t, e, hook.srv.URL)
-			e.clock.Set(e.clock.Now().Add(tt.down)) // the daemon was stopped across the due time
-			run(t, d)
-			run(t, d)
-			if got := len(mb.received()) + len(hook.received()); got != 2*tt.sent {
-				t.Errorf("%d messages, want %d", got, 2*tt.sent)
+			e, mb := mailedEnv(t, testkit.SQLite(t))
+			links := remindedPatient(t, e)
+			e.Clock.Set(e.Clock.Now().Add(tt.down)) // the daemon was stopped across the due time
+			run(t, e)
+			run(t, e)
+			if got := len(mb.received()); got != tt.sent {
+				t.Errorf("%d messages, want %d", got, tt.sent)
 			}
-			rs, err := e.st.Reminders(context.Background(), links.ID, time.Time{})
+			rs, err := e.Store.Reminders(context.Background(), links.ID, time.Time{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range rs {
-				if r.Kind != scheduler.KindSession || r.DueAt.After(e.clock.Now()) {
+				if r.Kind != scheduler.KindSession || r.DueAt.After(e.Clock.Now()) {
 					continue // tomorrow's session is reminded tomorrow
 				}
 				if tt.skipped != "" && (r.Status != store.ReminderSkipped || r.SkipReason != tt.skipped) {
@@ -228,124 +222,132 @@ func TestReminderAfterDowntime(t *testing.T) {
 }
 
 func TestReminderAfterADispatcherCrash(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
-	mb, hook := startMailbox(t), startSink(t)
-	d := reminders(t, e, mb)
-	remindedPatient(t, e, hook.srv.URL)
-	e.clock.Set(e.clock.Now().Add(2 * time.Minute))
-	// A dispatcher claims the due rows and dies before sending.
-	claimed, err := e.st.ClaimDue(context.Background(), e.clock.Now(), 2*time.Minute, 100)
-	if err != nil || len(claimed) != 2 {
-		t.Fatalf("claimed %d, %v", len(claimed), err)
+	e, mb := mailedEnv(t, testkit.SQLite(t))
+	remindedPatient(t, e)
+	e.Clock.Set(e.Clock.Now().Add(2 * time.Minute))
+	// A dispatcher claims the due row and dies before sending.
+	claimed, err := e.Store.ClaimDue(context.Background(), e.Clock.Now(), 2*time.Minute, 100)
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d, %v; want the session reminder", len(claimed), err)
 	}
-	if n := run(t, d); n != 0 {
+	if n := run(t, e); n != 0 {
 		t.Fatalf("rows under a live lease were claimed again: %d", n)
 	}
-	e.clock.Set(e.clock.Now().Add(3 * time.Minute)) // the lease expires
-	run(t, d)
-	run(t, d)
-	if len(mb.received()) != 1 || len(hook.received()) != 1 {
-		t.Errorf("%d emails, %d webhook calls after the crash, want one each", len(mb.received()), len(hook.received()))
+	e.Clock.Set(e.Clock.Now().Add(3 * time.Minute)) // the lease expires
+	run(t, e)
+	run(t, e)
+	if len(mb.received()) != 1 {
+		t.Errorf("%d emails after the crash, want one", len(mb.received()))
 	}
 }
 
 func TestCheckedInSessionIsNotReminded(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
-	mb, hook := startMailbox(t), startSink(t)
-	d := reminders(t, e, mb)
-	links := remindedPatient(t, e, hook.srv.URL)
+	e, mb := mailedEnv(t, testkit.SQLite(t))
+	links := remindedPatient(t, e)
 	// Walked early and checked in: neither the reminder nor the nudge goes out.
-	e.json("POST", strings.TrimPrefix(links.CheckinURL, e.srv.URL)+"/checkins", "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
 	for range 8 {
-		e.clock.Set(e.clock.Now().Add(time.Hour))
-		run(t, d)
+		e.Clock.Set(e.Clock.Now().Add(time.Hour))
+		run(t, e)
 	}
-	if n := len(mb.received()) + len(hook.received()); n != 0 {
+	if n := len(mb.received()); n != 0 {
 		t.Errorf("%d messages for a session already checked in", n)
 	}
 }
 
 func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
-	mb, hook := startMailbox(t), startSink(t)
-	d := reminders(t, e, mb)
-	links := remindedPatient(t, e, hook.srv.URL)
-	c := strings.TrimPrefix(links.CheckinURL, e.srv.URL) + "/checkins"
-	e.json("POST", c, "", `{"kind":"flare"}`, 201, nil)
-	run(t, d)
+	e, mb := mailedEnv(t, testkit.SQLite(t))
+	links := remindedPatient(t, e)
+	c := links.CheckinURL + "/checkins"
+	e.JSON("POST", c, "", `{"kind":"flare"}`, 201, nil)
+	run(t, e)
+	// The patient's plan for the next days, and an alert to the therapist,
+	// who has no channel of their own: it goes to their address.
 	var titles []string
 	for _, m := range mb.received() {
-		s, _ := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
-		titles = append(titles, m.Header.Get("To")+": "+s)
+		titles = append(titles, m.Header.Get("To")+": "+subjectOf(m))
 	}
-	want := []string{"rm@example.org", "a@example.org"} // the patient's plan and the therapist's alert
-	if len(titles) != 2 || !strings.Contains(strings.Join(titles, "|"), want[0]) || !strings.Contains(strings.Join(titles, "|"), want[1]) {
+	if len(titles) != 2 || len(to(mb.received(), "rm@example.org")) != 1 || len(to(mb.received(), "a@example.org")) != 1 {
 		t.Errorf("after a flare: %v, want the flare plan to the patient and an alert to the therapist", titles)
 	}
-	e.json("POST", c, "", `{"kind":"red_flag","answers":["leg_weakness"]}`, 201, nil)
-	run(t, d)
-	urgent := 0
-	for _, call := range hook.received() {
-		if call["urgent"] == true {
-			urgent++
-			if !strings.Contains(call["body"].(string), "urgent medical advice") {
-				t.Errorf("red-flag guidance: %v", call["body"])
+	before := len(mb.received())
+	e.JSON("POST", c, "", `{"kind":"red_flag","answers":["leg_weakness"]}`, 201, nil)
+	run(t, e)
+	after := mb.received()[before:]
+	// The urgent-care guidance, worded by the catalogue, to the patient at
+	// once, with the link back to the check-in page.
+	guidance := 0
+	for _, m := range to(after, "rm@example.org") {
+		if subjectOf(m) == english.Text("redflag.title", nil) {
+			guidance++
+			if text := m.Body; !strings.Contains(text, english.Text("redflag.guidance", nil)) ||
+				!strings.Contains(text, "urgent medical advice") || !strings.Contains(text, links.CheckinURL) {
+				t.Errorf("red-flag guidance: %s", text)
 			}
 		}
 	}
-	if urgent != 1 {
-		t.Errorf("%d urgent webhook calls after a red flag, want 1", urgent)
+	if guidance != 1 {
+		t.Errorf("%d red-flag guidance emails to the patient, want 1", guidance)
 	}
-	_ = programs.RedFlagGuidance
+	if alerts := to(after, "a@example.org"); len(alerts) != 1 || subjectOf(alerts[0]) != "Red flag: R. M." {
+		t.Errorf("%d emails to the therapist after a red flag, want the red-flag alert", len(alerts))
+	}
 }
 
 func TestRemindersAcrossAWeekBoundaryAndDST(t *testing.T) {
-	e := newEnv(t, "sqlite:"+t.TempDir()+"/p.db")
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	start := time.Date(2026, 3, 25, 21, 0, 0, 0, berlin) // Wednesday evening; clocks go forward on Sunday 29 March
-	e.clock.Set(start)
-	mb, hook := startMailbox(t), startSink(t)
-	d := reminders(t, e, mb)
+	e, mb := mailedEnv(t, testkit.SQLite(t), testserver.Options{Start: start})
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
-	e.json("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.tokenA,
-		`{"channels":[{"type":"webhook","url":"`+hook.srv.URL+`"}],"nudge_hours":0}`, 200, nil)
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA,
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA,
+		`{"channels":[{"type":"email","address":"p@example.org"}],"nudge_hours":0}`, 200, nil)
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA,
 		`{"program":"walking","start":"2026-03-26","schedule":{"walk":{"days":["daily"],"times":["07:30"]}}}`, 201, nil)
-	reviewer := &scheduler.Reviewer{Store: e.st, Mat: e.server.mat, Now: e.clock.Now, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 
+	// What went out, by the outbox row each message was sent for, and when.
 	type arrival struct {
-		tag string
-		at  time.Time
+		kind string
+		at   time.Time
 	}
 	var got []arrival
+	sent := map[int64]bool{}
 	ctx := context.Background()
 	for now := start; now.Before(start.Add(8 * 24 * time.Hour)); now = now.Add(10 * time.Minute) {
-		e.clock.Set(now)
+		e.Clock.Set(now)
 		if now.Minute() == 0 { // the hourly review job
-			if _, err := reviewer.Sweep(ctx, scheduler.StartOfLocalDay); err != nil {
+			if _, err := e.Daemon.Jobs.Reviewer.Sweep(ctx, scheduler.StartOfLocalDay); err != nil {
 				t.Fatal(err)
 			}
 		}
-		before := len(hook.received())
-		run(t, d)
-		for _, c := range hook.received()[before:] {
-			got = append(got, arrival{c["tag"].(string), now})
+		run(t, e)
+		rs, err := e.Store.Reminders(ctx, links.ID, time.Time{})
+		if err != nil {
+			t.Fatal(err)
 		}
+		for _, r := range rs {
+			if r.Status == store.ReminderSent && !sent[r.ID] {
+				sent[r.ID] = true
+				got = append(got, arrival{r.Kind, now})
+			}
+		}
+	}
+	if n := len(mb.received()); n != len(got) {
+		t.Errorf("%d emails for %d reminders sent", n, len(got))
 	}
 	var sessions []string
 	weekly := 0
 	for _, a := range got {
-		switch {
-		case strings.HasPrefix(a.tag, "session:"):
+		switch a.kind {
+		case scheduler.KindSession:
 			sessions = append(sessions, a.at.In(berlin).Format("01-02 15:04 MST"))
-		case strings.HasPrefix(a.tag, scheduler.KindWeekly+":"):
+		case scheduler.KindWeekly:
 			weekly++
 			if l := a.at.In(berlin); l.Format("01-02 15:04") != "04-02 07:00" {
 				t.Errorf("weekly summary at %s, want 04-02 07:00, at the end of the quiet hours of week 2's first day", l)
 			}
 		default:
-			t.Errorf("unexpected message %q", a.tag)
+			t.Errorf("unexpected message %q", a.kind)
 		}
 	}
 	want := "03-26 07:30 CET,03-27 07:30 CET,03-28 07:30 CET,03-29 07:30 CEST,03-30 07:30 CEST," +

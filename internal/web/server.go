@@ -1,8 +1,10 @@
 // Package web serves pacer over HTTP: the therapist JSON API under /api/v1,
-// the patient's check-in endpoints under /c/{token}, calendar feeds under
-// /feed/{token}.ics, and the health endpoints. It owns authentication, request
-// limits and the mapping of domain errors to status codes; plans come from the
-// scheduler, rows from the store, iCalendar text from the feed package.
+// the therapist's pages, the patient's check-in page and endpoints under
+// /c/{token}, calendar feeds under /feed/{token}.ics, and the health
+// endpoints. It only translates HTTP: what a request does is a use case of
+// internal/clinic, what a page shows is read from the store as the last
+// re-plan stored it. It owns authentication, request limits and the mapping
+// of domain errors to status codes. internal/daemon builds it.
 package web
 
 import (
@@ -12,87 +14,72 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/store"
 	"pacer/programs"
-	"pacer/scheduler"
 )
 
-// Store is what the web layer needs of the store.
+// Store is what the web layer reads from the store; every write goes through
+// the clinic.
 type Store interface {
 	Ping(ctx context.Context) error
 	TherapistByAPIToken(ctx context.Context, hash []byte) (store.Therapist, error)
-	CreatePatient(ctx context.Context, p store.Patient, feedHash, checkinHash []byte) (store.Patient, error)
 	Patient(ctx context.Context, therapistID, id int64) (store.Patient, error)
 	Patients(ctx context.Context, therapistID int64) ([]store.Patient, error)
 	PatientByFeedToken(ctx context.Context, hash []byte) (store.Patient, error)
 	PatientByCheckinToken(ctx context.Context, hash []byte) (store.Patient, error)
-	RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
-	CreateAssignment(ctx context.Context, a store.Assignment) (store.Assignment, error)
 	Assignment(ctx context.Context, therapistID, id int64) (store.Assignment, error)
 	Assignments(ctx context.Context, patientID int64) ([]store.Assignment, error)
-	AddCheckIn(ctx context.Context, c store.CheckIn) (store.CheckIn, error)
-	AddOverride(ctx context.Context, o store.Override) (store.Override, error)
+	AllAssignments(ctx context.Context, patientID int64) ([]store.Assignment, error)
 	Sessions(ctx context.Context, patientID int64, from, to programs.Date) ([]store.Session, error)
-	Decisions(ctx context.Context, assignmentID int64) ([]store.Decision, error)
-	SetChannels(ctx context.Context, patientID int64, chs []store.Channel) ([]store.Channel, error)
-	SetNotifySettings(ctx context.Context, n store.NotifySettings) error
-	AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (store.Channel, error)
+	Plan(ctx context.Context, assignmentID int64) (store.Plan, error)
+	PatientStatuses(ctx context.Context, therapistID int64) ([]store.PatientStatus, error)
+	CheckInsOf(ctx context.Context, patientID int64) ([]store.CheckIn, error)
+	Channels(ctx context.Context, patientID int64) ([]store.Channel, error)
+	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
+	CreateTherapist(ctx context.Context, email, name string, admin bool) (store.Therapist, error)
+	CreateSetupToken(ctx context.Context, therapistID int64, hash []byte, expires time.Time) error
 	AuthStore
-	scheduler.Store
 }
+
+var _ Store = (*store.Store)(nil)
 
 // Server holds the web layer's dependencies; nothing here is global.
 type Server struct {
 	Store   Store
-	Keys    Keyring
+	Clinic  *clinic.Clinic
 	Library *programs.Library
-	BaseURL *url.URL
 	Now     func() time.Time
 	Log     *slog.Logger
 	// Metrics, if set, serves /metrics and counts requests (see metrics.go).
 	Metrics *Metrics
+	// VAPIDPublic is the key the check-in page subscribes to Web Push with;
+	// empty: Web Push is not set up.
+	VAPIDPublic string
 
-	mat *scheduler.Materializer
-
-	channels    *scheduler.Channels // nil: reminders are not set up
-	alerts      *scheduler.Alerts
-	vapidPublic string
-	feeds       *feedCache
-	zones       sync.Map // time zone name → *time.Location; LoadLocation reads a file each time
-	perToken    *limiter // requests per valid token
-	failures    *limiter // failed token lookups per client address
+	feeds    *feedCache
+	perToken *limiter // requests per valid token
+	failures *limiter // failed token lookups per client address
 }
 
-// New wires a server.
-func New(st Store, keys Keyring, lib *programs.Library, base *url.URL, now func() time.Time, log *slog.Logger) *Server {
+// New wires the HTTP side of a running pacer; internal/daemon calls it.
+func New(st Store, c *clinic.Clinic, lib *programs.Library, now func() time.Time, log *slog.Logger) *Server {
 	return &Server{
-		Store: st, Keys: keys, Library: lib, BaseURL: base, Now: now, Log: log,
-		mat:      &scheduler.Materializer{Store: st, Now: now},
+		Store: st, Clinic: c, Library: lib, Now: now, Log: log,
 		feeds:    newFeedCache(4096),
 		perToken: newLimiter(10, 40, now),
 		failures: newLimiter(1, 20, now),
 	}
 }
 
-// zone loads a patient's time zone once per name.
-func (s *Server) zone(name string) (*time.Location, error) {
-	if loc, ok := s.zones.Load(name); ok {
-		return loc.(*time.Location), nil
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, err
-	}
-	s.zones.Store(name, loc)
-	return loc, nil
-}
+// Forget drops what the server caches of a patient (their rendered feed): the
+// clinic calls it after a change.
+func (s *Server) Forget(patientID int64) { s.feeds.forget(patientID) }
 
 // Limits on request bodies.
 const (
@@ -128,6 +115,8 @@ func (s *Server) Handler() http.Handler {
 	api("DELETE /api/v1/patients/{id}", s.erasePatient)
 	api("POST /api/v1/patients/{id}/assignments", s.createAssignment)
 	api("POST /api/v1/patients/{id}/feed-token", s.rotateFeedToken)
+	api("POST /api/v1/patients/{id}/checkin-token", s.rotateCheckinToken)
+	api("POST /api/v1/assignments/{id}/end", s.endAssignment)
 	api("GET /api/v1/patients/{id}/channels", s.getChannelsAPI)
 	api("PUT /api/v1/patients/{id}/channels", s.putChannelsAPI)
 	api("GET /api/v1/assignments/{id}/plan", s.getPlan)
@@ -279,13 +268,24 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, http.StatusInternalServerError, "internal error; the server log has the details")
 }
 
-// notFoundOr maps ErrNotFound to 404 and anything else to 500.
-func (s *Server) notFoundOr(w http.ResponseWriter, r *http.Request, err error, what string) {
-	if errors.Is(err, store.ErrNotFound) {
+// fail answers a clinic error: a Problem with 400 and its message, a
+// Conflict with 409, a missing (or another therapist's) what with 404,
+// anything else with 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, what string) {
+	var (
+		p *clinic.Problem
+		c *clinic.Conflict
+	)
+	switch {
+	case errors.As(err, &p):
+		writeError(w, http.StatusBadRequest, p.Msg)
+	case errors.As(err, &c):
+		writeError(w, http.StatusConflict, c.Msg)
+	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+" not found")
-		return
+	default:
+		s.internal(w, r, err)
 	}
-	s.internal(w, r, err)
 }
 
 // decodeJSON reads a JSON body of at most limit bytes with no unknown fields.
@@ -323,21 +323,7 @@ func jsonMessage(err error) string {
 }
 
 // url builds an absolute URL under the base URL.
-func (s *Server) url(path string) string {
-	u := *s.BaseURL
-	u.Path = strings.TrimSuffix(u.Path, "/") + path
-	return u.String()
-}
+func (s *Server) url(path string) string { return s.Clinic.URL(path) }
 
-// FeedURL and CheckinURL are the patient's capability URLs for a token.
-func (s *Server) FeedURL(token string) string    { return s.url("/feed/" + token + ".ics") }
-func (s *Server) CheckinURL(token string) string { return s.url("/c/" + token) }
-
-// WebcalURL is the webcal:// form of a feed URL, which opens calendar apps.
-func WebcalURL(feedURL string) string {
-	_, rest, ok := strings.Cut(feedURL, "://")
-	if !ok {
-		return feedURL
-	}
-	return "webcal://" + rest
-}
+// today is the patient's local date now.
+func (s *Server) today(p store.Patient) programs.Date { return s.Clinic.Today(p) }

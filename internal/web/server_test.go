@@ -1,22 +1,15 @@
-package web
+package web_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
-	"net/url"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -24,164 +17,80 @@ import (
 
 	"github.com/emersion/go-ical"
 
-	"pacer/internal/store"
+	"pacer/internal/i18n"
+	"pacer/internal/planjson"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
 	"pacer/programs"
 )
 
-// clock is a settable clock for the server under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
-// env is a running server on a real store, with two therapists.
+// env is pacer as `pacer serve` builds it (daemon.New, through testserver)
+// on a real store, with a settable clock and therapists A (an admin) and B.
 type env struct {
-	t      *testing.T
-	srv    *httptest.Server
-	st     *store.Store
-	clock  *clock
-	tokenA string // therapist A's API token
-	tokenB string // therapist B's
-	server *Server
+	*testserver.Server
+	t *testing.T
 }
 
-// stores runs fn on SQLite and, when PACER_TEST_POSTGRES_URL is set, on
-// PostgreSQL in a schema of its own.
-func stores(t *testing.T, fn func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db")) })
-	base := os.Getenv("PACER_TEST_POSTGRES_URL")
-	t.Run("postgres", func(t *testing.T) {
-		if base == "" {
-			t.Skip("set PACER_TEST_POSTGRES_URL to run against PostgreSQL")
-		}
-		fn(t, postgresSchema(t, base))
-	})
-}
-
-func postgresSchema(t *testing.T, base string) string {
+func newEnv(t *testing.T, dsn string, opts ...testserver.Options) *env {
 	t.Helper()
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "pacer_web_" + hex.EncodeToString(b)
-	admin, err := sql.Open("pgx", base) // the store registers pgx
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
-		admin.Close()
-	})
-	u, _ := url.Parse(base)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return &env{Server: testserver.New(t, dsn, opts...), t: t}
 }
 
-func newEnv(t *testing.T, dsn string) *env {
+// sqliteEnv is an env on a fresh SQLite file.
+func sqliteEnv(t *testing.T, opts ...testserver.Options) *env {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	lib, err := programs.LoadLibrary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, _ := NewKeyring(bytes.Repeat([]byte("k"), 32))
-	c := &clock{t: time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC)} // Monday 07:00 in Berlin
-	e := &env{t: t, st: st, clock: c}
-	mux := http.NewServeMux()
-	e.srv = httptest.NewServer(mux)
-	t.Cleanup(e.srv.Close)
-	base, _ := url.Parse(e.srv.URL)
-	s := New(st, keys, lib, base, c.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	e.server = s
-	mux.Handle("/", s.Handler())
-	for i, email := range []string{"a@example.org", "b@example.org"} {
-		th, err := st.CreateTherapist(ctx, email, "", false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, _ := store.NewToken()
-		if err := st.CreateAPIToken(ctx, th.ID, "test", store.HashToken(tok)); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			e.tokenA = tok
-		} else {
-			e.tokenB = tok
-		}
-	}
-	return e
+	return newEnv(t, testkit.SQLite(t), opts...)
 }
 
-// do sends a request and returns the status and body.
-func (e *env) do(method, path, token, body string, hdr ...string) (int, []byte, http.Header) {
-	e.t.Helper()
-	u := path
-	if !strings.HasPrefix(path, "http") {
-		u = e.srv.URL + path
-	}
-	req, err := http.NewRequest(method, u, strings.NewReader(body))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, resp.Header
+// patientLinks are a patient's links as the API answers them.
+type patientLinks = testserver.Links
+
+// assignmentJSON is an assignment as the API answers it.
+type assignmentJSON struct {
+	ID      int64         `json:"id"`
+	Program string        `json:"program"`
+	Start   programs.Date `json:"start"`
+	Status  string        `json:"status"`
+	PlanURL string        `json:"plan_url"`
 }
 
-func (e *env) json(method, path, token, body string, want int, out any) {
-	e.t.Helper()
-	code, b, _ := e.do(method, path, token, body)
-	if code != want {
-		e.t.Fatalf("%s %s: %d %s, want %d", method, path, code, b, want)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			e.t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
+// patientJSON is a patient as GET /api/v1/patients lists them.
+type patientJSON struct {
+	ID       int64  `json:"id"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	Timezone string `json:"timezone"`
 }
 
+// errorBody is the API's error answer.
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+// channelsReply is GET and PUT …/channels' answer.
+type channelsReply struct {
+	Channels   []json.RawMessage `json:"channels"`
+	QuietHours struct {
+		Start string `json:"start"`
+		End   string `json:"end"`
+		Drop  bool   `json:"drop"`
+	} `json:"quiet_hours"`
+	LeadMinutes int    `json:"lead_minutes"`
+	NudgeHours  int    `json:"nudge_hours"`
+	Language    string `json:"language"`
+}
+
+// english is the English catalogue: what an English-speaking patient reads.
+var english = i18n.For(i18n.English)
+
+// vevent is what a test compares of a feed's event.
 type vevent struct {
 	UID, Summary, Status string
-	Sequence             string
+	Sequence             int
 	Start                time.Time
+	// Shown is everything a calendar shows of the event (every property
+	// but DTSTAMP, SEQUENCE and LAST-MODIFIED, and its alarms).
+	Shown string
 }
 
 func events(t *testing.T, body []byte) []vevent {
@@ -196,10 +105,30 @@ func events(t *testing.T, body []byte) []vevent {
 		if err != nil {
 			t.Fatal(err)
 		}
+		seq, _ := strconv.Atoi(ev.Props.Get(ical.PropSequence).Value)
 		out = append(out, vevent{ev.Props.Get(ical.PropUID).Value, ev.Props.Get(ical.PropSummary).Value,
-			ev.Props.Get(ical.PropStatus).Value, ev.Props.Get(ical.PropSequence).Value, start})
+			ev.Props.Get(ical.PropStatus).Value, seq, start, shown(ev.Component)})
 	}
 	return out
+}
+
+// shown is a component's properties and children in a fixed order, without
+// those that say when and how often it changed.
+func shown(c *ical.Component) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(c.Props)) {
+		switch name {
+		case ical.PropDateTimeStamp, ical.PropSequence, ical.PropLastModified:
+			continue
+		}
+		for _, p := range c.Props[name] {
+			fmt.Fprintf(&b, "%s;%v:%s\n", name, p.Params, p.Value)
+		}
+	}
+	for _, ch := range c.Children {
+		b.WriteString(ch.Name + "{" + shown(ch) + "}\n")
+	}
+	return b.String()
 }
 
 // scenario is the issue's acceptance path through the API. It returns the
@@ -210,16 +139,16 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 		FeedURL, CheckinURL, Webcal string `json:"-"`
 	}
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"R. M.","email":"rm@example.org","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","email":"rm@example.org","timezone":"Europe/Berlin"}`, 201, &links)
 	pat.ID = links.ID
 	if !strings.HasPrefix(links.WebcalURL, "webcal://") || !strings.HasSuffix(links.FeedURL, ".ics") {
 		t.Fatalf("links %+v", links)
 	}
 	var asg assignmentJSON
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", pat.ID), e.tokenA,
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", pat.ID), e.TokenA,
 		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"threshold":{"walk":20}}`, 201, &asg)
 
-	code, feed1, h := e.do("GET", links.FeedURL, "", "")
+	code, feed1, h := e.Do("GET", links.FeedURL, "", "")
 	if code != 200 || h.Get("Content-Type") != "text/calendar; charset=utf-8" || h.Get("ETag") == "" {
 		t.Fatalf("feed: %d %v", code, h)
 	}
@@ -230,14 +159,14 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 			t.Errorf("the feed names %q", bad)
 		}
 	}
-	_, feed2, _ := e.do("GET", links.FeedURL, "", "")
+	_, feed2, _ := e.Do("GET", links.FeedURL, "", "")
 	if !bytes.Equal(feed1, feed2) {
 		t.Error("two fetches of an unchanged feed differ")
 	}
-	if code, body, _ := e.do("GET", links.FeedURL, "", "", "If-None-Match", h.Get("ETag")); code != 304 || len(body) != 0 {
+	if code, body, _ := e.Do("GET", links.FeedURL, "", "", "If-None-Match", h.Get("ETag")); code != 304 || len(body) != 0 {
 		t.Errorf("conditional GET: %d with %d bytes, want 304", code, len(body))
 	}
-	if code, body, hh := e.do("HEAD", links.FeedURL, "", ""); code != 200 || len(body) != 0 || hh.Get("ETag") != h.Get("ETag") {
+	if code, body, hh := e.Do("HEAD", links.FeedURL, "", ""); code != 200 || len(body) != 0 || hh.Get("ETag") != h.Get("ETag") {
 		t.Errorf("HEAD: %d, %d bytes, ETag %q", code, len(body), hh.Get("ETag"))
 	}
 	checkWithClients(t, feed1)
@@ -250,16 +179,16 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 	}
 
 	// Monday's walk done, then a flare on Tuesday evening.
-	e.clock.Set(time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC))
-	e.json("POST", strings.TrimPrefix(links.CheckinURL, e.srv.URL)+"/checkins", "", `{"date":"2026-11-23","kind":"session","activity":"walk","status":"done"}`, 201, nil)
+	e.Clock.Set(time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC))
+	e.JSON("POST", strings.TrimPrefix(links.CheckinURL, e.URL)+"/checkins", "", `{"date":"2026-11-23","kind":"session","activity":"walk","status":"done"}`, 201, nil)
 	var res struct {
 		InFlare bool `json:"in_flare"`
 	}
-	e.json("POST", strings.TrimPrefix(links.CheckinURL, e.srv.URL)+"/checkins", "", `{"kind":"flare"}`, 201, &res)
+	e.JSON("POST", strings.TrimPrefix(links.CheckinURL, e.URL)+"/checkins", "", `{"kind":"flare"}`, 201, &res)
 	if !res.InFlare {
 		t.Error("the flare check-in did not put the plan in a flare")
 	}
-	_, feed3, _ := e.do("GET", links.FeedURL, "", "")
+	_, feed3, _ := e.Do("GET", links.FeedURL, "", "")
 	checkWithClients(t, feed3)
 	after = events(t, feed3)
 	byUID := map[string]vevent{}
@@ -273,13 +202,15 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 			t.Errorf("event %s lost its UID after the flare", ev.UID)
 			continue
 		}
-		if now.Summary != ev.Summary || now.Status != ev.Status || !now.Start.Equal(ev.Start) {
+		// Whatever a calendar shows of an event (time, title, status,
+		// description, alarm) changed: SEQUENCE rises; nothing did: it stays.
+		if now.Shown != ev.Shown {
 			changed++
 			if now.Sequence <= ev.Sequence {
-				t.Errorf("%s changed (%s → %s) but SEQUENCE stayed %s", ev.UID, ev.Summary, now.Summary, now.Sequence)
+				t.Errorf("%s changed (%s → %s) but SEQUENCE stayed %d:\n%s\n→\n%s", ev.UID, ev.Summary, now.Summary, now.Sequence, ev.Shown, now.Shown)
 			}
 		} else if now.Sequence != ev.Sequence {
-			t.Errorf("%s unchanged but SEQUENCE %s → %s", ev.UID, ev.Sequence, now.Sequence)
+			t.Errorf("%s unchanged but SEQUENCE %d → %d", ev.UID, ev.Sequence, now.Sequence)
 		}
 	}
 	if changed == 0 {
@@ -289,7 +220,7 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 		t.Errorf("Wednesday after the flare: %q, want the 4-minute step-back", ev.Summary)
 	}
 
-	code, planJSON, _ = e.do("GET", asg.PlanURL, e.tokenA, "")
+	code, planJSON, _ = e.Do("GET", asg.PlanURL, e.TokenA, "")
 	if code != 200 {
 		t.Fatalf("plan: %d %s", code, planJSON)
 	}
@@ -298,12 +229,16 @@ func scenario(t *testing.T, e *env) (planJSON []byte, after []vevent) {
 	var rot struct {
 		FeedURL string `json:"feed_url"`
 	}
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/feed-token", pat.ID), e.tokenA, "", 200, &rot)
-	if code, _, _ := e.do("GET", links.FeedURL, "", ""); code != 404 {
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/feed-token", pat.ID), e.TokenA, "", 200, &rot)
+	if code, _, _ := e.Do("GET", links.FeedURL, "", ""); code != 404 {
 		t.Errorf("old feed URL after rotation: %d, want 404", code)
 	}
-	if code, _, _ := e.do("GET", rot.FeedURL, "", ""); code != 200 {
+	if code, _, _ := e.Do("GET", rot.FeedURL, "", ""); code != 200 {
 		t.Errorf("new feed URL: %d", code)
+	}
+	// The two stores' patients have links of their own.
+	for i := range after {
+		after[i].Shown = strings.NewReplacer(links.CheckinURL, "<check-in link>", e.URL, "<base URL>").Replace(after[i].Shown)
 	}
 	return planJSON, after
 }
@@ -312,7 +247,7 @@ func TestAcceptanceScenario(t *testing.T) {
 	var plans [][]byte
 	var feeds [][]vevent
 	var mu sync.Mutex
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		p, f := scenario(t, e)
 		mu.Lock()
@@ -337,12 +272,12 @@ func TestAcceptanceScenario(t *testing.T) {
 }
 
 func TestAnotherTherapistGets404Everywhere(t *testing.T) {
-	stores(t, func(t *testing.T, dsn string) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
 		e := newEnv(t, dsn)
 		var links patientLinks
-		e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"UTC"}`, 201, &links)
+		e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"UTC"}`, 201, &links)
 		var asg assignmentJSON
-		e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":"core"}`, 201, &asg)
+		e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"core"}`, 201, &asg)
 		p, a := links.ID, asg.ID
 		for _, r := range []struct{ method, path, body string }{
 			{"GET", fmt.Sprintf("/api/v1/patients/%d", p), ""},
@@ -353,102 +288,103 @@ func TestAnotherTherapistGets404Everywhere(t *testing.T) {
 			{"POST", fmt.Sprintf("/api/v1/assignments/%d/resume", a), ""},
 			{"PATCH", fmt.Sprintf("/api/v1/assignments/%d", a), `{"dose":{"pelvic-tilt":8}}`},
 		} {
-			code, body, _ := e.do(r.method, r.path, e.tokenB, r.body)
+			code, body, _ := e.Do(r.method, r.path, e.TokenB, r.body)
 			if code != 404 || !strings.Contains(string(body), `"error"`) {
 				t.Errorf("%s %s as another therapist: %d %s, want 404", r.method, r.path, code, body)
 			}
 		}
 		var list []patientJSON
-		e.json("GET", "/api/v1/patients", e.tokenB, "", 200, &list)
+		e.JSON("GET", "/api/v1/patients", e.TokenB, "", 200, &list)
 		if len(list) != 0 {
 			t.Errorf("therapist B sees %d patients", len(list))
 		}
 		// And nothing changed for the owner: the feed still answers, unrotated.
-		if code, _, _ := e.do("GET", links.FeedURL, "", ""); code != 200 {
+		if code, _, _ := e.Do("GET", links.FeedURL, "", ""); code != 200 {
 			t.Errorf("owner's feed after B's attempts: %d", code)
 		}
 	})
 }
 
 func TestBadInputIs400AndLosesNothing(t *testing.T) {
-	e := newEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db"))
+	e := sqliteEnv(t)
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
 	var asg assignmentJSON
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &asg)
-	c := strings.TrimPrefix(links.CheckinURL, e.srv.URL) + "/checkins"
-	e.json("POST", c, "", `{"date":"2026-11-23","kind":"session","activity":"walk","status":"done"}`, 201, nil)
-	_, planBefore, _ := e.do("GET", asg.PlanURL, e.tokenA, "")
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &asg)
+	c := strings.TrimPrefix(links.CheckinURL, e.URL) + "/checkins"
+	e.JSON("POST", c, "", `{"date":"2026-11-23","kind":"session","activity":"walk","status":"done"}`, 201, nil)
+	_, planBefore, _ := e.Do("GET", asg.PlanURL, e.TokenA, "")
 
 	for _, r := range []struct{ method, path, token, body, want string }{
-		{"POST", "/api/v1/patients", e.tokenA, `{"name":"P"`, "not valid JSON"},
-		{"POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"Mars/Base"}`, `timezone "Mars/Base" is not a known IANA time zone`},
-		{"POST", "/api/v1/patients", e.tokenA, `{"name":"","timezone":"UTC"}`, "name is required"},
-		{"POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"UTC","colour":"red"}`, `unknown field "colour"`},
-		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":"jogging"}`, `program "jogging" is not a template`},
-		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":"walking","baseline":{"run":5}}`, `baseline: unknown activity "run"`},
-		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":{"id":"x","name":"X","activities":[]}}`, "the inline program is not valid"},
-		{"PATCH", fmt.Sprintf("/api/v1/assignments/%d", asg.ID), e.tokenA, `{"dose":{"walk":0}}`, "dose for walk must be more than zero"},
+		{"POST", "/api/v1/patients", e.TokenA, `{"name":"P"`, "not valid JSON"},
+		{"POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"Mars/Base"}`, `timezone "Mars/Base" is not a known IANA time zone`},
+		{"POST", "/api/v1/patients", e.TokenA, `{"name":"","timezone":"UTC"}`, "name is required"},
+		{"POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"UTC","colour":"red"}`, `unknown field "colour"`},
+		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"jogging"}`, `program "jogging" is not a template`},
+		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","baseline":{"run":5}}`, `baseline: unknown activity "run"`},
+		{"POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":{"id":"x","name":"X","activities":[]}}`, "the inline program is not valid"},
+		{"PATCH", fmt.Sprintf("/api/v1/assignments/%d", asg.ID), e.TokenA, `{"dose":{"walk":0}}`, "dose for walk must be more than zero"},
 		{"POST", c, "", `{"date":"2026-02-30","kind":"daily","pain":3}`, `date: "2026-02-30" is not a date`},
 		{"POST", c, "", `{"kind":"daily","pain":11}`, "pain 11 is outside 0-10"},
 		{"POST", c, "", `{"kind":"session","activity":"run","status":"done"}`, `activity "run" is not in your plan`},
 		{"POST", c, "", `{"kind":"mood"}`, `unknown kind "mood"`},
 		{"POST", c, "", `{"date":"2027-01-01","kind":"flare"}`, "is in the future"},
 	} {
-		code, body, _ := e.do(r.method, r.path, r.token, r.body)
+		code, body, _ := e.Do(r.method, r.path, r.token, r.body)
 		var msg errorBody
 		json.Unmarshal(body, &msg)
 		if code != 400 || !strings.Contains(msg.Error, r.want) {
 			t.Errorf("%s %s %s: %d %s, want 400 with %q", r.method, r.path, r.body, code, body, r.want)
 		}
 	}
-	if code, _, _ := e.do("POST", "/api/v1/patients", e.tokenA, `{"name":"`+strings.Repeat("x", 70<<10)+`"}`); code != 413 {
+	if code, _, _ := e.Do("POST", "/api/v1/patients", e.TokenA, `{"name":"`+strings.Repeat("x", 70<<10)+`"}`); code != 413 {
 		t.Errorf("a 70 KiB body: %d, want 413", code)
 	}
-	_, planAfter, _ := e.do("GET", asg.PlanURL, e.tokenA, "")
+	_, planAfter, _ := e.Do("GET", asg.PlanURL, e.TokenA, "")
 	if !bytes.Equal(planBefore, planAfter) {
 		t.Error("bad input changed the plan")
 	}
 }
 
 func TestRedFlagPausesAtOnce(t *testing.T) {
-	e := newEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db"))
+	e := sqliteEnv(t)
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"Europe/Berlin"}`, 201, &links)
 	var asg assignmentJSON
-	e.json("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.tokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &asg)
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &asg)
 	var res struct {
 		Paused   bool   `json:"paused"`
 		Guidance string `json:"guidance"`
 	}
-	e.json("POST", strings.TrimPrefix(links.CheckinURL, e.srv.URL)+"/checkins", "", `{"kind":"red_flag","answers":["bladder_bowel"]}`, 201, &res)
-	if !res.Paused || res.Guidance != programs.RedFlagGuidance {
+	e.JSON("POST", strings.TrimPrefix(links.CheckinURL, e.URL)+"/checkins", "", `{"kind":"red_flag","answers":["bladder_bowel"]}`, 201, &res)
+	// The urgent-care guidance is the catalogue's, in the patient's language.
+	if !res.Paused || res.Guidance != english.Text("redflag.guidance", nil) {
 		t.Errorf("red flag answer: %+v", res)
 	}
-	_, body, _ := e.do("GET", links.FeedURL, "", "")
+	_, body, _ := e.Do("GET", links.FeedURL, "", "")
 	for _, ev := range events(t, body) {
 		if ev.Status != "CANCELLED" {
 			t.Errorf("event %s on %s is %s after a red flag, want CANCELLED", ev.UID, ev.Start, ev.Status)
 		}
 	}
-	var plan programs.Plan
-	e.json("POST", fmt.Sprintf("/api/v1/assignments/%d/resume", asg.ID), e.tokenA, "", 200, &plan)
+	var plan planjson.Plan
+	e.JSON("POST", fmt.Sprintf("/api/v1/assignments/%d/resume", asg.ID), e.TokenA, "", 200, &plan)
 	if plan.Paused {
 		t.Error("resume did not resume")
 	}
 }
 
 func TestAuthAndRateLimits(t *testing.T) {
-	e := newEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db"))
-	if code, _, h := e.do("GET", "/api/v1/patients", "", ""); code != 401 || h.Get("WWW-Authenticate") == "" {
+	e := sqliteEnv(t)
+	if code, _, h := e.Do("GET", "/api/v1/patients", "", ""); code != 401 || h.Get("WWW-Authenticate") == "" {
 		t.Errorf("no token: %d", code)
 	}
-	if code, _, _ := e.do("GET", "/api/v1/patients", "nope", ""); code != 401 {
+	if code, _, _ := e.Do("GET", "/api/v1/patients", "nope", ""); code != 401 {
 		t.Errorf("bad token: %d", code)
 	}
 	limited := false
 	for range 100 {
-		if code, _, _ := e.do("GET", "/api/v1/patients", e.tokenA, ""); code == 429 {
+		if code, _, _ := e.Do("GET", "/api/v1/patients", e.TokenA, ""); code == 429 {
 			limited = true
 			break
 		}
@@ -458,7 +394,7 @@ func TestAuthAndRateLimits(t *testing.T) {
 	}
 	limited = false
 	for range 100 {
-		if code, _, _ := e.do("GET", "/feed/unknown-token.ics", "", ""); code == 429 {
+		if code, _, _ := e.Do("GET", "/feed/unknown-token.ics", "", ""); code == 429 {
 			limited = true
 			break
 		} else if code != 404 {
@@ -471,18 +407,18 @@ func TestAuthAndRateLimits(t *testing.T) {
 }
 
 func TestHealthAndCheckinPage(t *testing.T) {
-	e := newEnv(t, "sqlite:"+filepath.Join(t.TempDir(), "pacer.db"))
-	if code, _, _ := e.do("GET", "/readyz", "", ""); code != 200 {
+	e := sqliteEnv(t)
+	if code, _, _ := e.Do("GET", "/readyz", "", ""); code != 200 {
 		t.Errorf("readyz %d", code)
 	}
 	var links patientLinks
-	e.json("POST", "/api/v1/patients", e.tokenA, `{"name":"P","timezone":"UTC"}`, 201, &links)
-	code, body, h := e.do("GET", links.CheckinURL, "", "")
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"P","timezone":"UTC"}`, 201, &links)
+	code, body, h := e.Do("GET", links.CheckinURL, "", "")
 	if code != 200 || h.Get("Referrer-Policy") != "no-referrer" || !strings.Contains(string(body), "webcal://") {
 		t.Errorf("check-in page: %d, Referrer-Policy %q", code, h.Get("Referrer-Policy"))
 	}
-	e.st.Close()
-	if code, _, _ := e.do("GET", "/readyz", "", ""); code != 503 {
+	e.Store.Close()
+	if code, _, _ := e.Do("GET", "/readyz", "", ""); code != 503 {
 		t.Errorf("readyz with the store closed: %d, want 503", code)
 	}
 }
@@ -539,4 +475,34 @@ func checkWithClients(t *testing.T, body []byte) {
 			t.Errorf("%s sees other events than the feed holds:\n got %v\nwant %v", name, got.Events, want)
 		}
 	}
+}
+
+// A therapist's changes of one day stand in the order they were made: a
+// corrected dose is the one planned, and a pause after a resume pauses.
+func TestSameDayChangesStandInTheirOrder(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		l := e.Patient(`{"name":"P","timezone":"Europe/Berlin"}`)
+		a := fmt.Sprintf("/api/v1/assignments/%d", e.Assign(l.ID, `{"program":"walking","start":"2026-11-23","baseline":{"walk":10}}`))
+		var plan planjson.Plan
+		for _, dose := range []string{"12", "9"} {
+			plan = planjson.Plan{}
+			e.JSON("PATCH", a, e.TokenA, `{"dose":{"walk":`+dose+`}}`, 200, &plan)
+		}
+		if s := plan.Weeks[0].Activities[0].Sessions[0]; s.Date.String() != "2026-11-23" || s.Dose != 9 {
+			t.Errorf("today's walk after setting 12, then 9: %+v, want 9", s.Session)
+		}
+		for _, change := range []string{"pause", "resume", "pause"} {
+			plan = planjson.Plan{}
+			e.JSON("POST", a+"/"+change, e.TokenA, "", 200, &plan)
+		}
+		if !plan.Paused || plan.Pause != programs.PausedByTherapist {
+			t.Errorf("after pause, resume and pause: paused %v (%q), want paused by the therapist", plan.Paused, plan.Pause)
+		}
+		var stored planjson.Plan
+		e.JSON("GET", a+"/plan", e.TokenA, "", 200, &stored)
+		if !stored.Paused || stored.Pause != programs.PausedByTherapist {
+			t.Errorf("the stored plan: paused %v (%q), want paused by the therapist", stored.Paused, stored.Pause)
+		}
+	})
 }

@@ -22,17 +22,17 @@ import (
 	"strings"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
-	"pacer/scheduler"
 )
 
 // Status thresholds of the home page.
 const (
-	statusDays    = 7  // adherence and check-ins are judged over the last 7 days
-	adherenceGate = 70 // percent of planned sessions done, as the digest's default
-	chartWeeks    = 12 // the charts show the last 12 weeks up to the current one
+	statusDays    = store.StatusDays // adherence and check-ins are judged over the last 7 days
+	adherenceGate = 70               // percent of planned sessions done, as the digest's default
+	chartWeeks    = 12               // the charts show the last 12 weeks up to the current one
 	setupLinkTTL  = 72 * time.Hour
 )
 
@@ -164,135 +164,89 @@ const (
 	statusOnTrack = "on_track"
 )
 
-// activePlan is an active assignment's plan with what it was computed from.
+// activePlan is an active assignment's plan as stored, with its wording
+// and the patient's check-ins (the signals chart needs them).
 type activePlan struct {
 	a        store.Assignment
 	plan     *programs.Plan
-	prog     *programs.Program
+	reasons  *clinic.Reasons
 	checkIns []programs.CheckIn
 }
 
-// planOf computes an assignment's plan as the materializer does, keeping the
-// check-ins it read (the charts and the status need them too).
-func (a *auth) planOf(ctx context.Context, p store.Patient, as store.Assignment) (activePlan, error) {
-	now := a.Now()
-	in, err := scheduler.Input(p, as, now)
-	if err != nil {
-		return activePlan{}, err
-	}
-	cs, err := a.Store.CheckIns(ctx, p.ID, as.ID)
-	if err != nil {
-		return activePlan{}, err
-	}
-	ovs, err := a.Store.Overrides(ctx, as.ID)
-	if err != nil {
-		return activePlan{}, err
-	}
-	plan, err := programs.Compute(in, cs, ovs, now)
-	if err != nil {
-		return activePlan{}, fmt.Errorf("assignment %d: plan: %w", as.ID, err)
-	}
-	return activePlan{a: as, plan: plan, prog: in.Program, checkIns: cs}, nil
-}
-
-// pausedByRedFlag tells a red-flag pause from the therapist's: the last
-// pausing or resuming decision or event up to today says which.
-func pausedByRedFlag(plan *programs.Plan) bool {
-	red := false
-	for _, w := range plan.Weeks {
-		if w.Start > plan.Now {
-			break
-		}
-		for _, aw := range w.Activities {
-			switch aw.Decision.Code {
-			case programs.PausedRedFlag:
-				red = true
-			case programs.Override:
-				red = false
-			}
-		}
-		for _, e := range w.Events {
-			if e.Date > plan.Now {
-				break
-			}
-			switch {
-			case e.Code == programs.PausedRedFlag:
-				red = true
-			case e.Code == programs.Override && e.Activity == "":
-				red = false
-			}
-		}
-	}
-	return red
-}
-
 // patientStatus is the home page's status of a patient, most urgent first:
-// a red-flag pause, the therapist's pause, a flare, no check-ins in the last
-// 7 days (once the program has run that long), fewer than 70% of the last 7
-// days' sessions done, else on track.
-func patientStatus(plans []activePlan, sessions []store.Session, today programs.Date) string {
-	if len(plans) == 0 {
-		return statusNone
-	}
-	var paused, red, flare bool
-	first := plans[0].a.Start
-	var last programs.Date
-	for _, ap := range plans {
-		if ap.plan.Paused {
-			paused = true
-			red = red || pausedByRedFlag(ap.plan)
-		}
-		flare = flare || ap.plan.InFlare
-		first = min(first, ap.a.Start)
-		for _, c := range ap.checkIns {
-			last = max(last, c.Date)
-		}
-	}
+// a red-flag pause, the therapist's pause of every program, a flare, no
+// check-ins in the last 7 days (once the program has run that long), fewer
+// than 70% of the last 7 days' sessions done, else on track.
+func patientStatus(st store.PatientStatus, today programs.Date) string {
 	since := today.AddDays(-statusDays)
-	planned, done := scheduler.Adherence(sessions, since, today)
 	switch {
-	case red:
+	case len(st.Programs) == 0:
+		return statusNone
+	case st.RedFlag:
 		return statusRedFlag
-	case paused:
+	case st.Paused:
 		return statusPaused
-	case flare:
+	case st.InFlare:
 		return statusFlare
-	case first <= since && last < today.AddDays(-statusDays+1):
+	case st.FirstStart <= since && st.LastCheckIn < today.AddDays(-statusDays+1):
 		return statusQuiet
-	case planned > 0 && done*100 < planned*adherenceGate:
+	case st.Planned > 0 && st.Done*100 < st.Planned*adherenceGate:
 		return statusLow
 	}
 	return statusOnTrack
 }
 
-// patientPlans computes the plans of the patient's active assignments and
-// returns them with every assignment.
+// patientPlans reads the stored plans of the patient's active assignments
+// and returns them with every assignment, ended ones too.
 func (a *auth) patientPlans(ctx context.Context, p store.Patient) ([]store.Assignment, []activePlan, error) {
-	as, err := a.Store.Assignments(ctx, p.ID)
+	as, err := a.Store.AllAssignments(ctx, p.ID)
 	if err != nil {
 		return nil, nil, err
 	}
+	all, err := a.Store.CheckInsOf(ctx, p.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cat := therapistTr().c
 	var plans []activePlan
 	for _, x := range as {
 		if x.Status != "active" {
 			continue
 		}
-		ap, err := a.planOf(ctx, p, x)
+		sp, err := a.Store.Plan(ctx, x.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // not planned yet (just after an upgrade)
+		} else if err != nil {
+			return nil, nil, err
+		}
+		plan, err := a.Clinic.Plan(ctx, p, x)
 		if err != nil {
 			return nil, nil, err
 		}
-		plans = append(plans, ap)
+		var cs []programs.CheckIn
+		for _, c := range all {
+			if c.AssignmentID == 0 || c.AssignmentID == x.ID {
+				cs = append(cs, c.CheckIn)
+			}
+		}
+		plans = append(plans, activePlan{a: x, plan: plan, reasons: clinic.NewReasons(cat, x.Program, sp), checkIns: cs})
 	}
 	return as, plans, nil
 }
 
-func (a *auth) statusOf(ctx context.Context, p store.Patient, plans []activePlan) (string, error) {
+// statusOf is one patient's status, as the home page shows it.
+func (a *auth) statusOf(ctx context.Context, t store.Therapist, p store.Patient) (string, error) {
 	today := a.today(p)
-	xs, err := a.Store.Sessions(ctx, p.ID, today.AddDays(-statusDays), today)
+	sts, err := a.Store.PatientStatuses(ctx, t.ID)
 	if err != nil {
 		return "", err
 	}
-	return patientStatus(plans, xs, today), nil
+	for _, st := range sts {
+		if st.Patient.ID == p.ID {
+			return patientStatus(st, today), nil
+		}
+	}
+	return statusNone, nil
 }
 
 // The home page.
@@ -325,32 +279,20 @@ func (a *auth) therapistHome(w http.ResponseWriter, r *http.Request, t store.The
 
 func (a *auth) renderHome(w http.ResponseWriter, r *http.Request, t store.Therapist, code int, form patientForm, problem string) {
 	ctx := r.Context()
-	ps, err := a.Store.Patients(ctx, t.ID)
-	if err != nil {
-		a.pageError(w, r, err)
-		return
-	}
 	v := homeView{tr: therapistTr(), Therapist: t, Form: form, Error: problem, Counts: map[string]int{}}
 	if key := r.URL.Query().Get("done"); key != "" && v.c.Has("th.notice."+key) {
 		v.Notice = v.T("th.notice." + key)
 	}
-	for _, p := range ps {
-		_, plans, err := a.patientPlans(ctx, p)
-		if err != nil {
-			a.pageError(w, r, err)
-			return
-		}
-		st, err := a.statusOf(ctx, p, plans)
-		if err != nil {
-			a.pageError(w, r, err)
-			return
-		}
-		var names []string
-		for _, ap := range plans {
-			names = append(names, ap.prog.Name)
-		}
-		v.Counts[st]++
-		v.Patients = append(v.Patients, patientRow{p.ID, p.Name, st, strings.Join(names, ", ")})
+	// One read of every patient's stored state, not a plan each.
+	sts, err := a.Store.PatientStatuses(ctx, t.ID)
+	if err != nil {
+		a.pageError(w, r, err)
+		return
+	}
+	for _, st := range sts {
+		status := patientStatus(st, a.today(st.Patient))
+		v.Counts[status]++
+		v.Patients = append(v.Patients, patientRow{st.Patient.ID, st.Patient.Name, status, strings.Join(st.Programs, ", ")})
 	}
 	a.render(w, r, code, "therapist_home.html", v)
 }
@@ -362,11 +304,12 @@ func (a *auth) newPatient(w http.ResponseWriter, r *http.Request, t store.Therap
 	f := r.PostForm
 	form := patientForm{Name: f.Get("name"), Email: f.Get("email"), Timezone: strings.TrimSpace(f.Get("timezone")),
 		Discreet: f.Get("discreet") != ""}
-	p, err := a.addPatient(r.Context(), t, form.Name, form.Email, form.Timezone, form.Discreet)
-	var bi *badInput
+	p, err := a.Clinic.AddPatient(r.Context(), t.ID, clinic.NewPatient{Name: form.Name, Email: form.Email,
+		Timezone: form.Timezone, Discreet: form.Discreet})
+	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderHome(w, r, t, http.StatusUnprocessableEntity, form, bi.msg)
+		a.renderHome(w, r, t, http.StatusUnprocessableEntity, form, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
@@ -423,6 +366,7 @@ type assignmentView struct {
 	SignalsSVG     template.HTML
 	Signals        []signalRow
 	Weeks          []weekView
+	Today          []whyLine // what the patient's page says of today
 }
 
 // assignActivity is one activity's fields on the assign form.
@@ -454,7 +398,7 @@ type patientView struct {
 	tr
 	Therapist   store.Therapist
 	Patient     store.Patient
-	Links       patientLinks
+	Links       clinic.Links
 	Status      string
 	Notice      string
 	Error       string
@@ -499,16 +443,23 @@ func (a *auth) renderPatientProblem(w http.ResponseWriter, r *http.Request, t st
 func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, program string, form url.Values) (patientView, error) {
 	ctx := r.Context()
 	tx := therapistTr()
-	v := patientView{tr: tx, Therapist: t, Patient: p, Links: a.Links(p), Today: a.today(p).String()}
+	v := patientView{tr: tx, Therapist: t, Patient: p, Links: a.Clinic.Links(p), Today: a.today(p).String()}
 	as, plans, err := a.patientPlans(ctx, p)
 	if err != nil {
 		return v, err
 	}
-	if v.Status, err = a.statusOf(ctx, p, plans); err != nil {
+	if v.Status, err = a.statusOf(ctx, t, p); err != nil {
+		return v, err
+	}
+	today := a.today(p)
+	coming, err := a.Store.Sessions(ctx, p.ID, today, today.AddDays(7))
+	if err != nil {
 		return v, err
 	}
 	for _, ap := range plans {
-		v.Assignments = append(v.Assignments, a.assignmentView(tx, ap))
+		av := a.assignmentView(tx, ap)
+		av.Today = whyToday(ap.reasons, ap.a, today, coming)
+		v.Assignments = append(v.Assignments, av)
 	}
 	for _, x := range as {
 		if x.Status != "active" {
@@ -529,9 +480,9 @@ func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, 
 }
 
 func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
-	plan, prog := ap.plan, ap.prog
+	plan, prog, rs := ap.plan, ap.a.Program, ap.reasons
 	v := assignmentView{ID: ap.a.ID, Program: prog.Name, Start: ap.a.Start.String(), Active: true,
-		Paused: plan.Paused, Flare: plan.InFlare, RedFlag: plan.Paused && pausedByRedFlag(plan)}
+		Paused: plan.Paused, Flare: plan.InFlare, RedFlag: plan.Pause == programs.PausedByRedFlag}
 	names := map[string]string{}
 	units := map[string]programs.Unit{}
 	for _, act := range prog.Activities {
@@ -545,17 +496,17 @@ func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
 			shown = append(shown, w)
 		}
 		wv := weekView{Week: w.Week, Start: w.Start.String(), Projected: w.Projected,
-			Current: w.Start <= plan.Now && plan.Now < w.Start.AddDays(7), Reason: w.Decision.Reason(), Signals: w.Signals}
+			Current: w.Start <= plan.Now && plan.Now < w.Start.AddDays(7), Reason: rs.Week(w.Week, ""), Signals: w.Signals}
 		for _, aw := range w.Activities {
 			done, planned := sessionCounts(aw)
 			dose := tx.c.Amount(aw.Unit, aw.Dose)
 			if aw.Sets > 1 {
 				dose = tx.T("amount.sets", "sets", aw.Sets, "amount", dose)
 			}
-			wv.Activities = append(wv.Activities, activityWeekView{names[aw.ID], dose, aw.Decision.Reason(), done, planned})
+			wv.Activities = append(wv.Activities, activityWeekView{names[aw.ID], dose, rs.Week(w.Week, aw.ID), done, planned})
 		}
 		for _, e := range w.Events {
-			wv.Events = append(wv.Events, eventView{e.Date.String(), e.Reason})
+			wv.Events = append(wv.Events, eventView{e.Date.String(), rs.Event(e)})
 		}
 		v.Weeks = append(v.Weeks, wv)
 	}
@@ -719,7 +670,7 @@ func assignParams(prog *programs.Program, f url.Values) (store.Params, error) {
 			}
 			n, err := strconv.Atoi(text)
 			if err != nil {
-				return params, badInputf("%s for %s: %q is not a whole number", field.key, act.Name, text)
+				return params, clinic.Problemf("%s for %s: %q is not a whole number", field.key, act.Name, text)
 			}
 			field.m[act.ID] = n
 		}
@@ -761,13 +712,19 @@ func (a *auth) assignForm(w http.ResponseWriter, r *http.Request, t store.Therap
 		return
 	}
 	params, err := assignParams(prog, f)
-	if err == nil {
-		_, err = a.assignChecked(r.Context(), p, prog, strings.TrimSpace(f.Get("start")), params)
+	var start programs.Date
+	if text := strings.TrimSpace(f.Get("start")); err == nil && text != "" {
+		if start, err = programs.ParseDate(text); err != nil {
+			err = clinic.Problemf("start: %v", err)
+		}
 	}
-	var bi *badInput
+	if err == nil {
+		_, err = a.Clinic.Assign(r.Context(), t.ID, p.ID, clinic.Assignment{Program: prog, Start: start, Params: params})
+	}
+	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, prog.ID, f, bi.msg)
+		a.renderPatientProblem(w, r, t, p, prog.ID, f, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
@@ -792,16 +749,16 @@ func (a *auth) overrideForm(w http.ResponseWriter, r *http.Request, t store.Ther
 	a.overridePage(w, r, t, func(p store.Patient, f url.Values) ([]programs.Overriding, string, error) {
 		kind := programs.OverrideKind(f.Get("kind"))
 		if kind != programs.DoseOverride && kind != programs.ThresholdOverride && kind != programs.GoalOverride {
-			return nil, "", badInputf("choose what to change: dose, threshold or goal")
+			return nil, "", clinic.Problemf("choose what to change: dose, threshold or goal")
 		}
 		value, err := strconv.Atoi(strings.TrimSpace(f.Get("value")))
 		if err != nil {
-			return nil, "", badInputf("the new value must be a whole number")
+			return nil, "", clinic.Problemf("the new value must be a whole number")
 		}
 		from := a.today(p)
 		if text := strings.TrimSpace(f.Get("from")); text != "" {
 			if from, err = programs.ParseDate(text); err != nil {
-				return nil, "", badInputf("from: %v", err)
+				return nil, "", clinic.Problemf("from: %v", err)
 			}
 		}
 		return []programs.Overriding{{Date: from, Kind: kind, Activity: f.Get("activity"), Value: value}}, "overridden", nil
@@ -818,12 +775,12 @@ func (a *auth) overridePage(w http.ResponseWriter, r *http.Request, t store.Ther
 	}
 	ovs, notice, err := read(p, r.PostForm)
 	if err == nil {
-		_, err = a.overrideAssignment(r.Context(), p, as, ovs)
+		_, err = a.Clinic.Override(r.Context(), t.ID, as.ID, ovs)
 	}
-	var bi *badInput
+	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, "", nil, bi.msg)
+		a.renderPatientProblem(w, r, t, p, "", nil, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
@@ -837,7 +794,7 @@ func (a *auth) rotateForm(w http.ResponseWriter, r *http.Request, t store.Therap
 	if !ok {
 		return
 	}
-	if _, err := a.rotateFeed(r.Context(), t, p); err != nil {
+	if _, err := a.Clinic.RotateFeedLink(r.Context(), t.ID, p.ID); err != nil {
 		a.notFoundOrPage(w, r, err)
 		return
 	}
@@ -936,7 +893,7 @@ func channelsBodyFrom(f url.Values) (channelsBody, error) {
 		}
 		v, err := strconv.Atoi(text)
 		if err != nil {
-			return in, badInputf("%s: %q is not a whole number", n.key, text)
+			return in, clinic.Problemf("%s: %q is not a whole number", n.key, text)
 		}
 		*n.dst = &v
 	}
@@ -953,12 +910,12 @@ func (a *auth) channelsForm(w http.ResponseWriter, r *http.Request, t store.Ther
 	}
 	in, err := channelsBodyFrom(r.PostForm)
 	if err == nil {
-		err = a.saveChannels(r.Context(), p, in)
+		err = a.Clinic.SetSettings(r.Context(), p, in.settings())
 	}
-	var bi *badInput
+	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, "", nil, bi.msg)
+		a.renderPatientProblem(w, r, t, p, "", nil, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
@@ -973,7 +930,7 @@ func (a *auth) exportDownload(w http.ResponseWriter, r *http.Request, t store.Th
 		a.notFoundPage(w, r)
 		return
 	}
-	x, err := a.patientExport(r.Context(), t, id)
+	x, err := a.Clinic.Export(r.Context(), t.ID, id)
 	if err != nil {
 		a.notFoundOrPage(w, r, err)
 		return
@@ -990,7 +947,7 @@ func (a *auth) eraseForm(w http.ResponseWriter, r *http.Request, t store.Therapi
 		a.renderPatientProblem(w, r, t, p, "", nil, therapistTr().T("th.erase.unconfirmed"))
 		return
 	}
-	if err := a.erase(r.Context(), t, p.ID); err != nil {
+	if err := a.Clinic.Erase(r.Context(), t.ID, p.ID); err != nil {
 		a.notFoundOrPage(w, r, err)
 		return
 	}
@@ -998,12 +955,6 @@ func (a *auth) eraseForm(w http.ResponseWriter, r *http.Request, t store.Therapi
 }
 
 // The admins' page.
-
-// TherapistAdminStore is what adding a therapist needs of the store.
-type TherapistAdminStore interface {
-	CreateTherapist(ctx context.Context, email, name string, admin bool) (store.Therapist, error)
-	CreateSetupToken(ctx context.Context, therapistID int64, hash []byte, expires time.Time) error
-}
 
 type adminView struct {
 	tr
@@ -1052,12 +1003,7 @@ func (a *auth) addTherapist(w http.ResponseWriter, r *http.Request, t store.Ther
 		fail(tx.T("th.admin.bad_email"))
 		return
 	}
-	st, ok := a.Store.(TherapistAdminStore)
-	if !ok {
-		a.pageError(w, r, errors.New("the store cannot add therapists"))
-		return
-	}
-	added, err := st.CreateTherapist(r.Context(), v.Email, v.Name, v.Admin)
+	added, err := a.Store.CreateTherapist(r.Context(), v.Email, v.Name, v.Admin)
 	if errors.Is(err, store.ErrConflict) {
 		fail(tx.T("th.admin.taken"))
 		return
@@ -1068,7 +1014,7 @@ func (a *auth) addTherapist(w http.ResponseWriter, r *http.Request, t store.Ther
 	}
 	tok, err := store.NewToken()
 	if err == nil {
-		err = st.CreateSetupToken(r.Context(), added.ID, store.HashToken(tok), a.Now().Add(setupLinkTTL))
+		err = a.Store.CreateSetupToken(r.Context(), added.ID, store.HashToken(tok), a.Now().Add(setupLinkTTL))
 	}
 	if err != nil {
 		a.pageError(w, r, err)

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"context"
@@ -17,10 +17,10 @@ import (
 	"pacer/scheduler"
 )
 
-// channels turns the configuration into the server-wide channel settings,
+// Channels turns the configuration into the server-wide channel settings,
 // and makes sure the VAPID keys exist (generated on first start, stored, and
-// shared by every replica).
-func channels(ctx context.Context, cfg *config.Config, st *store.Store, base *url.URL) (*scheduler.Channels, string, error) {
+// shared by every replica). It returns the VAPID public key too.
+func Channels(ctx context.Context, cfg *config.Config, st *store.Store, base *url.URL) (*scheduler.Channels, string, error) {
 	chs := &scheduler.Channels{
 		Ntfy:     ntfy.Settings{DefaultServer: cfg.Ntfy.Server},
 		Pushover: pushover.Settings{AppToken: cfg.Pushover.Token.Value()},

@@ -1,4 +1,4 @@
-package web
+package clinic
 
 import (
 	"crypto/hmac"

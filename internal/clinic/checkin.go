@@ -1,0 +1,93 @@
+package clinic
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"pacer/internal/store"
+	"pacer/programs"
+)
+
+// CheckInBackDays is how far back a patient may log: enough for a forgotten
+// weekend, not so far that old weeks are rewritten.
+const CheckInBackDays = 30
+
+// CheckIn is one check-in as a patient sends it: one object of the check-ins
+// file format, plus the assignment when an activity is in more than one of
+// the patient's programs. A zero Date is today in the patient's zone.
+type CheckIn struct {
+	programs.CheckIn
+	Assignment int64
+}
+
+// Recorded is a stored check-in and the patient's state after the re-plan it
+// ended in, read in the same transaction.
+type Recorded struct {
+	ID   int64
+	Date programs.Date
+	Kind programs.CheckInKind
+	State
+}
+
+// CheckIn validates a patient's check-in, stores it and re-plans the patient,
+// all in one transaction, so that what it answers (paused, in a flare) is
+// what was stored.
+func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Recorded, error) {
+	today := c.Today(p)
+	ci := in.CheckIn
+	if ci.Date == 0 {
+		ci.Date = today
+	}
+	switch {
+	case ci.Date > today:
+		return Recorded{}, Problemf("date %s is in the future; today is %s", ci.Date, today)
+	case ci.Date < today.AddDays(-CheckInBackDays):
+		return Recorded{}, Problemf("date %s is more than %d days ago; check-ins can be logged up to %d days back",
+			ci.Date, CheckInBackDays, CheckInBackDays)
+	}
+	ci.At = time.Time{} // the store's clock records when it was logged
+	var out Recorded
+	err := c.write(ctx, p.ID, func(tx *store.PatientTx) error {
+		as, err := tx.Assignments()
+		if err != nil {
+			return err
+		}
+		if len(as) == 0 {
+			return &Conflict{"there is no plan to check in to yet; your therapist assigns one"}
+		}
+		// A session belongs to the assignment whose program has the activity;
+		// the other kinds belong to the patient and apply to every assignment.
+		row := store.CheckIn{CheckIn: ci}
+		prog := as[0].Program
+		if ci.Kind == programs.SessionCheckIn {
+			var target []store.Assignment
+			for _, a := range as {
+				if _, has := a.Program.Activity(ci.Activity); has && (in.Assignment == 0 || in.Assignment == a.ID) {
+					target = append(target, a)
+				}
+			}
+			switch {
+			case len(target) == 0:
+				return Problemf("activity %q is not in your plan", ci.Activity)
+			case len(target) > 1:
+				return Problemf("activity %q is in more than one of your programs; say which with \"assignment\"", ci.Activity)
+			}
+			row.AssignmentID, prog = target[0].ID, target[0].Program
+		}
+		if err := ci.Validate(prog); err != nil {
+			return Problemf("%v", err)
+		}
+		saved, err := tx.AddCheckIn(row)
+		if err != nil {
+			return err
+		}
+		st, err := c.replan(tx)
+		if err != nil {
+			return fmt.Errorf("re-plan after check-in: %w", err)
+		}
+		out = Recorded{ID: saved.ID, Date: ci.Date, Kind: ci.Kind, State: st}
+		return nil
+	})
+	return out, err
+}

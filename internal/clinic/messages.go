@@ -1,0 +1,226 @@
+package clinic
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"pacer/internal/i18n"
+	"pacer/internal/store"
+	"pacer/notify"
+	"pacer/programs"
+	"pacer/scheduler"
+)
+
+// The messages a re-plan sends at once follow from what changed between the
+// plan it replaced and the one it computed, once per patient: a flare that
+// was not in the old plan, a red-flag pause that was not, a flare that has
+// just become persistent, a week boundary crossed. A first plan (a new
+// assignment, or the re-plan of every patient after an upgrade) changes
+// nothing, so it sends nothing. Each message's dedupe key names the patient
+// and the day, so a repeated re-plan writes no second copy.
+
+// messageWindow is how old a flare or a red flag may be and still be told
+// at once: one logged a day or two late is; one back-dated further is news
+// to nobody.
+const messageWindow = 2
+
+// messages queues the re-plan's messages in tx and reports whether the
+// therapist can be reached.
+func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Channel, set store.NotifySettings,
+	cat *i18n.Catalog, loc *time.Location, now time.Time) (bool, error) {
+	p := tx.Patient
+	today := programs.DateOf(now.In(loc))
+	recent := func(d programs.Date) bool { return d >= today.AddDays(-messageWindow) && d <= today }
+	url := c.CheckinURL(p)
+	var (
+		toPatient   []store.Reminder
+		alerts      []alert
+		flareDoses  = map[programs.Date][]string{}
+		redFlag     programs.Date
+		persistents []programs.Date
+	)
+	for _, pl := range plans {
+		for _, w := range pl.plan.Weeks {
+			for _, ev := range w.Events {
+				switch {
+				case ev.Code == programs.FlareStepBack && recent(ev.Facts.Flare) && !pl.had(ev):
+					flareDoses[ev.Facts.Flare] = append(flareDoses[ev.Facts.Flare], cat.Doses(pl.a.Program, ev.Facts.Doses, ""))
+				case ev.Code == programs.PausedRedFlag && recent(ev.Date) && !pl.had(ev):
+					redFlag = ev.Date
+				case ev.Code == programs.FlarePersistent && ev.Date <= today && recent(ev.Date) && !pl.had(ev) &&
+					!slices.Contains(persistents, ev.Facts.Flare):
+					persistents = append(persistents, ev.Facts.Flare)
+				}
+			}
+		}
+	}
+	for _, day := range slices.Sorted(mapKeys(flareDoses)) {
+		subject := fmt.Sprintf("p%d:%s", p.ID, day)
+		m := scheduler.FlareMessage(cat, subject, strings.Join(flareDoses[day], "; "), url)
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindFlare, subject, m, now)...)
+		alerts = append(alerts, alert{scheduler.KindAlertFlare, subject})
+	}
+	if redFlag != 0 {
+		subject := fmt.Sprintf("p%d:%s", p.ID, redFlag)
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
+			scheduler.RedFlagMessage(cat, url), now)...)
+		alerts = append(alerts, alert{scheduler.KindAlertRedFlag, subject})
+	}
+	for _, flare := range persistents {
+		alerts = append(alerts, alert{scheduler.KindAlertPersistent, fmt.Sprintf("p%d:%s", p.ID, flare)})
+	}
+	if m, ok := c.weekSummary(plans, cat, today, url); ok {
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
+		due := today.In(loc, set.QuietEnd)
+		if due.Before(now) {
+			due = now
+		}
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindWeekly, subject, m, due)...)
+	}
+	reach, rs, err := c.therapistAlerts(tx, alerts, now)
+	if err != nil {
+		return false, err
+	}
+	if _, err := tx.AddReminders(append(toPatient, rs...)); err != nil {
+		return false, err
+	}
+	return reach, nil
+}
+
+// had reports whether the plan a re-plan replaced held ev already; a first
+// plan holds everything, so that it announces nothing.
+func (pl planned) had(ev programs.Event) bool {
+	if pl.old == nil {
+		return true
+	}
+	for _, e := range pl.old.Events {
+		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare {
+			return true
+		}
+	}
+	return false
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+type alert struct{ kind, subject string }
+
+// patientMessages addresses m to each of the patient's channels.
+func patientMessages(p store.Patient, chs []store.Channel, kind, subject string, m notify.Message, due time.Time) []store.Reminder {
+	payload, _ := json.Marshal(m) // a Message always encodes
+	out := make([]store.Reminder, 0, len(chs))
+	for _, ch := range chs {
+		out = append(out, store.Reminder{Kind: kind, PatientID: p.ID, ChannelID: ch.ID, Payload: payload,
+			DueAt: due.UTC(), DedupeKey: fmt.Sprintf("%s:%s:%d", kind, subject, ch.ID)})
+	}
+	return out
+}
+
+// therapistAlerts addresses the alerts to the patient's therapist's
+// channels; a therapist with none is alerted at their own address when an
+// SMTP server is configured. It reports whether any channel reaches them.
+// Therapists have no language setting yet, so alerts are in English.
+func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.Time) (bool, []store.Reminder, error) {
+	chs, err := tx.TherapistChannels()
+	if err != nil {
+		return false, nil, err
+	}
+	if len(chs) == 0 && c.TherapistEmail && len(alerts) > 0 {
+		t, err := tx.Therapist()
+		if err != nil {
+			return false, nil, err
+		}
+		cfg, _ := json.Marshal(map[string]string{"type": "email", "address": t.Email})
+		if chs, err = tx.SetTherapistChannels([]store.Channel{{Type: "email", Config: cfg}}); err != nil {
+			return false, nil, err
+		}
+	}
+	if len(alerts) == 0 {
+		return len(chs) > 0 || c.TherapistEmail, nil, nil
+	}
+	p, en := tx.Patient, i18n.For(i18n.English)
+	var rs []store.Reminder
+	for _, a := range alerts {
+		m := scheduler.AlertMessage(en, a.kind, p.Name, c.TherapistURL(p))
+		payload, _ := json.Marshal(m)
+		for _, ch := range chs {
+			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, ChannelID: ch.ID, Payload: payload,
+				DueAt: now.UTC(), DedupeKey: fmt.Sprintf("%s:%s:%d", a.kind, a.subject, ch.ID)})
+		}
+	}
+	return len(chs) > 0, rs, nil
+}
+
+// weekSummary is the patient's weekly summary when the re-plan crossed the
+// week boundary of their oldest active program (so one summary per patient
+// per week, however many programs they have) and today is that boundary: how
+// many of the last seven days' sessions were done, and every program's doses
+// for the week with their reasons. A paused patient gets none.
+func (c *Clinic) weekSummary(plans []planned, cat *i18n.Catalog, today programs.Date, url string) (notify.Message, bool) {
+	if len(plans) == 0 {
+		return notify.Message{}, false
+	}
+	anchor := plans[0]
+	for _, pl := range plans {
+		if pl.plan.Paused {
+			return notify.Message{}, false
+		}
+	}
+	since := anchor.a.Start
+	if today <= since || int(today-since)%7 != 0 || anchor.old == nil || anchor.old.Header.Now >= today {
+		return notify.Message{}, false
+	}
+	planned, done := 0, 0
+	var lines []string
+	for _, pl := range plans {
+		for _, w := range pl.plan.Weeks {
+			for _, aw := range w.Activities {
+				for _, s := range aw.Sessions {
+					if s.Extra || s.Status == programs.Cancelled || s.Date < today.AddDays(-7) || s.Date >= today {
+						continue
+					}
+					planned++
+					if s.Status == programs.Done || s.Status == programs.Partial {
+						done++
+					}
+				}
+				if today >= w.Start && today < w.Start.AddDays(7) {
+					act, _ := pl.a.Program.Activity(aw.ID)
+					name := aw.ID
+					if act != nil {
+						name = act.Name
+					}
+					lines = append(lines, cat.Text("weekly.line", i18n.Args{"activity": name,
+						"amount": amountSets(cat, aw.Unit, aw.Dose, aw.Sets), "reason": cat.Reason(pl.a.Program, aw.Decision)}))
+				}
+			}
+		}
+	}
+	key := fmt.Sprintf("weekly:%s", today)
+	args := i18n.Args{"done": done, "planned": planned, "lines": strings.Join(lines, "\n"), "url": url}
+	return notify.Message{
+		Title: cat.Text(scheduler.Phrasing("weekly", key, "title"), args),
+		Body:  cat.Text("weekly.body", args),
+		URL:   url, Tag: scheduler.KindWeekly,
+	}, true
+}
+
+// amountSets words a dose with its sets, "14 minutes", "2 × 8 reps".
+func amountSets(cat *i18n.Catalog, u programs.Unit, dose, sets int) string {
+	a := cat.Amount(u, dose)
+	if sets > 1 {
+		a = cat.Text("amount.sets", i18n.Args{"sets": sets, "amount": a})
+	}
+	return a
+}

@@ -1,0 +1,206 @@
+package clinic
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"pacer/internal/i18n"
+	"pacer/internal/store"
+	"pacer/programs"
+	"pacer/scheduler"
+)
+
+// State is a patient's state after a re-plan, over all their active
+// programs: paused and why (a red flag pauses them all; the therapist
+// pauses one), in a flare since when.
+type State struct {
+	Paused  bool
+	Pause   programs.PauseCause // PausedByRedFlag if any program is; PausedByTherapist if all are
+	Answers []string            // the red-flag answers of a red-flag pause
+	InFlare bool
+	FlareOn programs.Date
+	// TherapistReachable is true when a channel can reach the patient's
+	// therapist, so that an alert to them can be delivered.
+	TherapistReachable bool
+}
+
+// planned is one assignment's plan as a re-plan computed and stored it.
+type planned struct {
+	a    store.Assignment
+	plan *programs.Plan
+	old  *store.Plan // what the re-plan replaced; nil for a first plan
+	rows store.Plan
+}
+
+// Replan re-plans every active program of the patient in one write
+// transaction: see replan.
+func (c *Clinic) Replan(ctx context.Context, patientID int64) error {
+	return c.write(ctx, patientID, func(tx *store.PatientTx) error {
+		_, err := c.replan(tx)
+		return err
+	})
+}
+
+// ReplanStale re-plans, one patient at a time, every patient whose stored
+// plan is missing or was computed under older rules (an upgrade), and
+// returns how many it re-planned. A patient's failure is logged and the
+// others go on.
+func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
+	ids, err := c.Store.StalePatients(ctx, programs.RulesVersion)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var errs []error
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if err := c.Replan(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("patient %d: %w", id, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+// replan is the one place a stored plan is computed. Inside tx, which holds
+// the patient, it reads the patient's check-ins, overrides, channels and
+// settings, runs the engine for every active assignment, and writes each
+// plan's sessions, weeks, events and session reminders; then, once for the
+// patient and not once per program, the messages that follow from what
+// changed (a flare's plan, a red flag's guidance, therapist alerts, the
+// weekly summary). Nothing it writes comes from a read outside tx.
+func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
+	p := tx.Patient
+	now := c.Now()
+	loc, err := c.Zone(p.Timezone)
+	if err != nil {
+		return State{}, fmt.Errorf("patient %d: time zone %q: %w", p.ID, p.Timezone, err)
+	}
+	as, err := tx.Assignments()
+	if err != nil {
+		return State{}, err
+	}
+	all, err := tx.CheckIns()
+	if err != nil {
+		return State{}, err
+	}
+	chs, err := tx.Channels()
+	if err != nil {
+		return State{}, err
+	}
+	set, err := tx.NotifySettings()
+	if err != nil {
+		return State{}, err
+	}
+	cat := i18n.For(i18n.Parse(set.Language))
+	reminders := func(saved []store.Session) []store.Reminder {
+		return scheduler.SessionReminders(saved, chs, set, loc, now)
+	}
+	var plans []planned
+	for _, a := range as {
+		in, err := input(a, loc, now)
+		if err != nil {
+			return State{}, err
+		}
+		ovs, err := tx.Overrides(a.ID)
+		if err != nil {
+			return State{}, err
+		}
+		plan, err := programs.Compute(in, checkInsOf(all, a.ID), ovs, now)
+		c.engineRuns.Add(1)
+		if err != nil {
+			return State{}, fmt.Errorf("assignment %d: plan: %w", a.ID, err)
+		}
+		pl := planned{a: a, plan: plan}
+		if old, err := tx.Plan(a.ID); err == nil {
+			pl.old = &old
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return State{}, err
+		}
+		var sessions []store.Session
+		sessions, pl.rows = rows(a, plan)
+		rs := NewReasons(cat, a.Program, pl.rows)
+		for i := range sessions {
+			sessions[i].Shown = rs.shown(p, sessions[i])
+		}
+		if _, err := tx.SavePlan(a.ID, sessions, pl.rows, reminders, now); err != nil {
+			return State{}, fmt.Errorf("assignment %d: %w", a.ID, err)
+		}
+		plans = append(plans, pl)
+	}
+	st := stateOf(plans)
+	reach, err := c.messages(tx, plans, chs, set, cat, loc, now)
+	if err != nil {
+		return State{}, err
+	}
+	st.TherapistReachable = reach
+	return st, nil
+}
+
+// checkInsOf are the check-ins the engine reads for an assignment: the
+// patient-level ones and the assignment's own.
+func checkInsOf(all []store.CheckIn, assignmentID int64) []programs.CheckIn {
+	out := make([]programs.CheckIn, 0, len(all))
+	for _, c := range all {
+		if c.AssignmentID == 0 || c.AssignmentID == assignmentID {
+			out = append(out, c.CheckIn)
+		}
+	}
+	return out
+}
+
+func stateOf(plans []planned) State {
+	var st State
+	therapist := len(plans) > 0
+	for _, pl := range plans {
+		switch pl.plan.Pause {
+		case programs.PausedByRedFlag:
+			st.Pause, st.Answers = programs.PausedByRedFlag, pl.plan.Answers
+		case "":
+			therapist = false
+		}
+		if pl.plan.InFlare {
+			st.InFlare = true
+			if st.FlareOn == 0 || pl.plan.FlareOn < st.FlareOn {
+				st.FlareOn = pl.plan.FlareOn
+			}
+		}
+	}
+	if st.Pause == "" && therapist {
+		st.Pause = programs.PausedByTherapist
+	}
+	st.Paused = st.Pause != ""
+	return st
+}
+
+// shown is the Shown digest of a session: of everything its calendar event's
+// words are made from beyond the session's own columns, so that a change to
+// any of them raises the revision. It digests the inputs of SessionWords
+// rather than its output, which would cost a rendering of every session at
+// every re-plan; the catalogue's version is among them, so new wording after
+// an upgrade raises revisions too.
+func (r *Reasons) shown(p store.Patient, x store.Session) string {
+	w := newDigest()
+	w.str(r.Cat.Version())
+	w.bool(p.Discreet)
+	w.bool(p.Alarm && x.Date >= r.Now && x.Status != programs.Cancelled)
+	w.bool(x.Date >= r.Now && x.Date < r.Now.AddDays(instructionDays))
+	if r.Program != nil {
+		w.str(r.Program.Name)
+		if a, ok := r.Program.Activity(x.Activity); ok {
+			w.str(a.Name)
+			w.str(a.Instructions)
+		}
+	}
+	if evs := r.events[x.Week]; x.Cause > 0 && x.Cause <= len(evs) {
+		w.json(evs[x.Cause-1])
+	} else {
+		d, _ := r.Decision(x.Week, x.Activity)
+		w.json(d)
+	}
+	return w.sum()
+}

@@ -1,0 +1,203 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"pacer/programs"
+)
+
+// PatientTx is one write transaction that holds one patient: every write
+// that changes a patient's plan (a check-in, an override, an assignment, new
+// channels or settings) and the re-plan that follows it run in one, reading
+// only through it. On PostgreSQL it holds the patient's row lock (SELECT …
+// FOR UPDATE) from its first statement; on SQLite the write transaction
+// begins (BEGIN IMMEDIATE) before anything is read. So two writers for one
+// patient never plan from each other's stale reads, and a red flag's pause
+// can never be overwritten by a plan computed before it.
+type PatientTx struct {
+	s   *Store
+	tx  *sql.Tx
+	ctx context.Context
+	// Patient is the patient as read under the lock.
+	Patient Patient
+	// FeedChanged is set when a session of the patient changed.
+	FeedChanged bool
+}
+
+// WithPatient runs fn in a PatientTx of the patient and commits if fn returns
+// nil; a missing patient is ErrNotFound.
+func (s *Store) WithPatient(ctx context.Context, patientID int64, fn func(tx *PatientTx) error) (err error) {
+	defer s.timed("patient_tx", time.Now(), &err)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		p, err := scanPatient(tx.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+` FROM patients WHERE id = ?`+
+			s.forUpdate()), patientID))
+		if err != nil {
+			return fmt.Errorf("patient %d: %w", patientID, err)
+		}
+		return fn(&PatientTx{s: s, tx: tx, ctx: ctx, Patient: p})
+	})
+}
+
+// Context is the transaction's context.
+func (t *PatientTx) Context() context.Context { return t.ctx }
+
+// Assignments returns the patient's active assignments by id.
+func (t *PatientTx) Assignments() ([]Assignment, error) {
+	return t.s.assignments(t.ctx, t.tx, t.Patient.ID, true)
+}
+
+// AllAssignments returns the patient's assignments, ended ones too, by id.
+func (t *PatientTx) AllAssignments() ([]Assignment, error) {
+	return t.s.assignments(t.ctx, t.tx, t.Patient.ID, false)
+}
+
+// CheckIns returns all of the patient's check-ins, in the order they were
+// added.
+func (t *PatientTx) CheckIns() ([]CheckIn, error) { return t.s.checkIns(t.ctx, t.tx, t.Patient.ID) }
+
+// Overrides returns an assignment's overrides in the order they were added.
+func (t *PatientTx) Overrides(assignmentID int64) ([]programs.Overriding, error) {
+	return t.s.overrides(t.ctx, t.tx, assignmentID)
+}
+
+// Channels returns the patient's channels by id.
+func (t *PatientTx) Channels() ([]Channel, error) {
+	return t.s.channels(t.ctx, t.tx, patientOwner(t.Patient.ID), "")
+}
+
+// TherapistChannels returns the patient's therapist's channels by id.
+func (t *PatientTx) TherapistChannels() ([]Channel, error) {
+	return t.s.channels(t.ctx, t.tx, therapistOwner(t.Patient.TherapistID), "")
+}
+
+// Therapist returns the patient's therapist.
+func (t *PatientTx) Therapist() (Therapist, error) {
+	th, err := scanTherapist(t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT `+therapistColumns+`
+		FROM therapists WHERE id = ?`), t.Patient.TherapistID))
+	if err != nil {
+		return Therapist{}, fmt.Errorf("therapist %d: %w", t.Patient.TherapistID, err)
+	}
+	return th, nil
+}
+
+// NotifySettings returns the patient's reminder settings.
+func (t *PatientTx) NotifySettings() (NotifySettings, error) {
+	return t.s.notifySettings(t.ctx, t.tx, t.Patient.ID)
+}
+
+// Plan returns what the last re-plan stored of an assignment of the
+// patient's; one never planned is ErrNotFound.
+func (t *PatientTx) Plan(assignmentID int64) (Plan, error) {
+	return t.s.plan(t.ctx, t.tx, assignmentID)
+}
+
+// AddCheckIn stores a check-in of the patient (PatientID is set).
+func (t *PatientTx) AddCheckIn(c CheckIn) (CheckIn, error) {
+	c.PatientID = t.Patient.ID
+	return t.s.addCheckIn(t.ctx, t.tx, c)
+}
+
+// AddOverride stores a therapist's override of an assignment of the patient.
+func (t *PatientTx) AddOverride(o Override) (Override, error) {
+	if err := t.owns(o.AssignmentID); err != nil {
+		return Override{}, fmt.Errorf("add override: %w", err)
+	}
+	return t.s.addOverride(t.ctx, t.tx, o)
+}
+
+// CreateAssignment adds an assignment for the patient (PatientID is set).
+func (t *PatientTx) CreateAssignment(a Assignment) (Assignment, error) {
+	a.PatientID = t.Patient.ID
+	return t.s.createAssignment(t.ctx, t.tx, a)
+}
+
+// SetAssignment stores an assignment's status and parameters; one that is
+// not the patient's is ErrNotFound.
+func (t *PatientTx) SetAssignment(a Assignment) error {
+	params, err := json.Marshal(a.Params)
+	if err != nil {
+		return fmt.Errorf("set assignment: %w", err)
+	}
+	res, err := t.tx.ExecContext(t.ctx, t.s.q(`UPDATE assignments SET status = ?, params = ?, updated_at = ?
+		WHERE id = ? AND patient_id = ?`), a.Status, string(params), t.s.nowMillis(), a.ID, t.Patient.ID)
+	if err != nil {
+		return fmt.Errorf("set assignment: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("set assignment %d: %w", a.ID, ErrNotFound)
+	}
+	return nil
+}
+
+func (t *PatientTx) owns(assignmentID int64) error {
+	var id int64
+	err := t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT id FROM assignments WHERE id = ? AND patient_id = ?`),
+		assignmentID, t.Patient.ID).Scan(&id)
+	if err != nil {
+		return fmt.Errorf("assignment %d: %w", assignmentID, notFound(err))
+	}
+	return nil
+}
+
+// SavePlan materializes an assignment's recomputed plan: its sessions, its
+// weeks, events and header, and (when reminders is not nil) the reminders of
+// its sessions; see savePlan. It returns how many sessions changed.
+func (t *PatientTx) SavePlan(assignmentID int64, sessions []Session, plan Plan,
+	reminders func(saved []Session) []Reminder, now time.Time) (int, error) {
+	n, err := t.s.savePlan(t.ctx, t.tx, assignmentID, t.Patient.ID, sessions, plan, reminders, now)
+	if n > 0 {
+		t.FeedChanged = true
+	}
+	return n, err
+}
+
+// AddReminders adds reminders in the transaction (see Store.AddReminders).
+func (t *PatientTx) AddReminders(rs []Reminder) (int, error) {
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	return t.s.addReminders(t.ctx, t.tx, rs)
+}
+
+// SetChannels makes chs the patient's channels (see Store.SetChannels).
+func (t *PatientTx) SetChannels(chs []Channel) ([]Channel, error) {
+	return t.s.setChannels(t.ctx, t.tx, patientOwner(t.Patient.ID), chs)
+}
+
+// SetTherapistChannels makes chs the patient's therapist's channels.
+func (t *PatientTx) SetTherapistChannels(chs []Channel) ([]Channel, error) {
+	return t.s.setChannels(t.ctx, t.tx, therapistOwner(t.Patient.TherapistID), chs)
+}
+
+// AddPushSubscription adds or refreshes a Web Push subscription of the
+// patient's (see Store.AddPushSubscription).
+func (t *PatientTx) AddPushSubscription(config json.RawMessage) (Channel, error) {
+	return t.s.addPushSubscription(t.ctx, t.tx, t.Patient.ID, config)
+}
+
+// SetNotifySettings saves the patient's reminder settings.
+func (t *PatientTx) SetNotifySettings(n NotifySettings) error {
+	n.PatientID = t.Patient.ID
+	return t.s.setNotifySettings(t.ctx, t.tx, n)
+}
+
+// SetPatient stores the patient's name, email, time zone, discreet and alarm
+// settings from p.
+func (t *PatientTx) SetPatient(p Patient) error {
+	if _, err := t.tx.ExecContext(t.ctx, t.s.q(`UPDATE patients SET name = ?, email = ?, timezone = ?, discreet = ?,
+		alarm = ? WHERE id = ?`), p.Name, p.Email, p.Timezone, p.Discreet, p.Alarm, t.Patient.ID); err != nil {
+		return fmt.Errorf("set patient: %w", err)
+	}
+	t.Patient.Name, t.Patient.Email, t.Patient.Timezone = p.Name, p.Email, p.Timezone
+	t.Patient.Discreet, t.Patient.Alarm = p.Discreet, p.Alarm
+	return nil
+}
+
+// Sessions returns all of an assignment's sessions, as AssignmentSessions.
+func (t *PatientTx) Sessions(assignmentID int64) ([]Session, error) {
+	return t.s.sessions(t.ctx, t.tx, `assignment_id = ? AND patient_id = ?`, assignmentID, t.Patient.ID)
+}
