@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -130,8 +131,12 @@ func isPackageLine(out string) bool {
 	return false
 }
 
+// sourceLine is the "file.go:NN: " that testing puts before what a test
+// logged: the test's own file, or a helper's that is not marked t.Helper.
+var sourceLine = regexp.MustCompile(`^[\w.-]+\.go:\d+: `)
+
 // skipReason is what the test passed to t.Skip: the indented
-// "file_test.go:NN: message" line (and its continuation lines) before
+// "file.go:NN: message" line (and its continuation lines) before
 // "--- SKIP".
 func skipReason(lines []string) string {
 	var reason []string
@@ -139,9 +144,8 @@ func skipReason(lines []string) string {
 		t := strings.TrimSpace(l)
 		switch {
 		case t == "" || strings.HasPrefix(t, "=== ") || strings.HasPrefix(t, "--- "):
-		case strings.Contains(t, "_test.go:"):
-			_, msg, _ := strings.Cut(t, ": ")
-			reason = []string{msg}
+		case sourceLine.MatchString(t):
+			reason = []string{sourceLine.ReplaceAllString(t, "")}
 		case len(reason) > 0:
 			reason = append(reason, t)
 		}

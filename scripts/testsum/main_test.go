@@ -9,8 +9,10 @@ import (
 	"testing"
 )
 
-// A real go test -json run (go test puts its own go first in PATH) of a module made here: one test passes, one
-// fails, two skip for a missing peer, one subtest skips without a reason.
+// A real go test -json run of a module made here (go test puts its own go
+// first in PATH): one test passes, one fails, three skip for a missing peer
+// (one in a helper outside the test files), one subtest skips without a
+// reason.
 func TestSummary(t *testing.T) {
 	dir := t.TempDir()
 	for name, content := range map[string]string{
@@ -42,6 +44,21 @@ func TestParent(t *testing.T) {
 	t.Run("quiet", func(t *testing.T) { t.SkipNow() })
 }
 `,
+		"helper.go": `package demo
+
+import "testing"
+
+// needsPeer skips from a file that is not a test file, as a shared helper does.
+func needsPeer(t *testing.T) {
+	t.Run("peer", func(t *testing.T) { t.Skip("set DEMO_PEER=1 to run against the peer") })
+}
+`,
+		"helper_test.go": `package demo
+
+import "testing"
+
+func TestThroughHelper(t *testing.T) { needsPeer(t) }
+`,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
@@ -58,15 +75,16 @@ func TestParent(t *testing.T) {
 	var w strings.Builder
 	s.write(&w)
 	got := w.String()
-	if s.passed != 2 || s.failed != 1 || len(s.skipped) != 3 || s.brokenPackages != 0 {
-		t.Errorf("passed %d, failed %d, skipped %d, broken %d; want 2 (TestPasses, TestParent), 1, 3, 0:\n%s",
+	if s.passed != 3 || s.failed != 1 || len(s.skipped) != 4 || s.brokenPackages != 0 {
+		t.Errorf("passed %d, failed %d, skipped %d, broken %d; want 3 (TestPasses, TestParent, TestThroughHelper), 1, 4, 0:\n%s",
 			s.passed, s.failed, len(s.skipped), s.brokenPackages, got)
 	}
 	for _, want := range []string{
 		"FAIL\tdemo",
 		"the answer is wrong",
-		"skipped 3 tests:\n- (no reason given)\n    demo TestParent/quiet\n- set DEMO_PEER=1 to run against the peer\n    demo TestNeedsPeerA\n    demo TestNeedsPeerB\n",
-		"\n2 passed, 1 failed, 3 skipped\n",
+		"skipped 4 tests:\n- (no reason given)\n    demo TestParent/quiet\n- set DEMO_PEER=1 to run against the peer\n",
+		"    demo TestNeedsPeerA\n", "    demo TestNeedsPeerB\n", "    demo TestThroughHelper/peer\n",
+		"\n3 passed, 1 failed, 4 skipped\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the summary lacks %q:\n%s", want, got)
