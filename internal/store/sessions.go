@@ -1,13 +1,11 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"pacer/programs"
@@ -454,9 +452,4 @@ func (s *Store) planBody(ctx context.Context, db dbtx, assignmentID int64) (Plan
 		p.Events = append(p.Events, e)
 	}
 	return p, erows.Err()
-}
-
-// compareWeeks orders plan weeks as Plan returns them.
-func compareWeeks(a, b PlanWeek) int {
-	return cmp.Or(cmp.Compare(a.Week, b.Week), strings.Compare(a.Activity, b.Activity))
 }

@@ -675,10 +675,7 @@ func assignParams(prog *programs.Program, f url.Values) (store.Params, error) {
 			field.m[act.ID] = n
 		}
 		days := f["days."+act.ID]
-		var times []string
-		for _, t := range strings.FieldsFunc(f.Get("times."+act.ID), func(r rune) bool { return r == ',' || r == ' ' }) {
-			times = append(times, t)
-		}
+		times := strings.FieldsFunc(f.Get("times."+act.ID), func(r rune) bool { return r == ',' || r == ' ' })
 		var defDays, defTimes []string
 		for _, d := range act.Schedule.Days {
 			defDays = append(defDays, programs.DayName(d))
