@@ -248,6 +248,14 @@ func (p *pipeline) work() {
 			p.inflight.Done()
 			continue
 		}
+		if !p.d.Now().Before(j.r.LeaseUntil) {
+			// The lease ended while the row waited behind slow sends:
+			// another dispatcher may have claimed it since. It is not sent
+			// here; whoever claims it next sends it.
+			p.d.Log.Warn("reminder lease ended before its send", "reminder_id", j.r.ID)
+			p.inflight.Done()
+			continue
+		}
 		// A send started is finished even during shutdown, briefly.
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 30*time.Second)
 		o := p.d.deliver(sctx, j)

@@ -396,6 +396,50 @@ func TestDispatchStopReleasesWhatItDidNotSend(t *testing.T) {
 	})
 }
 
+// A row whose lease ends while it waits behind slow sends is not sent by
+// the dispatcher that claimed it (another may have claimed it since): it is
+// sent once, by the next claim.
+func TestDispatchDoesNotSendPastTheLease(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		const n = 5
+		t0 := time.Now().Truncate(time.Millisecond)
+		st, sink := seeded(t, dsn, n, t0.Add(-time.Second))
+		sink.HoldAfter(0)
+		var clock struct {
+			sync.Mutex
+			t time.Time
+		}
+		clock.t = t0
+		now := func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.t }
+		d := newDispatcher(st, sink.CertPEM, now, nil)
+		d.Workers, d.Lease = 1, time.Minute
+		done := make(chan int, 1)
+		go func() { n, _ := d.RunOnce(ctx); done <- n }()
+		wctx, stop := context.WithTimeout(ctx, time.Minute)
+		defer stop()
+		if err := sink.WaitHeld(wctx, 1); err != nil { // the first send is slow; four rows wait
+			t.Fatal(err)
+		}
+		clock.Lock()
+		clock.t = t0.Add(time.Minute)
+		clock.Unlock()
+		sink.Release()
+		if claimed := <-done; claimed != n {
+			t.Fatalf("claimed %d, want %d", claimed, n)
+		}
+		if c := counts(t, st); c[store.ReminderSent] != 1 || c[store.ReminderSending] != n-1 {
+			t.Errorf("outbox %v, want 1 sent and %d left to their lease", c, n-1)
+		}
+		if got, err := d.RunOnce(ctx); err != nil || got != n-1 {
+			t.Errorf("the next claim took %d, %v; want the %d expired", got, err, n-1)
+		}
+		if res := sink.Result(t0); res.Received != n || res.Duplicates != 0 {
+			t.Errorf("sink saw %+v, want each reminder once", res)
+		}
+	})
+}
+
 // A commit that fails is tried again, not dropped, while the dispatcher
 // waits rather than sends on.
 func TestDispatchRetriesAFailedRecord(t *testing.T) {

@@ -41,7 +41,8 @@ type Sink struct {
 	seen      map[int64]int  // patient → arrivals
 	keys      map[string]int // dedupe key → arrivals
 	bad       int
-	holdAfter int           // 0: answer every reminder; else hold those after this many
+	holding   bool // hold reminders after holdAfter were answered
+	holdAfter int
 	held      int           // requests held now
 	abandoned int           // held requests whose sender went away
 	release   chan struct{} // closed by Release
@@ -95,7 +96,7 @@ func (s *Sink) hook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.holdAfter > 0 && len(s.arrivals) >= s.holdAfter {
+	if s.holding && len(s.arrivals) >= s.holdAfter {
 		// Read, never answered: the sender does not know it arrived.
 		s.held++
 		s.mu.Unlock()
@@ -133,7 +134,7 @@ func (s *Sink) notify() {
 // first arrives.
 func (s *Sink) HoldAfter(n int) {
 	s.mu.Lock()
-	s.holdAfter = n
+	s.holding, s.holdAfter = true, n
 	s.mu.Unlock()
 }
 
@@ -141,8 +142,8 @@ func (s *Sink) HoldAfter(n int) {
 func (s *Sink) Release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.holdAfter > 0 {
-		s.holdAfter = 0
+	if s.holding {
+		s.holding = false
 		close(s.release)
 	}
 }
