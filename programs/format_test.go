@@ -652,7 +652,7 @@ activities:
 `, want: []string{
 		`bad.yaml:4:18: rules.start_percent must be between 1 and 100, not 150`,
 		`bad.yaml:5:27: rules.ceiling_margin_percent must be between 0 and 90, not 95`,
-		`bad.yaml:6:3: unknown key "colour" in rules (known keys: start_percent, step_percent, ceiling_margin_percent, adherence_gate_percent, partial_done_percent, response_pain_rise, response_days, flare_step_back_percent, flare_days, persistent_flare_days, spike_cap_percent, spike_window_days, weekly_load_cap_percent, load_history_weeks, load_min_weeks)`,
+		`bad.yaml:6:3: unknown key "colour" in rules (known keys: start_percent, step_percent, ceiling_margin_percent, adherence_gate_percent, partial_done_percent, response_pain_rise, response_days, flare_step_back_percent, flare_days, persistent_flare_days, spike_cap_percent, spike_window_days, weekly_load_cap_percent, load_history_weeks, load_min_weeks, reentry_percent, learn_after_flare_days, ceiling_review_weeks, adjust_percent, adjust_weeks, resume_after_days, resume_percent, late_log_days)`,
 		`bad.yaml:14:20: start_percent must be between 1 and 100, not 0`,
 	}},
 	{name: "calibration days out of range", yaml: `id: test
