@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/config"
 	"pacer/internal/store"
 	"pacer/internal/testkit"
@@ -356,6 +357,45 @@ func TestAdminAddsTherapist(t *testing.T) {
 		// Not for a therapist who is no admin.
 		if p := s.SignIn(s.B).Post("/admin/therapists", url.Values{"email": {"x@example.org"}}); p.Code != http.StatusForbidden {
 			t.Errorf("a therapist who is no admin adding one: %d", p.Code)
+		}
+	})
+}
+
+// The engine's review events reach the therapist once each, as English
+// alerts with their numbers: a threshold learned from a flare (old and new
+// ceiling), and a threshold below one granule. Re-plans and a second flare
+// check-in add no copy.
+func TestReviewAlerts(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		walkedWeekOne(t, s, l)
+		// Wednesday of week 2: the 9-minute walk done, then a flare.
+		s.Clock.Set(flareDay.In(time.UTC, 12*60))
+		sweep(t, s)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		sweep(t, s)
+		learned := messages(t, s, l.ID, clinic.KindAlertThreshold)
+		if len(learned) != 1 {
+			t.Fatalf("%d threshold alerts, want 1", len(learned))
+		}
+		if m := learned[0]; m.Title != "Flare threshold learned: R" ||
+			!strings.Contains(m.Body, "Walk: threshold 9 minutes, ceiling 8 minutes (before: none)") || !strings.Contains(m.Body, "Wednesday 25 Nov") {
+			t.Errorf("threshold alert %+v", m)
+		}
+		// The therapist sets a threshold of 1 minute: no granule fits below it.
+		asg := s.Assignments(l.ID)[0]
+		if _, err := s.Daemon.Clinic.Override(t.Context(), s.A.ID, asg, []programs.Overriding{
+			{Kind: programs.ThresholdOverride, Activity: "walk", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		sweep(t, s)
+		tiny := messages(t, s, l.ID, clinic.KindAlertTinyThreshold)
+		if len(tiny) != 1 || !strings.Contains(tiny[0].Body, "Walk: threshold 1 minute, now 1 minute every other session") {
+			t.Errorf("tiny-threshold alerts %+v", tiny)
 		}
 	})
 }
