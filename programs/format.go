@@ -110,7 +110,7 @@ func (r *Rules) fields() []ruleField {
 		{"partial_done_percent", &r.PartialDonePercent, 1, 100},
 		{"response_pain_rise", &r.ResponsePainRise, 1, 10},
 		{"response_days", &r.ResponseDays, 1, 7},
-		{"flare_step_back_percent", &r.FlareStepBackPercent, 1, 99},
+		{"flare_step_back_percent", &r.FlareStepBackPercent, 1, 100}, // 100: a flare does not step back (a floor)
 		{"flare_days", &r.FlareDays, 1, 28},
 		{"persistent_flare_days", &r.PersistentFlareDays, 1, 60},
 		{"spike_cap_percent", &r.SpikeCapPercent, 101, 300}, // at 100 nothing could ever rise
