@@ -65,6 +65,41 @@ func TestReadCheckInsOverrides(t *testing.T) {
 	}
 }
 
+// Version 2 of the format: the answer to "still in a flare-up?", red-flag
+// answers said to be worse, and items the therapist marked known.
+func TestReadCheckInFileV2(t *testing.T) {
+	in := `[{"date":"2026-12-27","kind":"still_in_flare","yes":true},
+ {"date":"2027-01-03","kind":"still_in_flare","yes":false},
+ {"date":"2027-01-02","kind":"red_flag_known","answers":["weight_loss_cancer","night_pain"]},
+ {"date":"2027-01-09","kind":"red_flag","answers":["weight_loss_cancer","night_pain"],"worse":["night_pain"]}]`
+	f, err := ReadCheckInFile(walkingTemplate(t), strings.NewReader(in))
+	if err != nil {
+		t.Fatalf("ReadCheckInFile: %v", err)
+	}
+	yes, no := true, false
+	want := CheckInFile{
+		CheckIns: []CheckIn{
+			{Date: MakeDate(2026, time.December, 27), Kind: StillInFlareCheckIn, Yes: &yes},
+			{Date: MakeDate(2027, time.January, 3), Kind: StillInFlareCheckIn, Yes: &no},
+			{Date: MakeDate(2027, time.January, 9), Kind: RedFlagCheckIn, Answers: []string{"weight_loss_cancer", "night_pain"}, Worse: []string{"night_pain"}},
+		},
+		Known: []KnownRedFlag{{ID: "weight_loss_cancer", Since: MakeDate(2027, time.January, 2)}, {ID: "night_pain", Since: MakeDate(2027, time.January, 2)}},
+	}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("file =\n%+v\nwant\n%+v", f, want)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`[{"date":"2027-01-02","kind":"red_flag_known"}]`, "entry 1 (2027-01-02 red_flag_known): red_flag_known takes a date and the answers the therapist marks known and reviewed"},
+		{`[{"date":"2027-01-02","kind":"red_flag_known","answers":["headache"]}]`, `entry 1 (2027-01-02 red_flag_known): unknown red-flag answer "headache"`},
+		{`[{"date":"2027-01-02","kind":"still_in_flare"}]`, `entry 1 (2027-01-02 still_in_flare): a still_in_flare check-in needs "yes": true (still in a flare-up) or false (it has settled)`},
+		{`[{"date":"2027-01-02","kind":"pause","answers":["night_pain"]}]`, "entry 1 (2027-01-02 pause): pause takes only a date and its kind"},
+	} {
+		if _, err := ReadCheckInFile(walkingTemplate(t), strings.NewReader(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestReadCheckInsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
