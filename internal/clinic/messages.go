@@ -102,14 +102,17 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 	return reach, nil
 }
 
-// had reports whether the plan a re-plan replaced held ev already; a first
-// plan holds everything, so that it announces nothing.
+// had reports whether the plan a re-plan replaced held ev already, on or
+// before its own day: an event it only projected (a flare that would become
+// persistent, a ceiling held long enough by a coming review) is news when its
+// day comes. A first plan holds everything, so that it announces nothing.
 func (pl planned) had(ev programs.Event) bool {
 	if pl.old == nil {
 		return true
 	}
 	for _, e := range pl.old.Events {
-		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare && e.Activity == ev.Activity {
+		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare && e.Activity == ev.Activity &&
+			e.Date <= pl.old.Header.Now {
 			return true
 		}
 	}

@@ -399,3 +399,27 @@ func TestReviewAlerts(t *testing.T) {
 		}
 	})
 }
+
+// An event a plan projects for a coming day is told when that day comes: a
+// flare the patient is still in when asked on its seventh day becomes
+// persistent on its fourteenth, which the plans from the seventh day on
+// already show.
+func TestProjectedEventIsToldWhenItComes(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		s.Clock.Set(flareStart.In(time.UTC, 12*60))
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		for d := 1; d <= 16; d++ {
+			s.Clock.Set(flareStart.AddDays(d).In(time.UTC, 12*60))
+			if d == 7 {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"still_in_flare","yes":true}`, 201, nil)
+			}
+			sweep(t, s)
+		}
+		if n := len(messages(t, s, l.ID, scheduler.KindAlertPersistent)); n != 1 {
+			t.Errorf("%d persistent-flare alerts, want 1", n)
+		}
+	})
+}
