@@ -219,6 +219,7 @@ type actState struct {
 	calEnd                int // day offset at which calibration ends
 	quota                 int // the dose of the week, before any flare step-back or re-entry
 	stepBack              int
+	inForce               int // the dose in force when the current flare was declared
 	reentry               int
 	resume                int
 	lastFull              int // quota of the last week with no flare and no pause
@@ -325,6 +326,13 @@ func newEngine(as Assignment, checkIns []CheckIn, overrides []Overriding, now Da
 		s.stepH = a.StepHundredths(e.r, s.base)
 		s.quota = s.clamp(e.r, a.StartDose(e.r, s.base))
 	}
+	// The medians of ADJUST_TO_LOGGED look at AdjustWeeks weeks of one
+	// activity's sessions, logged and planned: one buffer serves every review.
+	most := 0
+	for i := range e.acts {
+		most = max(most, e.acts[i].perWeek)
+	}
+	e.scratch = make([]int, 0, 2*e.r.AdjustWeeks*(most+2)+8)
 	aws := make([]ActivityWeek, as.Weeks*len(e.acts))
 	backing := make([][]Session, len(e.acts))
 	for i := range e.acts {
@@ -717,9 +725,8 @@ func (e *engine) flare(off int, date Date, first []int) {
 		e.lastFlare = max(e.lastFlare, date)
 		return
 	}
-	var doses []ActivityDose
+	doses := make([]ActivityDose, 0, len(e.acts))
 	var told []Event
-	inForce := make([]int, len(e.acts))
 	// A flare on a review day is that week's decision, but it changes nothing
 	// on its own day: the day keeps the dose the review scheduled, and the
 	// step-back is half of it.
@@ -732,8 +739,8 @@ func (e *engine) flare(off int, date Date, first []int) {
 		if s.lastFull > 0 {
 			s.resume = min(s.resume, s.lastFull)
 		}
-		inForce[i] = e.current(s, date) // before the flare begins: the pre-flare week's dose
-		if most := e.learnable(off, s, inForce[i]); most > 0 && (s.threshold == 0 || most < s.threshold) {
+		s.inForce = e.current(s, date) // before the flare begins: the pre-flare week's dose
+		if most := e.learnable(off, s, s.inForce); most > 0 && (s.threshold == 0 || most < s.threshold) {
 			before := s.ceiling(e.r)
 			tiny := e.setThreshold(s, most, true)
 			s.quota = s.clamp(e.r, s.quota) // no dose above the new ceiling, even one paused
@@ -744,7 +751,7 @@ func (e *engine) flare(off int, date Date, first []int) {
 				told = append(told, Event{Date: date, Code: ThresholdTiny, Activity: s.a.ID, Facts: e.tinyFacts(s)})
 			}
 		}
-		s.stepBack = s.clamp(e.r, roundDown(float64(inForce[i])*float64(e.r.FlareStepBackPercent)/100, s.a.Granule))
+		s.stepBack = s.clamp(e.r, roundDown(float64(s.inForce)*float64(e.r.FlareStepBackPercent)/100, s.a.Granule))
 		doses = append(doses, ActivityDose{s.a.ID, s.stepBack})
 	}
 	e.inFlare, e.flareStart, e.lastFlare, e.settledOn, e.persistent = true, date, date, 0, false
@@ -767,7 +774,7 @@ func (e *engine) flare(off int, date Date, first []int) {
 				ss[j].Cause = k
 			}
 		}
-		e.decideToday(off, date, s, Decision{Code: FlareStepBack, Facts: Facts{Dose: s.stepBack, Prev: inForce[i], Flare: date,
+		e.decideToday(off, date, s, Decision{Code: FlareStepBack, Facts: Facts{Dose: s.stepBack, Prev: s.inForce, Flare: date,
 			From: date.AddDays(1), Percent: e.r.FlareStepBackPercent}})
 		if off%7 == 0 {
 			s.aw.Dose = s.stepBack // the week's dose from tomorrow
@@ -815,7 +822,7 @@ func (e *engine) endFlare(off int, date Date) {
 	e.inFlare = false
 	e.flareOver = date.AddDays(-1)
 	e.reentryTo = e.start.AddDays(off/7*7 + 6)
-	var doses []ActivityDose
+	doses := make([]ActivityDose, 0, len(e.acts))
 	for i := range e.acts {
 		s := &e.acts[i]
 		if s.relax {
