@@ -1149,17 +1149,22 @@ func (e *engine) adjust(s *actState) (Decision, bool) {
 	if len(s.counted) < r.AdjustWeeks {
 		return Decision{}, false
 	}
-	buf := e.scratch[:0]
+	buf, short := e.scratch[:0], false
 	for _, k := range s.counted[len(s.counted)-r.AdjustWeeks:] {
 		for _, x := range e.plan.Weeks[k].Activities[s.idx].Sessions {
 			switch {
 			case x.Calibration:
 			case x.Status == Done || x.Status == Partial:
 				buf = append(buf, x.Actual)
+				short = short || x.Actual*100 < x.Dose*r.AdjustPercent
 			case x.Status == Planned:
 				buf = append(buf, x.Dose)
 			}
 		}
+	}
+	if !short { // every logged dose at the share of its own plan: so are their medians
+		e.scratch = buf
+		return Decision{}, false
 	}
 	n := len(buf)
 	for _, k := range s.counted[len(s.counted)-r.AdjustWeeks:] {
