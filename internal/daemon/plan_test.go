@@ -423,3 +423,34 @@ func TestProjectedEventIsToldWhenItComes(t *testing.T) {
 		}
 	})
 }
+
+// A patient who holds a learned ceiling for 4 flare-free counted weeks: the
+// therapist is told, once, that they may be ready to test it.
+func TestCeilingReadyAlert(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		walkedWeekOne(t, s, l)
+		// Week 2's 9-minute walks, a flare on Wednesday (threshold 9, ceiling
+		// 8), then every walk through the four weeks held at 8.
+		ready := flareStart.AddDays(49) // the review after weeks 4 to 7
+		for d := flareStart.AddDays(7); d <= ready; d = d.AddDays(1) {
+			s.Clock.Set(d.In(time.UTC, 20*60))
+			if wd := d.Weekday(); wd != time.Thursday && wd != time.Sunday {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
+			}
+			if d == flareDay {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+			}
+		}
+		sweep(t, s)
+		alerts := messages(t, s, l.ID, clinic.KindAlertCeiling)
+		if len(alerts) != 1 {
+			t.Fatalf("%d ceiling alerts, want 1", len(alerts))
+		}
+		if m := alerts[0]; !strings.Contains(m.Body, "for 4 weeks without a flare-up: Walk: 8 minutes (threshold 9 minutes)") {
+			t.Errorf("ceiling alert %+v", m)
+		}
+	})
+}
