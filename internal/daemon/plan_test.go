@@ -454,3 +454,30 @@ func TestCeilingReadyAlert(t *testing.T) {
 		}
 	})
 }
+
+// A session may be logged up to two days after its day; later, the plan has
+// counted it as not done, and the check-in is refused with what to know.
+func TestSessionLoggedLate(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60)})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		s.Clock.Set(flareStart.AddDays(4).In(time.UTC, 9*60)) // Friday
+		var answer struct{ Error string }
+		s.JSON("POST", checkinPath(s, l), "", fmt.Sprintf(`{"kind":"session","activity":"walk","status":"done","date":"%s"}`, flareStart.AddDays(1)), 400, &answer)
+		if !strings.Contains(answer.Error, "a session can be logged up to 2 days after its day") {
+			t.Errorf("error %q", answer.Error)
+		}
+		s.JSON("POST", checkinPath(s, l), "", fmt.Sprintf(`{"kind":"session","activity":"walk","status":"done","date":"%s"}`, flareStart.AddDays(2)), 201, nil)
+		xs, err := s.Store.Sessions(t.Context(), l.ID, flareStart, flareStart.AddDays(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[programs.Date]programs.Status{flareStart: programs.Missed, flareStart.AddDays(1): programs.Missed,
+			flareStart.AddDays(2): programs.Done, flareStart.AddDays(4): programs.Planned}
+		for _, x := range xs {
+			if w, ok := want[x.Date]; ok && x.Status != w {
+				t.Errorf("%s: %s, want %s", x.Date, x.Status, w)
+			}
+		}
+	})
+}
