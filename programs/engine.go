@@ -488,9 +488,14 @@ func (e *engine) event(off int, ev Event, touch func(*actState) bool) int {
 }
 
 // decideToday makes d the week's decision for s: an event on a review day
-// takes the place of the review's.
+// takes the place of the review's. A paused week stays paused: a change made
+// while paused is an event of the week, not its decision.
 func (e *engine) decideToday(off int, date Date, s *actState, d Decision) {
-	if off%7 == 0 {
+	switch {
+	case off%7 != 0:
+	case e.paused != notPaused && d.Code != Paused && d.Code != PausedRedFlag:
+		e.setNumbers(date, s)
+	default:
 		e.setDecision(date, s, d)
 	}
 }
@@ -776,7 +781,7 @@ func (e *engine) flare(off int, date Date, first []int) {
 		}
 		e.decideToday(off, date, s, Decision{Code: FlareStepBack, Facts: Facts{Dose: s.stepBack, Prev: s.inForce, Flare: date,
 			From: date.AddDays(1), Percent: e.r.FlareStepBackPercent}})
-		if off%7 == 0 {
+		if off%7 == 0 && e.paused == notPaused {
 			s.aw.Dose = s.stepBack // the week's dose from tomorrow
 		}
 	}
@@ -990,7 +995,13 @@ func (e *engine) setDecision(date Date, s *actState, d Decision) {
 			d.Facts.Prev = s.reviewFrom
 		}
 	}
-	s.aw.Decision, s.aw.Dose, s.aw.Goal = d, dose, s.goal
+	s.aw.Decision = d
+	e.setNumbers(date, s)
+}
+
+// setNumbers sets the week's dose, goal and limits under review for s.
+func (e *engine) setNumbers(date Date, s *actState) {
+	s.aw.Dose, s.aw.Goal = e.current(s, date), s.goal
 	s.aw.Threshold, s.aw.Learned, s.aw.Ceiling = s.threshold, s.learned && s.threshold > 0, s.ceiling(e.r)
 	s.aw.EveryOther = s.tiny
 }

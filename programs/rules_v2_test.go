@@ -477,6 +477,17 @@ func TestV2OverrideOnAReviewDay(t *testing.T) {
 	if got := doses(p); got != "1:8 START\n2:9 PROGRESS\n3:9 PAUSED\n4:9 RESUMED\n" {
 		t.Errorf("got\n%s", got)
 	}
+	// A change on a review day while paused is an event; the week stays paused.
+	p = scenario{weeks: 4, overrides: []Overriding{{Date: day(10), Kind: PauseOverride},
+		{Date: day(14), Kind: DoseOverride, Activity: "walk", Value: 12}}}.plan(t)
+	if got := doses(p); got != "1:8 START\n2:9 PROGRESS\n3:12 PAUSED\n4:12 PAUSED\n" || len(eventsOf(p, Override)) != 1 {
+		t.Errorf("got\n%s%v", got, events(p))
+	}
+	p = scenario{weeks: 4, now: day(15), overrides: []Overriding{{Date: day(10), Kind: PauseOverride}},
+		checkIns: []CheckIn{{Date: day(14), Kind: FlareCheckIn}}}.plan(t)
+	if c := p.Weeks[2].Decision.Code; c != Paused {
+		t.Errorf("week 3 = %s, want PAUSED with a flare reported that day", c)
+	}
 }
 
 // An event on a review day is that week's decision. Issue 10: a red flag on a
