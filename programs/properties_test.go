@@ -1004,12 +1004,6 @@ func TestProperty5RedFlagPauses(t *testing.T) {
 			t.Fatalf("plan.Paused = %v on %s, want %v\n%s", plan.Paused, in.today, want, describe(in))
 		}
 		if plan.Pause == PausedByRedFlag {
-			var pausedBy []string
-			for _, a := range plan.Answers {
-				if !slices.Contains(plan.Weeks[0].Activities[0].Decision.Facts.Known, a) {
-					pausedBy = append(pausedBy, a)
-				}
-			}
 			if plan.Urgency == "" || MostUrgent(plan.Answers).rank() < plan.Urgency.rank() {
 				t.Fatalf("plan.Urgency = %q for the answers %v\n%s", plan.Urgency, plan.Answers, describe(in))
 			}
