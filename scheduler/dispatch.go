@@ -17,40 +17,45 @@ import (
 // DispatchStore is what the dispatcher needs of the store.
 type DispatchStore interface {
 	ClaimDue(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.Reminder, error)
-	MarkSent(ctx context.Context, id int64, at time.Time) error
-	MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error
-	MarkFailed(ctx context.Context, id int64, lastErr string) error
-	MarkSkipped(ctx context.Context, id int64, reason string) error
+	ReminderSubjects(ctx context.Context, rs []store.Reminder) (store.Subjects, error)
+	AssignmentPrograms(ctx context.Context, ids []int64) (map[int64]*programs.Program, error)
+	RecordOutcomes(ctx context.Context, outs []store.Outcome) (stale []int64, err error)
 	ReleaseLeases(ctx context.Context, ids []int64) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
-	Session(ctx context.Context, id int64) (store.Session, error)
-	PatientByID(ctx context.Context, id int64) (store.Patient, error)
-	AssignmentByID(ctx context.Context, id int64) (store.Assignment, error)
-	Channel(ctx context.Context, id int64) (store.Channel, error)
-	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	DeleteChannel(ctx context.Context, id int64) error
 }
 
 // DispatchMetrics observes what the dispatcher does.
 type DispatchMetrics interface {
+	// Sent counts a delivery; lateness is from the reminder's due time to
+	// the end of its send, whatever attempt it was.
 	Sent(kind string, lateness time.Duration)
 	Skipped(kind, reason string)
 	Failed(kind string)
 	Retried(kind string)
+	// Recorded observes one commit of outcomes: how many rows, how long.
+	Recorded(rows int, took time.Duration)
 }
 
 type noMetrics struct{}
 
-func (noMetrics) Sent(string, time.Duration) {}
-func (noMetrics) Skipped(string, string)     {}
-func (noMetrics) Failed(string)              {}
-func (noMetrics) Retried(string)             {}
+func (noMetrics) Sent(string, time.Duration)  {}
+func (noMetrics) Skipped(string, string)      {}
+func (noMetrics) Failed(string)               {}
+func (noMetrics) Retried(string)              {}
+func (noMetrics) Recorded(int, time.Duration) {}
 
 // Dispatcher delivers the outbox: it sleeps until the next row is due (woken
-// early by Wake), claims due rows in batches under a lease, sends them on a
-// few workers, and records each result. A crash leaves claimed rows whose
-// lease expires; any dispatcher then reclaims them, so nothing is lost, and a
-// send is repeated only if the crash fell between the send and its record.
+// early by Wake), claims due rows in batches under a lease, reads what the
+// batch is worded from at once, sends on a few workers, and records the
+// results of many sends in one transaction (group commit): when RecordBatch
+// results wait, or the oldest has waited RecordEvery, and when it stops.
+//
+// A crash leaves claimed rows whose lease expires; any dispatcher then
+// reclaims them, so nothing is lost. A send is repeated only if the crash
+// fell between the send and the commit of its result — at most the results
+// of the last RecordEvery, or of one RecordBatch — and every message carries
+// its reminder's dedupe key, so the receiver can tell the repeat.
 type Dispatcher struct {
 	Store      DispatchStore
 	Notifier   func(ctx context.Context, ch store.Channel) (notify.Notifier, error)
@@ -60,10 +65,12 @@ type Dispatcher struct {
 	Metrics    DispatchMetrics
 
 	Lease       time.Duration // default 2 minutes
-	Batch       int           // default 200
-	Workers     int           // default 16
+	Batch       int           // rows claimed at once; default 200
+	Workers     int           // sends at once; default 16
 	MaxAttempts int           // default 8
 	MaxSleep    time.Duration // default 30 s: rows written by another replica are seen this late at most
+	RecordBatch int           // results committed together at most; default Batch
+	RecordEvery time.Duration // how long a result waits for others to be committed with; default 25 ms
 
 	once  sync.Once
 	wake  chan struct{}
@@ -88,6 +95,12 @@ func (d *Dispatcher) init() {
 		if d.MaxSleep == 0 {
 			d.MaxSleep = 30 * time.Second
 		}
+		if d.RecordBatch == 0 {
+			d.RecordBatch = d.Batch
+		}
+		if d.RecordEvery == 0 {
+			d.RecordEvery = 25 * time.Millisecond
+		}
 		if d.Metrics == nil {
 			d.Metrics = noMetrics{}
 		}
@@ -103,12 +116,17 @@ func (d *Dispatcher) Wake() {
 	}
 }
 
-// Run delivers until ctx ends. Sends in flight finish; claimed rows not yet
-// sent are released for the next dispatcher.
+// Run delivers until ctx ends. While rows are due it claims the next batch
+// as soon as the workers have taken the last; when none are, it waits for
+// the sends in flight and their record, and sleeps until the next due time.
+// At the end, sends in flight finish and their results are recorded;
+// claimed rows not yet sent are released for the next dispatcher.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.init()
+	p := d.start(ctx)
+	defer p.stop()
 	for {
-		n, err := d.RunOnce(ctx)
+		n, err := p.claim(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -118,6 +136,8 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		if n > 0 {
 			continue // there may be more due rows
 		}
+		// Retries are recorded before NextDue reads when they are due.
+		p.settle()
 		sleep := d.MaxSleep
 		if next, ok, err := d.Store.NextDue(ctx); err == nil && ok {
 			sleep = min(max(next.Sub(d.Now()), 0), d.MaxSleep)
@@ -134,81 +154,324 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce claims one batch of due rows and delivers it; it returns how many
-// rows it claimed.
+// RunOnce claims one batch of due rows, delivers it and records the
+// results before it returns how many rows it claimed.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	d.init()
-	rs, err := d.Store.ClaimDue(ctx, d.Now(), d.Lease, d.Batch)
+	p := d.start(ctx)
+	n, err := p.claim(ctx)
+	p.stop()
+	return n, err
+}
+
+// pipeline is one run of the dispatcher: the claimed rows queued for the
+// workers, the workers, and the recorder they hand results to.
+type pipeline struct {
+	d        *Dispatcher
+	ctx      context.Context // its end stops new sends
+	jobs     chan claimed
+	inflight sync.WaitGroup // jobs queued or being sent, until their result is with the recorder
+	workers  sync.WaitGroup
+	rec      *recorder
+
+	mu     sync.Mutex
+	unsent []int64 // claimed, not attempted: released at the end
+}
+
+// claimed is one claimed reminder and what its batch is worded from.
+type claimed struct {
+	r   store.Reminder
+	sub *subjects
+}
+
+// subjects are a batch's store.Subjects, or why they could not be read.
+type subjects struct {
+	store.Subjects
+	err error
+}
+
+func (d *Dispatcher) start(ctx context.Context) *pipeline {
+	p := &pipeline{d: d, ctx: ctx, jobs: make(chan claimed, d.Batch), rec: newRecorder(ctx, d)}
+	for range d.Workers {
+		p.workers.Go(p.work)
+	}
+	return p
+}
+
+// claim claims one batch, reads what it is worded from and queues it for
+// the workers; it returns how many rows it claimed once the workers have
+// taken all but a queue's worth, so the next claim overlaps their sends.
+func (p *pipeline) claim(ctx context.Context) (int, error) {
+	d := p.d
+	if ctx.Err() != nil {
+		return 0, nil
+	}
+	// A claim is not cut short by the end of the run: one that committed
+	// but was not read would leave its rows to their lease's end, rather
+	// than be released below.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	rs, err := d.Store.ClaimDue(cctx, d.Now(), d.Lease, d.Batch)
+	cancel()
 	if err != nil || len(rs) == 0 {
 		return 0, err
 	}
-	jobs := make(chan store.Reminder)
-	var wg sync.WaitGroup
-	for range min(d.Workers, len(rs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for r := range jobs {
-				// A send started is finished even during shutdown, briefly.
-				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-				d.deliver(sctx, r)
-				cancel()
-			}
-		}()
+	sub := &subjects{}
+	sub.Subjects, sub.err = d.Store.ReminderSubjects(ctx, rs)
+	if sub.err == nil {
+		d.loadPrograms(ctx, sub.Sessions)
 	}
-	var unsent []int64
 	for i, r := range rs {
-		if ctx.Err() != nil {
+		p.inflight.Add(1)
+		select {
+		case p.jobs <- claimed{r, sub}:
+		case <-ctx.Done():
+			p.inflight.Done()
 			for _, x := range rs[i:] {
-				unsent = append(unsent, x.ID)
+				p.release(x.ID)
 			}
-			break
-		}
-		jobs <- r
-	}
-	close(jobs)
-	wg.Wait()
-	if len(unsent) > 0 {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := d.Store.ReleaseLeases(rctx, unsent); err != nil {
-			return len(rs), err
+			return len(rs), nil
 		}
 	}
 	return len(rs), nil
 }
 
-// deliver sends one claimed reminder, or skips it, and records the result.
-func (d *Dispatcher) deliver(ctx context.Context, r store.Reminder) {
-	now := d.Now()
-	skip := func(reason string) {
-		d.Metrics.Skipped(r.Kind, reason)
-		if err := d.Store.MarkSkipped(ctx, r.ID, reason); err != nil {
-			d.Log.Warn("mark skipped", "reminder_id", r.ID, "err", err)
+// work sends queued reminders until the queue is closed; once the run's
+// context has ended, it releases them instead.
+func (p *pipeline) work() {
+	for j := range p.jobs {
+		if p.ctx.Err() != nil {
+			p.release(j.r.ID)
+			p.inflight.Done()
+			continue
+		}
+		if !p.d.Now().Before(j.r.LeaseUntil) {
+			// The lease ended while the row waited behind slow sends:
+			// another dispatcher may have claimed it since. It is not sent
+			// here; whoever claims it next sends it.
+			p.d.Log.Warn("reminder lease ended before its send", "reminder_id", j.r.ID)
+			p.inflight.Done()
+			continue
+		}
+		// A send started is finished even during shutdown, briefly.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 30*time.Second)
+		o := p.d.deliver(sctx, j)
+		cancel()
+		p.rec.add(o)
+		p.inflight.Done()
+	}
+}
+
+func (p *pipeline) release(id int64) {
+	p.mu.Lock()
+	p.unsent = append(p.unsent, id)
+	p.mu.Unlock()
+}
+
+// settle waits until every claimed row was sent and its result recorded
+// (or the record failed; it is tried again later).
+func (p *pipeline) settle() {
+	p.inflight.Wait()
+	p.rec.flushNow()
+}
+
+// stop ends the run: the queue closes, sends in flight finish, every result
+// is recorded, and rows not attempted are released.
+func (p *pipeline) stop() {
+	close(p.jobs)
+	p.workers.Wait()
+	p.rec.close()
+	if len(p.unsent) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), 5*time.Second)
+	defer cancel()
+	if err := p.d.Store.ReleaseLeases(ctx, p.unsent); err != nil {
+		p.d.Log.Warn("release leases", "rows", len(p.unsent), "err", err)
+	}
+}
+
+// recorder commits the workers' results in batches, in one goroutine.
+type recorder struct {
+	d    *Dispatcher
+	in   chan store.Outcome
+	now  chan chan struct{} // flush what is buffered, then close the channel
+	done chan struct{}
+}
+
+// newRecorder starts a recorder for a run that ends with ctx.
+func newRecorder(ctx context.Context, d *Dispatcher) *recorder {
+	r := &recorder{d: d, in: make(chan store.Outcome, d.RecordBatch), now: make(chan chan struct{}),
+		done: make(chan struct{})}
+	go r.run(ctx)
+	return r
+}
+
+// add hands a result over; it waits while the recorder is a full batch
+// behind (the store is slow or failing), which holds the workers back:
+// nothing is sent that could not be recorded.
+func (r *recorder) add(o store.Outcome) { r.in <- o }
+
+func (r *recorder) flushNow() {
+	ack := make(chan struct{})
+	r.now <- ack
+	<-ack
+}
+
+// close records what is left and stops the recorder.
+func (r *recorder) close() {
+	close(r.in)
+	<-r.done
+}
+
+func (r *recorder) run(ctx context.Context) {
+	defer close(r.done)
+	var (
+		buf      []store.Outcome
+		failures int
+		timer    = time.NewTimer(time.Hour)
+		armed    bool
+	)
+	timer.Stop()
+	defer timer.Stop()
+	arm := func(after time.Duration) {
+		if !armed {
+			timer.Reset(after)
+			armed = true
 		}
 	}
-	if now.Sub(r.DueAt) > Stale {
-		skip("stale")
-		return
+	flush := func() {
+		if armed {
+			timer.Stop()
+			armed = false
+		}
+		if len(buf) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := r.record(ctx, buf)
+		cancel()
+		if err != nil {
+			failures++
+			backoff := min(r.d.RecordEvery<<min(failures, 10), 5*time.Second)
+			r.d.Log.Warn("record reminder results", "rows", len(buf), "failures", failures, "retry_in", backoff, "err", err)
+			arm(backoff)
+			return
+		}
+		buf, failures = buf[:0], 0
 	}
-	msg, ch, reason, err := d.compose(ctx, r)
+	ending := ctx.Done()
+	for {
+		// While records fail, take no more than a few batches: the workers
+		// wait rather than send what cannot be recorded. Once the run
+		// ends, take everything, so that the workers can stop.
+		in := r.in
+		if failures > 0 && len(buf) >= 4*r.d.RecordBatch && ctx.Err() == nil {
+			in = nil
+		}
+		select {
+		case <-ending:
+			ending = nil // wakes the loop once, to take what waits
+		case o, ok := <-in:
+			if !ok {
+				r.final(buf)
+				return
+			}
+			buf = append(buf, o)
+			switch {
+			case failures > 0: // the retry is armed
+			case len(buf) >= r.d.RecordBatch:
+				flush()
+			default:
+				arm(r.d.RecordEvery)
+			}
+		case <-timer.C:
+			armed = false
+			flush()
+		case ack := <-r.now:
+			// Everything handed over before the call is recorded with it.
+			for drained := false; !drained; {
+				select {
+				case o, ok := <-r.in:
+					if !ok {
+						close(ack)
+						r.final(buf)
+						return
+					}
+					buf = append(buf, o)
+				default:
+					drained = true
+				}
+			}
+			flush()
+			close(ack)
+		}
+	}
+}
+
+// final records what is left at the end, trying for a few seconds.
+func (r *recorder) final(buf []store.Outcome) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for wait := r.d.RecordEvery; len(buf) > 0; wait *= 2 {
+		err := r.record(ctx, buf)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			// Their rows stay claimed until the lease ends, and are sent again then.
+			r.d.Log.Error("record reminder results", "rows", len(buf), "err", err)
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// record commits one batch of results.
+func (r *recorder) record(ctx context.Context, buf []store.Outcome) error {
+	began := time.Now()
+	stale, err := r.d.Store.RecordOutcomes(ctx, buf)
 	if err != nil {
-		d.fail(ctx, r, err)
-		return
+		return err
+	}
+	r.d.Metrics.Recorded(len(buf), time.Since(began))
+	if len(stale) > 0 {
+		// Another dispatcher recorded them first: its lease had expired.
+		r.d.Log.Warn("reminder results already recorded", "rows", len(stale), "reminder_id", stale[0])
+	}
+	return nil
+}
+
+// deliver sends one claimed reminder, or skips it, and returns the result to
+// record.
+func (d *Dispatcher) deliver(ctx context.Context, j claimed) store.Outcome {
+	r := j.r
+	now := d.Now()
+	skip := func(reason string) store.Outcome {
+		d.Metrics.Skipped(r.Kind, reason)
+		return store.Outcome{ID: r.ID, Status: store.ReminderSkipped, Reason: reason}
+	}
+	if now.Sub(r.DueAt) > Stale {
+		return skip("stale")
+	}
+	if j.sub.err != nil {
+		return d.fail(r, j.sub.err)
+	}
+	msg, ch, reason, err := d.compose(r, j.sub.Subjects)
+	if err != nil {
+		return d.fail(r, err)
 	}
 	if reason != "" {
-		skip(reason)
-		return
+		return skip(reason)
 	}
-	// Delivery is at least once: a crash between a send and its record
-	// sends again. The reminder's dedupe key goes with every message
-	// (webhook "tag", Web Push Topic, email Message-ID) so a receiver can
-	// tell a repeat from a new reminder.
+	// Delivery is at least once: a crash between a send and the commit of
+	// its result sends again. The reminder's dedupe key goes with every
+	// message (webhook "tag", Web Push Topic, email Message-ID) so a
+	// receiver can tell a repeat from a new reminder.
 	msg.Tag = r.DedupeKey
 	n, err := d.Notifier(ctx, ch)
 	if err != nil {
-		d.fail(ctx, r, &notify.Error{Channel: ch.Type, Err: err}) // bad channel settings: permanent
-		return
+		return d.fail(r, &notify.Error{Channel: ch.Type, Err: err}) // bad channel settings: permanent
 	}
 	if err := n.Send(ctx, msg); err != nil {
 		if notify.Gone(err) {
@@ -216,54 +479,44 @@ func (d *Dispatcher) deliver(ctx context.Context, r store.Reminder) {
 				d.Log.Warn("delete gone channel", "channel_id", ch.ID, "err", derr)
 			}
 		}
-		d.fail(ctx, r, err)
-		return
+		return d.fail(r, err)
 	}
-	if err := d.Store.MarkSent(ctx, r.ID, d.Now()); err != nil {
-		d.Log.Warn("mark sent", "reminder_id", r.ID, "err", err)
-	}
-	d.Metrics.Sent(r.Kind, now.Sub(r.DueAt))
+	// Lateness is what the recipient sees: the send's end against the due
+	// time, not against the claim or the commit of the result.
+	sent := d.Now()
+	d.Metrics.Sent(r.Kind, sent.Sub(r.DueAt))
+	return store.Outcome{ID: r.ID, Status: store.ReminderSent, At: sent}
 }
 
 // fail retries a temporary error with capped exponential backoff and jitter,
 // and gives up on a permanent one or after MaxAttempts.
-func (d *Dispatcher) fail(ctx context.Context, r store.Reminder, err error) {
+func (d *Dispatcher) fail(r store.Reminder, err error) store.Outcome {
 	msg := err.Error()
 	if notify.Temporary(err) && r.Attempts < d.MaxAttempts {
 		backoff := min(30*time.Second<<min(r.Attempts-1, 10), time.Hour)
 		backoff = time.Duration(float64(backoff) * (0.8 + 0.4*rand.Float64()))
 		d.Metrics.Retried(r.Kind)
-		if err := d.Store.MarkRetry(ctx, r.ID, d.Now().Add(backoff), msg); err != nil {
-			d.Log.Warn("mark retry", "reminder_id", r.ID, "err", err)
-		}
-		return
+		return store.Outcome{ID: r.ID, Status: store.ReminderPending, At: d.Now().Add(backoff), Error: msg}
 	}
 	d.Metrics.Failed(r.Kind)
 	d.Log.Warn("reminder failed", "reminder_id", r.ID, "kind", r.Kind, "attempts", r.Attempts)
-	if err := d.Store.MarkFailed(ctx, r.ID, msg); err != nil {
-		d.Log.Warn("mark failed", "reminder_id", r.ID, "err", err)
-	}
+	return store.Outcome{ID: r.ID, Status: store.ReminderFailed, Error: msg}
 }
 
-// compose words the message from the current state of its subject, or names
-// why it must not go: the session was checked in or cancelled, the channel
-// removed.
-func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Message, store.Channel, string, error) {
-	ch, err := d.Store.Channel(ctx, r.ChannelID)
-	switch {
-	case errors.Is(err, store.ErrNotFound) || r.ChannelID == 0:
+// compose words the message from the state of its subject read with its
+// batch, or names why it must not go: the session was checked in or
+// cancelled, the channel removed. The subjects are read after the claim,
+// so a check-in is seen unless it comes while the batch waits to be sent.
+func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Message, store.Channel, string, error) {
+	ch, ok := sub.Channels[r.ChannelID]
+	if !ok {
 		return notify.Message{}, ch, "channel_removed", nil
-	case err != nil:
-		return notify.Message{}, ch, "", err
 	}
 	switch r.Kind {
 	case KindSession, KindNudge:
-		s, err := d.Store.Session(ctx, r.SessionID)
-		if errors.Is(err, store.ErrNotFound) {
+		s, ok := sub.Sessions[r.SessionID]
+		if !ok {
 			return notify.Message{}, ch, "cancelled", nil
-		}
-		if err != nil {
-			return notify.Message{}, ch, "", err
 		}
 		switch s.Status {
 		case programs.Cancelled:
@@ -271,19 +524,19 @@ func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Mess
 		case programs.Done, programs.Partial, programs.Skipped:
 			return notify.Message{}, ch, "checked_in", nil
 		}
-		p, err := d.Store.PatientByID(ctx, s.PatientID)
-		if err != nil {
-			return notify.Message{}, ch, "", err
+		p, ok := sub.Patients[s.PatientID]
+		if !ok {
+			return notify.Message{}, ch, "", errors.New("the session's patient is missing")
 		}
 		name := s.Activity
-		if prog, err := d.program(ctx, s.AssignmentID); err == nil {
-			if a, ok := prog.Activity(s.Activity); ok {
+		if prog, ok := d.progs.Load(s.AssignmentID); ok {
+			if a, ok := prog.(*programs.Program).Activity(s.Activity); ok {
 				name = a.Name
 			}
 		}
-		set, err := d.Store.NotifySettings(ctx, p.ID)
-		if err != nil {
-			return notify.Message{}, ch, "", err
+		set, ok := sub.Settings[p.ID]
+		if !ok {
+			set = store.DefaultNotifySettings(p.ID)
 		}
 		cat := i18n.For(i18n.Parse(set.Language))
 		return SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
@@ -295,16 +548,26 @@ func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Mess
 	return m, ch, "", nil
 }
 
-// program returns an assignment's program snapshot (the store decodes each
-// snapshot once).
-func (d *Dispatcher) program(ctx context.Context, assignmentID int64) (*programs.Program, error) {
-	if p, ok := d.progs.Load(assignmentID); ok {
-		return p.(*programs.Program), nil
+// loadPrograms reads the program snapshots of the sessions' assignments
+// not read yet, one read for the batch (the store decodes each distinct
+// snapshot once). A snapshot that cannot be read leaves the activity's id in
+// place of its name.
+func (d *Dispatcher) loadPrograms(ctx context.Context, sessions map[int64]store.Session) {
+	var ids []int64
+	for _, s := range sessions {
+		if _, ok := d.progs.Load(s.AssignmentID); !ok {
+			ids = append(ids, s.AssignmentID)
+		}
 	}
-	a, err := d.Store.AssignmentByID(ctx, assignmentID)
+	if len(ids) == 0 {
+		return
+	}
+	progs, err := d.Store.AssignmentPrograms(ctx, ids)
 	if err != nil {
-		return nil, err
+		d.Log.Warn("read programs", "err", err)
+		return
 	}
-	d.progs.Store(assignmentID, a.Program)
-	return a.Program, nil
+	for id, p := range progs {
+		d.progs.Store(id, p)
+	}
 }

@@ -40,8 +40,9 @@ func benchPatients(tb testing.TB) int {
 	return n
 }
 
-// loadRig is a dispatcher, wired as `pacer serve` wires it, over an SQLite
-// store of n seeded patients whose webhooks go to a local HTTPS sink.
+// loadRig is a dispatcher, wired as `pacer serve` wires it, over a store
+// (SQLite, or PostgreSQL) of n seeded patients whose webhooks go to a local
+// HTTPS sink.
 type loadRig struct {
 	n     int
 	path  string
@@ -52,15 +53,14 @@ type loadRig struct {
 	peak  *memPeak
 }
 
-func newLoadRig(tb testing.TB, n int) *loadRig {
+func newLoadRig(tb testing.TB, path string, n int) *loadRig {
 	ctx := context.Background()
 	sink, err := reminderload.NewSink()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { sink.Close() })
-	path := filepath.Join(tb.TempDir(), "pacer.db")
-	if err := reminderload.SeedSQLite(ctx, path, reminderload.Seed{Patients: n, Due: time.Now().Add(time.Hour),
+	if err := reminderload.SeedAt(ctx, path, reminderload.Seed{Patients: n, Due: time.Now().Add(time.Hour),
 		HookURL: sink.URL, Zone: "Europe/Berlin"}); err != nil {
 		tb.Fatal(err)
 	}
@@ -208,27 +208,44 @@ func TestDispatchDrainsManyDue(t *testing.T) {
 	if testing.Short() {
 		t.Skip("seeds and drains 300 patients")
 	}
-	r := newLoadRig(t, 300)
-	res := r.drain(t, time.Minute)
-	if res.Patients != 300 || res.Duplicates != 0 || res.Bad != 0 || res.Received != 300 {
-		t.Errorf("sink saw %+v; want 300 patients once each", res)
-	}
-	if res.First < 0 {
-		t.Errorf("a reminder arrived %v before it was due", -res.First)
-	}
-	t.Logf("300 reminders: first %v, p50 %v, p99 %v, last %v after due", res.First, res.P50, res.P99, res.Max)
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		r := newLoadRig(t, dsn, 300)
+		res := r.drain(t, time.Minute)
+		if res.Patients != 300 || res.Duplicates != 0 || res.Bad != 0 || res.Received != 300 {
+			t.Errorf("sink saw %+v; want 300 patients once each", res)
+		}
+		if res.First < 0 {
+			t.Errorf("a reminder arrived %v before it was due", -res.First)
+		}
+		t.Logf("300 reminders: first %v, p50 %v, p99 %v, last %v after due", res.First, res.P50, res.P99, res.Max)
+	})
 }
 
 // BenchmarkDispatch drains PACER_BENCH_PATIENTS reminders, all due at one
-// instant, through the dispatcher to a local HTTPS webhook sink. An
-// operation is one drain, timed from the due instant to the last arrival;
-// the metrics are the lateness percentiles (arrival minus due) and the peak
-// Go heap in use and memory obtained from the OS (which include the sink's).
+// instant, through the dispatcher to a local HTTPS webhook sink, on SQLite
+// and (with PACER_TEST_POSTGRES_URL) PostgreSQL. An operation is one drain,
+// timed from the due instant to the last arrival; the metrics are the
+// lateness percentiles (arrival minus due) and the peak Go heap in use and
+// memory obtained from the OS (which include the sink's).
 //
 //	PACER_BENCH_PATIENTS=100000 go test -run '^$' -bench Dispatch -benchtime 1x ./scheduler
 func BenchmarkDispatch(b *testing.B) {
+	b.Run("sqlite", func(b *testing.B) { benchmarkDispatch(b, filepath.Join(b.TempDir(), "pacer.db")) })
+	if base := os.Getenv("PACER_TEST_POSTGRES_URL"); base != "" {
+		b.Run("postgres", func(b *testing.B) {
+			dsn, drop, err := reminderload.PostgresSchema(context.Background(), base)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { drop() })
+			benchmarkDispatch(b, dsn)
+		})
+	}
+}
+
+func benchmarkDispatch(b *testing.B, dsn string) {
 	n := benchPatients(b)
-	r := newLoadRig(b, n)
+	r := newLoadRig(b, dsn, n)
 	runtime.GC()
 	r.peak.reset()
 	b.StopTimer()

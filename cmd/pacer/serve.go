@@ -19,7 +19,6 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 	"golang.org/x/term"
 
-	"pacer/internal/clinic"
 	"pacer/internal/config"
 	"pacer/internal/daemon"
 	"pacer/internal/metrics"
@@ -248,7 +247,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		log.Warn("configuration warning", "key", w.Key, "warning", w.Message)
 	}
 	if *demo {
-		if err := c.seedDemo(ctx, st, d); err != nil {
+		if err := c.seedDemo(ctx, d); err != nil {
 			ln.Close()
 			return fmt.Errorf("demo: %w", err)
 		}
@@ -383,40 +382,39 @@ func describeDSN(dsn string) string {
 	return dsn
 }
 
-// seedDemo adds a demo therapist with an API token, and a demo patient with
-// the walking and stretching programs from today, and prints their links.
-func (c *cli) seedDemo(ctx context.Context, st *store.Store, d *daemon.Daemon) error {
-	const email = "demo@pacer.invalid"
-	t, err := st.TherapistByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		t, err = st.CreateTherapist(ctx, email, "Demo therapist", false)
-	}
-	if err != nil {
-		return err
-	}
-	tok, err := store.NewToken()
-	if err != nil {
-		return err
-	}
-	if err := st.CreateAPIToken(ctx, t.ID, "demo", store.HashToken(tok)); err != nil {
-		return err
-	}
+// seedDemo seeds the demo therapist and patient (once; a restart reuses the
+// patient) and prints how to sign in and the patient's links.
+func (c *cli) seedDemo(ctx context.Context, d *daemon.Daemon) error {
 	zone := c.getenv("TZ")
 	if _, err := time.LoadLocation(zone); zone == "" || zone == "Local" || err != nil {
-		zone = "UTC"
+		zone = localZone()
 	}
-	p, err := d.Clinic.AddPatient(ctx, t.ID, clinic.NewPatient{Name: "Demo patient", Timezone: zone, Discreet: true})
+	demo, err := d.SeedDemo(ctx, zone)
 	if err != nil {
 		return err
 	}
-	for _, id := range []string{"walking", "stretching"} {
-		if _, err := d.Clinic.AssignTemplate(ctx, t.ID, p.ID, id); err != nil {
-			return err
+	what := "reused from an earlier start"
+	if demo.Seeded {
+		what = "seeded with four weeks of history"
+	}
+	fmt.Fprintf(c.stdout, "demo therapist %s: sign in through this one-time link (valid 72 hours):\n  %s\n", demo.Email, demo.SetupURL)
+	fmt.Fprintf(c.stdout, "demo patient %d (time zone %s, %s) with the walking and stretching programs:\n", demo.Patient.ID, demo.Zone, what)
+	fmt.Fprintf(c.stdout, "  calendar feed:  %s\n  subscribe:      %s\n  check-in page:  %s\n",
+		demo.Patient.FeedURL, demo.Patient.WebcalURL, demo.Patient.CheckinURL)
+	fmt.Fprintf(c.stdout, "  API token for %s: %s\n", demo.Email, demo.APIToken)
+	return nil
+}
+
+// localZone is the machine's IANA zone, from /etc/localtime's link, or UTC.
+func localZone() string {
+	if target, err := os.Readlink("/etc/localtime"); err == nil {
+		if i := strings.Index(target, "zoneinfo/"); i >= 0 {
+			if name := target[i+len("zoneinfo/"):]; name != "" {
+				if _, err := time.LoadLocation(name); err == nil {
+					return name
+				}
+			}
 		}
 	}
-	links := d.Clinic.Links(p)
-	fmt.Fprintf(c.stdout, "demo patient %d (time zone %s) with the walking and stretching programs:\n", p.ID, zone)
-	fmt.Fprintf(c.stdout, "  calendar feed:  %s\n  subscribe:      %s\n  check-in page:  %s\n", links.FeedURL, links.WebcalURL, links.CheckinURL)
-	fmt.Fprintf(c.stdout, "  API token for %s: %s\n", email, tok)
-	return nil
+	return "UTC"
 }

@@ -15,6 +15,8 @@ type Reminders struct {
 	failed   *prometheus.CounterVec   // kind
 	retried  *prometheus.CounterVec   // kind
 	lateness *prometheus.HistogramVec // kind
+	rows     prometheus.Histogram     // results per commit
+	commit   prometheus.Histogram     // seconds per commit
 }
 
 // NewReminders defines and registers the reminder metrics.
@@ -38,11 +40,21 @@ func NewReminders(r *Registry) *Reminders {
 		}, []string{"kind"}),
 		lateness: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "pacer_reminder_lateness_seconds",
-			Help:    "How long after its due time a reminder was delivered, by kind.",
-			Buckets: []float64{1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600},
+			Help:    "How long after its due time a reminder was delivered (the end of its send), by kind.",
+			Buckets: []float64{0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600},
 		}, []string{"kind"}),
+		rows: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pacer_reminder_record_rows",
+			Help:    "Reminder results recorded in one commit (group commit of the outbox).",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500},
+		}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "pacer_reminder_record_seconds",
+			Help:    "How long one commit of reminder results took.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1},
+		}),
 	}
-	r.MustRegister(m.sent, m.skipped, m.failed, m.retried, m.lateness)
+	r.MustRegister(m.sent, m.skipped, m.failed, m.retried, m.lateness, m.rows, m.commit)
 	return m
 }
 
@@ -60,6 +72,12 @@ func (m *Reminders) Failed(kind string) { m.failed.WithLabelValues(kind).Inc() }
 
 // Retried records a temporary failure.
 func (m *Reminders) Retried(kind string) { m.retried.WithLabelValues(kind).Inc() }
+
+// Recorded observes one commit of rows results that took took.
+func (m *Reminders) Recorded(rows int, took time.Duration) {
+	m.rows.Observe(float64(rows))
+	m.commit.Observe(took.Seconds())
+}
 
 // NewOutbox registers pacer_reminders_outbox, read from count when Prometheus
 // scrapes: the outbox's rows by status (pending, sending, sent, skipped,

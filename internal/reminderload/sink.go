@@ -26,7 +26,9 @@ import (
 
 // Sink is a webhook receiver on 127.0.0.1 over HTTPS with a certificate of its
 // own (pacer posts webhooks over https only). It answers 204 to a well-formed
-// reminder and records when each arrived and for which patient.
+// reminder and records when each arrived, for which patient, and with which
+// dedupe key (the webhook's "tag"): a repeat of a reminder carries the key
+// of the first.
 type Sink struct {
 	URL     string // https://127.0.0.1:port
 	CertPEM []byte // the certificate to trust (SSL_CERT_FILE for a pacer process)
@@ -34,11 +36,24 @@ type Sink struct {
 	srv *http.Server
 	ln  net.Listener
 
-	mu       sync.Mutex
-	arrivals []time.Time
-	seen     map[int64]int
-	bad      int
-	changed  chan struct{}
+	mu        sync.Mutex
+	arrivals  []Arrival
+	seen      map[int64]int  // patient → arrivals
+	keys      map[string]int // dedupe key → arrivals
+	bad       int
+	holding   bool // hold reminders after holdAfter were answered
+	holdAfter int
+	held      int           // requests held now
+	abandoned int           // held requests whose sender went away
+	release   chan struct{} // closed by Release
+	changed   chan struct{}
+}
+
+// Arrival is one reminder the sink answered.
+type Arrival struct {
+	At      time.Time
+	Patient int64  // from the path: /hook/<patient>
+	Key     string // the reminder's dedupe key (the webhook's "tag")
 }
 
 // NewSink starts a sink.
@@ -52,7 +67,7 @@ func NewSink() (*Sink, error) {
 		return nil, fmt.Errorf("sink: %w", err)
 	}
 	s := &Sink{URL: "https://" + ln.Addr().String(), CertPEM: certPEM, ln: ln,
-		seen: map[int64]int{}, changed: make(chan struct{}, 1)}
+		seen: map[int64]int{}, keys: map[string]int{}, release: make(chan struct{}), changed: make(chan struct{}, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /hook/{id}", s.hook)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
@@ -64,54 +79,131 @@ func NewSink() (*Sink, error) {
 
 func (s *Sink) hook(w http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	var m struct{ Title, Body, URL string }
+	var m struct{ Title, Body, URL, Tag string }
 	if err == nil {
 		err = json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&m)
+		// Read to the end: only then does the server watch for the sender
+		// going away, and end the request's context.
+		io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
 	}
-	ok := err == nil && m.Title != "" && m.URL != "" && strings.Contains(m.Body, m.URL)
-	at := time.Now()
-	s.mu.Lock()
-	if ok {
-		s.arrivals = append(s.arrivals, at)
-		s.seen[id]++
-	} else {
+	ok := err == nil && m.Title != "" && m.URL != "" && m.Tag != "" && strings.Contains(m.Body, m.URL)
+	defer s.notify()
+	if !ok {
+		s.mu.Lock()
 		s.bad++
+		s.mu.Unlock()
+		http.Error(w, "not a reminder", http.StatusBadRequest)
+		return
 	}
+	s.mu.Lock()
+	if s.holding && len(s.arrivals) >= s.holdAfter {
+		// Read, never answered: the sender does not know it arrived.
+		s.held++
+		s.mu.Unlock()
+		s.notify()
+		select {
+		case <-r.Context().Done(): // the sender went away (was killed)
+			s.mu.Lock()
+			s.held--
+			s.abandoned++
+			s.mu.Unlock()
+			s.notify()
+			return
+		case <-s.release:
+		}
+		s.mu.Lock()
+		s.held--
+	}
+	s.arrivals = append(s.arrivals, Arrival{At: time.Now(), Patient: id, Key: m.Tag})
+	s.seen[id]++
+	s.keys[m.Tag]++
 	s.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Sink) notify() {
 	select {
 	case s.changed <- struct{}{}:
 	default:
 	}
-	if !ok {
-		http.Error(w, "not a reminder", http.StatusBadRequest)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
 }
 
-// Wait returns when n distinct patients have been reminded, or ctx ends.
-func (s *Sink) Wait(ctx context.Context, n int) error {
+// HoldAfter makes the sink answer only n reminders in all; it reads later
+// ones and holds them unanswered until Release, or until their sender goes
+// away (then they count as abandoned, not arrived). Set it before the
+// first arrives.
+func (s *Sink) HoldAfter(n int) {
+	s.mu.Lock()
+	s.holding, s.holdAfter = true, n
+	s.mu.Unlock()
+}
+
+// Release answers the held reminders and every later one.
+func (s *Sink) Release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.holding {
+		s.holding = false
+		close(s.release)
+	}
+}
+
+// WaitHeld returns when n reminders are held, or ctx ends.
+func (s *Sink) WaitHeld(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return s.held >= n }, func() string { return fmt.Sprintf("%d of %d held", s.held, n) })
+}
+
+// WaitAbandoned returns when the senders of n held reminders have gone
+// away, or ctx ends.
+func (s *Sink) WaitAbandoned(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return s.abandoned >= n },
+		func() string { return fmt.Sprintf("%d of %d abandoned", s.abandoned, n) })
+}
+
+// Abandoned is how many held reminders their sender gave up on.
+func (s *Sink) Abandoned() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.abandoned
+}
+
+// Arrivals returns the reminders answered so far, in order.
+func (s *Sink) Arrivals() []Arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
+}
+
+func (s *Sink) waitFor(ctx context.Context, done func() bool, state func() string) error {
 	for {
 		s.mu.Lock()
-		got := len(s.seen)
+		ok, now := done(), state()
 		s.mu.Unlock()
-		if got >= n {
+		if ok {
 			return nil
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%d of %d reminders arrived: %w", got, n, ctx.Err())
+			return fmt.Errorf("%s: %w", now, ctx.Err())
 		case <-s.changed:
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
+// Wait returns when n distinct reminders (dedupe keys) have arrived, or ctx
+// ends.
+func (s *Sink) Wait(ctx context.Context, n int) error {
+	return s.waitFor(ctx, func() bool { return len(s.keys) >= n },
+		func() string { return fmt.Sprintf("%d of %d reminders arrived", len(s.keys), n) })
+}
+
 // Result is what a sink saw.
 type Result struct {
 	Received   int // well-formed reminders
 	Patients   int // distinct patients reminded
-	Duplicates int // reminders beyond the first per patient
+	Reminders  int // distinct reminders (dedupe keys)
+	Duplicates int // arrivals beyond the first of each dedupe key
 	Bad        int // requests that were not a reminder
 	// Lateness is arrival minus the due time: percentiles and the last
 	// (the time to drain everything that fell due).
@@ -123,19 +215,19 @@ type Result struct {
 func (s *Sink) Result(due time.Time) Result {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := Result{Received: len(s.arrivals), Patients: len(s.seen), Bad: s.bad}
-	for _, n := range s.seen {
+	r := Result{Received: len(s.arrivals), Patients: len(s.seen), Reminders: len(s.keys), Bad: s.bad}
+	for _, n := range s.keys {
 		r.Duplicates += n - 1
 	}
 	late := make([]time.Duration, len(s.arrivals))
-	for i, at := range s.arrivals {
-		late[i] = at.Sub(due)
+	for i, a := range s.arrivals {
+		late[i] = a.At.Sub(due)
 	}
 	slices.Sort(late)
 	if n := len(late); n > 0 {
 		r.P50, r.P99, r.Max, r.First = late[(n-1)*50/100], late[(n-1)*99/100], late[n-1], late[0]
 	}
-	s.arrivals, s.seen, s.bad = s.arrivals[:0], map[int64]int{}, 0
+	s.arrivals, s.seen, s.keys, s.bad = s.arrivals[:0], map[int64]int{}, map[string]int{}, 0
 	return r
 }
 

@@ -15,11 +15,13 @@ import (
 
 // The durable reminder outbox (design/reminders.md): rows are written with
 // the plan that wants them (SavePlan) or at once (AddReminders); a dispatcher
-// claims due rows with a lease (ClaimDue), sends them, and records the
-// outcome (MarkSent, MarkRetry, MarkFailed, MarkSkipped) only while the row
-// is still claimed. A claim whose lease expired (the dispatcher crashed) is
-// claimed again, so a reminder is sent at least once, and, unless a send
-// outlasts its lease, once.
+// claims due rows with a lease (ClaimDue), reads what it words them from
+// (ReminderSubjects), sends them, and records the outcomes of many sends in
+// one transaction (RecordOutcomes; MarkSent and the like for one), each only
+// while its row is still claimed. A claim whose lease expired (the
+// dispatcher crashed) is claimed again, so a reminder is sent at least once:
+// twice if the crash fell between its send and the commit of its outcome,
+// or a send outlasted its lease.
 
 const reminderColumns = `id, kind, session_id, patient_id, therapist_id, channel_id, dedupe_key, due_at, status,
 	attempts, next_attempt_at, lease_until, last_error, skip_reason, payload, sent_at, created_at`
@@ -407,51 +409,148 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// finish records the outcome of a claimed reminder: set is the assignments
-// to make, args their values. Only a row still sending changes; any other is
-// ErrNotFound, so a result recorded once (by a dispatcher that got there
-// first) is not overwritten. The check is on the status, not on whose claim
-// it is: a dispatcher whose lease expired and whose row another claimed
-// again can still record the outcome (both sent it).
-func (s *Store) finish(ctx context.Context, op string, id int64, set string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE reminders SET `+set+`, lease_until = NULL
-		WHERE id = ? AND status = 'sending'`), append(args, id)...)
+// recordChunk bounds the outcomes one statement of RecordOutcomes carries
+// (five parameters each: well under SQLite's 32,766 and PostgreSQL's 65,535).
+const recordChunk = 500
+
+// RecordOutcomes records what became of claimed reminders, all in one
+// transaction: a dispatcher pays one commit (one fsync on SQLite) for a batch
+// of sends, not one for each. Each row takes its outcome's status and clears
+// its lease; a sent row takes SentAt = At, a retried (pending) row
+// NextAttemptAt = At and LastError, a failed row LastError, a skipped row
+// SkipReason.
+//
+// Only a row still sending changes: the IDs of the others are returned as
+// stale and left alone, so a result recorded once (by a dispatcher that got
+// there first) is not overwritten. The check is on the status, not on whose
+// claim it is: a dispatcher whose lease expired and whose row another
+// claimed again can still record the outcome (both sent it). An outcome
+// with another status, or an ID given twice, is an error and nothing is
+// recorded.
+func (s *Store) RecordOutcomes(ctx context.Context, outs []Outcome) (stale []int64, err error) {
+	if len(outs) == 0 {
+		return nil, nil
+	}
+	seen := make(map[int64]bool, len(outs))
+	args := make([]any, 0, 5*len(outs))
+	for _, o := range outs {
+		if seen[o.ID] {
+			return nil, fmt.Errorf("record outcomes: reminder %d has two outcomes", o.ID)
+		}
+		seen[o.ID] = true
+		var at sql.NullInt64
+		switch o.Status {
+		case ReminderSent, ReminderPending:
+			if o.At.IsZero() {
+				return nil, fmt.Errorf("record outcomes: reminder %d is %s with no time", o.ID, o.Status)
+			}
+			at = sql.NullInt64{Int64: millis(o.At), Valid: true}
+		case ReminderFailed, ReminderSkipped:
+		default:
+			return nil, fmt.Errorf("record outcomes: reminder %d: %q is not an outcome", o.ID, o.Status)
+		}
+		args = append(args, o.ID, o.Status, at, truncate(o.Error, maxErrorLen), o.Reason)
+	}
+	recorded := make(map[int64]bool, len(outs))
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		for i := 0; i < len(outs); i += recordChunk {
+			n := min(recordChunk, len(outs)-i)
+			rows, err := tx.QueryContext(ctx, s.q(s.recordQuery(n)), args[5*i:5*(i+n)]...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				recorded[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record outcomes: %w", err)
+	}
+	for _, o := range outs {
+		if !recorded[o.ID] {
+			stale = append(stale, o.ID)
+		}
+	}
+	return stale, nil
+}
+
+// recordQuery is RecordOutcomes' statement for n outcomes: one UPDATE … FROM
+// a list of VALUES (the casts type PostgreSQL's parameters). SQLite must be
+// led to find the rows by id (an IN list, and NOT INDEXED otherwise): left
+// to itself it walked the status index, or the whole table, for a batch,
+// and 100,000 results took 5 s of CPU (BenchmarkDispatch). PostgreSQL joins
+// the list to the sending rows by hash as it is.
+func (s *Store) recordQuery(n int) string {
+	notIndexed, byID := "", ""
+	if s.dialect == SQLite {
+		notIndexed, byID = " NOT INDEXED", " AND reminders.id IN (SELECT id FROM outcome)"
+	}
+	var b strings.Builder
+	b.WriteString(`WITH outcome (id, status, at, last_error, skip_reason) AS (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(`(CAST(? AS BIGINT), ?, CAST(? AS BIGINT), ?, ?)`)
+	}
+	b.WriteString(`)
+		UPDATE reminders` + notIndexed + ` SET status = outcome.status, lease_until = NULL,
+			sent_at = CASE WHEN outcome.status = 'sent' THEN outcome.at ELSE reminders.sent_at END,
+			next_attempt_at = CASE WHEN outcome.status = 'pending' THEN outcome.at ELSE reminders.next_attempt_at END,
+			last_error = CASE WHEN outcome.status IN ('pending', 'failed') THEN outcome.last_error ELSE reminders.last_error END,
+			skip_reason = CASE WHEN outcome.status = 'skipped' THEN outcome.skip_reason ELSE reminders.skip_reason END
+		FROM outcome WHERE reminders.id = outcome.id AND reminders.status = 'sending'` + byID + `
+		RETURNING reminders.id`)
+	return b.String()
+}
+
+// record records one outcome (RecordOutcomes); a row no longer sending is
+// ErrNotFound.
+func (s *Store) record(ctx context.Context, op string, o Outcome) error {
+	stale, err := s.RecordOutcomes(ctx, []Outcome{o})
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("%s: reminder %d is not being sent: %w", op, id, ErrNotFound)
+	if len(stale) > 0 {
+		return fmt.Errorf("%s: reminder %d is not being sent: %w", op, o.ID, ErrNotFound)
 	}
 	return nil
 }
 
-// MarkSent records that the claimed reminder was sent at at.
+// MarkSent records that the claimed reminder was sent at at: RecordOutcomes
+// for one.
 func (s *Store) MarkSent(ctx context.Context, id int64, at time.Time) error {
-	return s.finish(ctx, "mark sent", id, `status = 'sent', sent_at = ?`, millis(at))
+	return s.record(ctx, "mark sent", Outcome{ID: id, Status: ReminderSent, At: at})
 }
 
 // MarkRetry puts the claimed reminder back to pending after a temporary
 // error, to be claimed again at next. lastErr is shown to the patient and
 // the therapist: it must hold no secret (a bot token in a URL).
 func (s *Store) MarkRetry(ctx context.Context, id int64, next time.Time, lastErr string) error {
-	return s.finish(ctx, "mark retry", id, `status = 'pending', next_attempt_at = ?, last_error = ?`,
-		millis(next), truncate(lastErr, maxErrorLen))
+	return s.record(ctx, "mark retry", Outcome{ID: id, Status: ReminderPending, At: next, Error: lastErr})
 }
 
 // MarkFailed gives up on the claimed reminder (a permanent error, or too
 // many attempts). lastErr is as for MarkRetry.
 func (s *Store) MarkFailed(ctx context.Context, id int64, lastErr string) error {
-	return s.finish(ctx, "mark failed", id, `status = 'failed', last_error = ?`, truncate(lastErr, maxErrorLen))
+	return s.record(ctx, "mark failed", Outcome{ID: id, Status: ReminderFailed, Error: lastErr})
 }
 
 // MarkSkipped records that the claimed reminder will not be sent, and why
 // (stale, checked_in, cancelled, quiet_hours, channel_removed).
 func (s *Store) MarkSkipped(ctx context.Context, id int64, reason string) error {
-	return s.finish(ctx, "mark skipped", id, `status = 'skipped', skip_reason = ?`, reason)
+	return s.record(ctx, "mark skipped", Outcome{ID: id, Status: ReminderSkipped, Reason: reason})
 }
 
 // ReleaseLeases gives claimed reminders that were not attempted back
@@ -541,6 +640,124 @@ func (s *Store) ReminderCounts(ctx context.Context) (map[string]int, error) {
 		return nil, fmt.Errorf("reminder counts: %w", err)
 	}
 	return counts, nil
+}
+
+// ReminderSubjects reads what the claimed reminders rs are worded from, a
+// few queries for the whole batch: their channels, their sessions, the
+// patients of both, and those patients' reminder settings. What no longer
+// exists is missing from the maps.
+func (s *Store) ReminderSubjects(ctx context.Context, rs []Reminder) (Subjects, error) {
+	sub := Subjects{Channels: map[int64]Channel{}, Sessions: map[int64]Session{}, Patients: map[int64]Patient{},
+		Settings: map[int64]NotifySettings{}}
+	var chans, sessions, patients []int64
+	for _, r := range rs {
+		chans, sessions, patients = append(chans, r.ChannelID), append(sessions, r.SessionID), append(patients, r.PatientID)
+	}
+	err := s.byIDs(ctx, `SELECT `+channelColumns+` FROM channels WHERE id IN `, chans, func(rows *sql.Rows) error {
+		c, err := scanChannel(rows)
+		if err == nil {
+			sub.Channels[c.ID] = c
+		}
+		return err
+	})
+	if err == nil {
+		err = s.byIDs(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE id IN `, sessions, func(rows *sql.Rows) error {
+			x, err := scanSession(rows)
+			if err == nil {
+				sub.Sessions[x.ID] = x
+			}
+			return err
+		})
+	}
+	if err == nil {
+		for _, x := range sub.Sessions {
+			patients = append(patients, x.PatientID)
+		}
+		err = s.byIDs(ctx, `SELECT `+patientColumns+` FROM patients WHERE id IN `, patients, func(rows *sql.Rows) error {
+			p, err := scanPatient(rows)
+			if err == nil {
+				sub.Patients[p.ID], sub.Settings[p.ID] = p, DefaultNotifySettings(p.ID)
+			}
+			return err
+		})
+	}
+	if err == nil {
+		err = s.byIDs(ctx, `SELECT patient_id, quiet_start, quiet_end, quiet_drop, lead_minutes, nudge_hours, language,
+				updated_at FROM notify_settings WHERE patient_id IN `, patients, func(rows *sql.Rows) error {
+			var (
+				n       NotifySettings
+				updated int64
+			)
+			if err := rows.Scan(&n.PatientID, &n.QuietStart, &n.QuietEnd, &n.QuietDrop, &n.LeadMinutes, &n.NudgeHours,
+				&n.Language, &updated); err != nil {
+				return err
+			}
+			n.UpdatedAt = fromMillis(updated)
+			sub.Settings[n.PatientID] = n
+			return nil
+		})
+	}
+	if err != nil {
+		return Subjects{}, fmt.Errorf("reminder subjects: %w", err)
+	}
+	return sub, nil
+}
+
+// AssignmentPrograms returns the decoded program snapshots of the
+// assignments with the ids, by id; a missing assignment is missing from the
+// map.
+func (s *Store) AssignmentPrograms(ctx context.Context, ids []int64) (map[int64]*programs.Program, error) {
+	out := make(map[int64]*programs.Program, len(ids))
+	err := s.byIDs(ctx, `SELECT id, program FROM assignments WHERE id IN `, ids, func(rows *sql.Rows) error {
+		var (
+			id   int64
+			yaml []byte
+		)
+		if err := rows.Scan(&id, &yaml); err != nil {
+			return err
+		}
+		p, err := s.program(yaml)
+		if err != nil {
+			return fmt.Errorf("assignment %d: stored program: %w", id, err)
+		}
+		out[id] = p
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("assignment programs: %w", err)
+	}
+	return out, nil
+}
+
+// idChunk bounds the ids of one "IN (…)" list.
+const idChunk = 500
+
+// byIDs runs query, which ends in "IN ", with the distinct non-zero ids
+// appended as a list of parameters (in chunks), on the read pool, and calls
+// scan for each row.
+func (s *Store) byIDs(ctx context.Context, query string, ids []int64, scan func(*sql.Rows) error) error {
+	ids = slices.DeleteFunc(sortedIDs(ids), func(id int64) bool { return id == 0 })
+	for chunk := range slices.Chunk(ids, idChunk) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.r.QueryContext(ctx, s.q(query+"("+strings.Repeat("?, ", len(chunk)-1)+"?)"), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PatientByID returns the patient with the id, whoever's it is: for

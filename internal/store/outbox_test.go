@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -1270,6 +1271,266 @@ func TestDeleteOldReminders(t *testing.T) {
 		left, err := s.Reminders(ctx, p.ID, time.Time{})
 		if err != nil || len(left) != 2 {
 			t.Errorf("left %d rows, %v; want the pending one and the recent one", len(left), err)
+		}
+	})
+}
+
+// RecordOutcomes records a batch of results in one transaction: every kind
+// of result at once, across several statements, only for rows still
+// sending, and all or nothing.
+func TestRecordOutcomes(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		th := mkTherapist(t, s, "t@example.org")
+		p := mkPatient(t, s, th.ID, "P")
+		ch := mkChannels(t, s, p.ID, email("p@example.org"))[0]
+		t0 := time.Date(2026, 3, 2, 12, 0, 0, 0, time.UTC)
+		const n = 2*recordChunk + 205 // three statements
+		rs := addDue(t, s, p.ID, ch.ID, n, func(i int) time.Time { return t0.Add(time.Duration(i) * time.Millisecond) })
+		claimed, err := s.ClaimDue(ctx, t0.Add(time.Hour), time.Minute, 2*n)
+		if err != nil || len(claimed) != n {
+			t.Fatalf("claimed %d, %v", len(claimed), err)
+		}
+		long := strings.Repeat("é", maxErrorLen) // 2 bytes each
+		outcome := func(i int) Outcome {
+			id := rs[i].ID
+			switch i % 4 {
+			case 0:
+				return Outcome{ID: id, Status: ReminderSent, At: t0.Add(time.Duration(i) * time.Second)}
+			case 1:
+				return Outcome{ID: id, Status: ReminderPending, At: t0.Add(time.Hour + time.Duration(i)*time.Second), Error: fmt.Sprint("503 #", i)}
+			case 2:
+				return Outcome{ID: id, Status: ReminderFailed, Error: long}
+			}
+			return Outcome{ID: id, Status: ReminderSkipped, Reason: "checked_in"}
+		}
+		var outs []Outcome
+		for i := range n {
+			outs = append(outs, outcome(i))
+		}
+		state := func() map[string]Reminder { return reminders(t, s, p.ID) }
+		before := state()
+
+		// Refused before anything is written: nothing changes.
+		for name, bad := range map[string]Outcome{
+			"twice":          outs[7],
+			"unknown status": {ID: rs[3].ID, Status: ReminderSending},
+			"sent, no time":  {ID: rs[3].ID, Status: ReminderSent},
+			"retry, no time": {ID: rs[3].ID, Status: ReminderPending, Error: "503"},
+		} {
+			if _, err := s.RecordOutcomes(ctx, append(slices.Clone(outs), bad)); err == nil {
+				t.Errorf("%s: accepted", name)
+			}
+		}
+		// A statement that fails after others ran (a row of the last chunk
+		// refuses the update): the whole batch is rolled back.
+		refuse := rs[n-1].ID
+		trigger := map[string][]string{
+			SQLite: {fmt.Sprintf(`CREATE TRIGGER refuse BEFORE UPDATE ON reminders WHEN OLD.id = %d
+				BEGIN SELECT RAISE(ABORT, 'refused'); END`, refuse)},
+			Postgres: {`CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN RAISE EXCEPTION 'refused'; END $$`,
+				fmt.Sprintf(`CREATE TRIGGER refuse BEFORE UPDATE ON reminders FOR EACH ROW WHEN (OLD.id = %d)
+				EXECUTE FUNCTION refuse()`, refuse)},
+		}
+		for _, q := range trigger[s.Dialect()] {
+			if _, err := s.w.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.RecordOutcomes(ctx, outs); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("a batch whose last statement failed: %v", err)
+		}
+		if after := state(); !maps.EqualFunc(after, before, sameReminder) {
+			t.Errorf("a failed batch left %d rows changed", countChanged(before, after))
+		}
+		drop := "DROP TRIGGER refuse"
+		if s.Dialect() == Postgres {
+			drop += " ON reminders"
+		}
+		if _, err := s.w.ExecContext(ctx, drop); err != nil {
+			t.Fatal(err)
+		}
+
+		// Recorded: each row as its outcome says, its lease gone.
+		stale, err := s.RecordOutcomes(ctx, outs)
+		if err != nil || len(stale) != 0 {
+			t.Fatalf("RecordOutcomes = %v, %v", stale, err)
+		}
+		after := state()
+		for i, r := range rs {
+			got, o := after[r.DedupeKey], outcome(i)
+			ok := got.Status == o.Status && got.LeaseUntil.IsZero() && got.Attempts == 1
+			switch o.Status {
+			case ReminderSent:
+				ok = ok && got.SentAt.Equal(o.At) && got.NextAttemptAt.Equal(r.NextAttemptAt) && got.LastError == ""
+			case ReminderPending:
+				ok = ok && got.NextAttemptAt.Equal(o.At) && got.LastError == o.Error && got.SentAt.IsZero()
+			case ReminderFailed:
+				ok = ok && strings.HasPrefix(long, got.LastError) && len(got.LastError) > maxErrorLen-2 &&
+					len(got.LastError) <= maxErrorLen && got.SentAt.IsZero()
+			case ReminderSkipped:
+				ok = ok && got.SkipReason == o.Reason && got.LastError == "" && got.SentAt.IsZero()
+			}
+			if !ok {
+				t.Errorf("reminder %d after %s: %+v", i, o.Status, got)
+			}
+		}
+		// Recorded once: a second record of any of them, and of a row that
+		// does not exist, changes nothing and says which.
+		retried := rs[1]
+		again, err := s.ClaimDue(ctx, t0.Add(2*time.Hour), time.Minute, 1)
+		if err != nil || len(again) != 1 || again[0].ID != retried.ID || again[0].Attempts != 2 {
+			t.Fatalf("the retry claimed %+v, %v", again, err)
+		}
+		missing := rs[n-1].ID + 1000
+		stale, err = s.RecordOutcomes(ctx, []Outcome{
+			{ID: retried.ID, Status: ReminderSent, At: t0.Add(2 * time.Hour)}, // sending again: recorded
+			{ID: rs[0].ID, Status: ReminderFailed, Error: "late"},             // sent already
+			{ID: rs[2].ID, Status: ReminderSkipped, Reason: "stale"},          // failed already
+			{ID: missing, Status: ReminderSent, At: t0},
+		})
+		if err != nil || !slices.Equal(stale, []int64{rs[0].ID, rs[2].ID, missing}) {
+			t.Errorf("stale %v, %v; want %v", stale, err, []int64{rs[0].ID, rs[2].ID, missing})
+		}
+		final := state()
+		if r := final[retried.DedupeKey]; r.Status != ReminderSent || !r.SentAt.Equal(t0.Add(2*time.Hour)) || r.LastError != "503 #1" {
+			t.Errorf("the retried reminder, sent on its second attempt: %+v", r)
+		}
+		if n := countChanged(after, final); n != 1 {
+			t.Errorf("%d rows changed, want the retried one", n)
+		}
+		if stale, err := s.RecordOutcomes(ctx, nil); err != nil || stale != nil {
+			t.Errorf("no outcomes: %v, %v", stale, err)
+		}
+	})
+}
+
+// The SQLite writer commits durably: WAL, and the WAL synced at each commit.
+func TestSQLiteSyncsEveryCommit(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "pacer.db"))
+	var mode string
+	var sync int
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.w.QueryRowContext(t.Context(), `PRAGMA synchronous`).Scan(&sync); err != nil {
+		t.Fatal(err)
+	}
+	if mode != "wal" || sync != 2 {
+		t.Errorf("journal_mode %s, synchronous %d; want wal and 2 (FULL)", mode, sync)
+	}
+}
+
+// ReminderSubjects reads a batch's channels, sessions, patients and
+// settings as the one-row lookups do, and leaves out what is gone.
+func TestReminderSubjects(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		th := mkTherapist(t, s, "t@example.org")
+		p := mkPatient(t, s, th.ID, "P")
+		q := mkPatient(t, s, th.ID, "Q")
+		german := DefaultNotifySettings(q.ID)
+		german.Language, german.QuietDrop, german.LeadMinutes = "de", true, 10
+		if err := s.SetNotifySettings(ctx, german); err != nil {
+			t.Fatal(err)
+		}
+		pchs := mkChannels(t, s, p.ID, email("p@example.org"), ntfy("p"))
+		qch := mkChannels(t, s, q.ID, email("q@example.org"))[0]
+		tchs, err := s.SetTherapistChannels(ctx, th.ID, []Channel{email("t@example.org")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+		for _, x := range []struct {
+			patient  Patient
+			channels []Channel
+		}{{p, pchs}, {q, []Channel{qch}}} {
+			a := mkAssignment(t, s, x.patient.ID)
+			r := &remindAll{channels: x.channels}
+			if _, err := s.SavePlan(ctx, a.ID, x.patient.ID, plan(a.Start), nil, r.fn, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		alert := Reminder{Kind: "alert_red_flag", PatientID: p.ID, TherapistID: th.ID, ChannelID: tchs[0].ID,
+			DedupeKey: "alert", DueAt: t0}
+		if _, err := s.AddReminders(ctx, []Reminder{alert}); err != nil {
+			t.Fatal(err)
+		}
+		// p's ntfy channel goes: its pending rows are skipped, but a claimed
+		// one is worded without it.
+		early, err := s.ClaimDue(ctx, time.Date(2026, 3, 30, 0, 0, 0, 0, time.UTC), time.Hour, 1000)
+		if err != nil || len(early) < 40 {
+			t.Fatalf("claimed %d, %v", len(early), err)
+		}
+		mkChannels(t, s, p.ID, email("p@example.org"))
+
+		sub, err := s.ReminderSubjects(ctx, early)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChannels := map[int64]bool{pchs[0].ID: true, qch.ID: true, tchs[0].ID: true}
+		if len(sub.Channels) != len(wantChannels) {
+			t.Errorf("channels %v, want %v (not the removed ntfy one)", slices.Collect(maps.Keys(sub.Channels)), wantChannels)
+		}
+		for id := range wantChannels {
+			want, err := s.Channel(ctx, id)
+			if err != nil || !sameChannel(sub.Channels[id], want) {
+				t.Errorf("channel %d: %+v, want %+v (%v)", id, sub.Channels[id], want, err)
+			}
+		}
+		sessions := 0
+		for _, r := range early {
+			if r.SessionID == 0 {
+				continue
+			}
+			sessions++
+			want, err := s.Session(ctx, r.SessionID)
+			if err != nil || sub.Sessions[r.SessionID] != want {
+				t.Errorf("session %d: %+v, want %+v (%v)", r.SessionID, sub.Sessions[r.SessionID], want, err)
+			}
+		}
+		if sessions == 0 || len(sub.Sessions) != len(plan(0))*2 {
+			t.Errorf("%d sessions read for %d session reminders", len(sub.Sessions), sessions)
+		}
+		for _, x := range []Patient{p, q} {
+			want, err := s.PatientByID(ctx, x.ID)
+			got := sub.Patients[x.ID]
+			if err != nil || got.ID != want.ID || got.Name != want.Name || string(got.CheckinNonce) != string(want.CheckinNonce) {
+				t.Errorf("patient %d: %+v, want %+v (%v)", x.ID, got, want, err)
+			}
+			set, err := s.NotifySettings(ctx, x.ID)
+			if err != nil || sub.Settings[x.ID] != set {
+				t.Errorf("settings of %d: %+v, want %+v (%v)", x.ID, sub.Settings[x.ID], set, err)
+			}
+		}
+		if sub.Settings[q.ID].Language != "de" || sub.Settings[p.ID] != DefaultNotifySettings(p.ID) {
+			t.Errorf("settings %+v", sub.Settings)
+		}
+		if len(sub.Patients) != 2 {
+			t.Errorf("%d patients, want 2", len(sub.Patients))
+		}
+		if none, err := s.ReminderSubjects(ctx, nil); err != nil || len(none.Channels)+len(none.Sessions)+len(none.Patients) != 0 {
+			t.Errorf("no reminders: %+v, %v", none, err)
+		}
+
+		// Programs: read by id, in chunks; a missing id is left out.
+		var ids []int64
+		for id := range int64(3 * idChunk) {
+			ids = append(ids, id+1)
+		}
+		progs, err := s.AssignmentPrograms(ctx, ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range sub.Sessions {
+			a, err := s.AssignmentByID(ctx, x.AssignmentID)
+			if err != nil || progs[x.AssignmentID] != a.Program {
+				t.Errorf("assignment %d program: %p, want the decoded %p (%v)", x.AssignmentID, progs[x.AssignmentID], a.Program, err)
+			}
+		}
+		if len(progs) != 2 {
+			t.Errorf("%d programs, want the two assignments'", len(progs))
 		}
 	})
 }

@@ -37,6 +37,27 @@ type Reminder struct {
 	CreatedAt     time.Time
 }
 
+// Outcome is what became of a claimed reminder, for RecordOutcomes.
+type Outcome struct {
+	ID     int64
+	Status string    // ReminderSent, ReminderPending (to be retried), ReminderFailed or ReminderSkipped
+	At     time.Time // sent: when it was sent; pending: when to try again; otherwise unused
+	// Error is the last error of a retried or failed reminder, shown to the
+	// patient and the therapist: it must hold no secret (a bot token in a
+	// URL). It is cut to 2,000 bytes.
+	Error  string
+	Reason string // skipped: why (stale, checked_in, cancelled, quiet_hours, channel_removed)
+}
+
+// Subjects are what a batch of claimed reminders is worded from, read
+// together (ReminderSubjects) rather than row by row.
+type Subjects struct {
+	Channels map[int64]Channel        // by ID; a channel removed since is missing
+	Sessions map[int64]Session        // by ID; a session deleted since is missing
+	Patients map[int64]Patient        // the reminders' and their sessions' patients, by ID
+	Settings map[int64]NotifySettings // by patient ID: as saved, or the defaults
+}
+
 // Channel is one way to reach a patient (or a therapist): a type and its
 // settings as JSON, e.g. {"address":"a@b.example"} for email,
 // {"server":"https://ntfy.example","topic":"…"} for ntfy, {"url":"https://…"}

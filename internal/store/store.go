@@ -94,7 +94,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// _txlock=immediate takes the write lock at BEGIN, so a transaction never
 	// has to upgrade a read lock, which fails at once with SQLITE_BUSY
 	// whatever busy_timeout says when another process holds the write lock.
-	w, err := sql.Open("sqlite", name+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	// synchronous=FULL syncs the WAL at every commit: a committed check-in or
+	// reminder outcome survives a power loss, not only a crash of pacer.
+	w, err := sql.Open("sqlite", name+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}

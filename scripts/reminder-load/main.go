@@ -1,31 +1,40 @@
 // Command reminder-load measures `pacer serve` delivering reminders at scale:
-// 100,000 patients on SQLite, each with a webhook channel and a session
-// reminder due in the same minute, delivered to a local HTTPS webhook sink.
+// 100,000 patients, each with a webhook channel and a session reminder due in
+// the same minute, delivered to a local HTTPS webhook sink; on SQLite (the
+// store's writer at synchronous=FULL, WAL) and, given a PostgreSQL URL, on
+// PostgreSQL, one after the other.
 //
-// It builds pacer, seeds a fresh store in a temporary directory
-// (internal/reminderload), starts the sink in this process and pacer as a
-// second process (trusting the sink's certificate through SSL_CERT_FILE),
-// and reports as Markdown:
+// For each store it builds pacer (once), seeds a fresh store in a temporary
+// directory or a schema of its own (internal/reminderload), starts the sink
+// in this process and pacer as a second process (trusting the sink's
+// certificate through SSL_CERT_FILE), and reports as Markdown:
 //
-//   - pacer's start-up on the 100,000-patient store, from exec to the
-//     "pacer listening" line and to /readyz answering 200: once before the
-//     reminders fall due, and again, several times, after they were sent;
 //   - the time to drain every reminder (the last arrival minus the due
-//     time), the p50 and p99 lateness, duplicates and errors;
+//     time), the throughput, the p50 and p99 lateness, and the time until
+//     every row is recorded sent;
+//   - duplicates, counted by dedupe key at the sink, and errors;
+//   - the results per commit of the outbox (pacer's own metrics);
 //   - pacer's peak resident memory (VmHWM from /proc/PID/status);
-//   - for comparison, one robfig/cron/v3 entry per patient (what pacer does
-//     not do), registered in a child process: time and memory.
+//   - the load average, since the machine may be shared.
+//
+// On SQLite also pacer's start-up on the 100,000-patient store, before the
+// reminders fall due and again after, and, for comparison, one
+// robfig/cron/v3 entry per patient (what pacer does not do), registered in a
+// child process: time and memory.
 //
 // Usage (from the module root):
 //
-//	go run ./scripts/reminder-load [-patients 100000] [-restarts 5] [-pacer BINARY] [-keep]
+//	go run ./scripts/reminder-load [-patients 100000] [-postgres URL] [-restarts 5] [-pacer BINARY] [-keep]
 //
-// It stops by itself and removes what it made, unless -keep.
+// -postgres defaults to $PACER_TEST_POSTGRES_URL; "-postgres none" measures
+// SQLite only. It stops by itself and removes what it made (the temporary
+// directory, the PostgreSQL schema), unless -keep.
 package main
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -59,13 +68,25 @@ func main() {
 	}
 }
 
+// options are the flags.
+type options struct {
+	patients int
+	restarts int
+	binary   string
+	tmp      string
+	keep     bool
+	logf     func(format string, a ...any)
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("reminder-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	patients := fs.Int("patients", 100000, "patients, each with one reminder due in the same minute")
-	restarts := fs.Int("restarts", 5, "start-ups to time on the store after the drain")
+	postgres := fs.String("postgres", os.Getenv("PACER_TEST_POSTGRES_URL"),
+		`a PostgreSQL URL to measure too, in a schema of its own ("none": SQLite only)`)
+	restarts := fs.Int("restarts", 5, "start-ups to time on the SQLite store after the drain")
 	binary := fs.String("pacer", "", "the pacer binary (default: built from ./cmd/pacer)")
-	keep := fs.Bool("keep", false, "keep the temporary directory (store, logs)")
+	keep := fs.Bool("keep", false, "keep the temporary directory (store, logs) and the PostgreSQL schema")
 	cronChild := fs.Int("cron-child", 0, "internal: register this many cron entries and print the figures as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,101 +94,59 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *cronChild > 0 {
 		return cronEntries(*cronChild, stdout)
 	}
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "reminder-load: "+format+"\n", a...) }
+	o := options{patients: *patients, restarts: *restarts, binary: *binary, keep: *keep,
+		logf: func(format string, a ...any) { fmt.Fprintf(stderr, "reminder-load: "+format+"\n", a...) }}
+	if *postgres == "none" {
+		*postgres = ""
+	}
+	if *postgres != "" && !reminderload.IsPostgres(*postgres) {
+		return fmt.Errorf("-postgres %q: give a postgres:// URL, or none", *postgres)
+	}
 
 	tmp, err := os.MkdirTemp("", "reminder-load-")
 	if err != nil {
 		return err
 	}
-	if *keep {
-		logf("keeping %s", tmp)
+	o.tmp = tmp
+	if o.keep {
+		o.logf("keeping %s", tmp)
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	if *binary == "" {
-		logf("building pacer")
-		*binary = filepath.Join(tmp, "pacer")
-		build := exec.CommandContext(ctx, "go", "build", "-o", *binary, "./cmd/pacer")
+	if o.binary == "" {
+		o.logf("building pacer")
+		o.binary = filepath.Join(tmp, "pacer")
+		build := exec.CommandContext(ctx, "go", "build", "-o", o.binary, "./cmd/pacer")
 		build.Stdout, build.Stderr = stderr, stderr
 		if err := build.Run(); err != nil {
 			return fmt.Errorf("build pacer: %w", err)
 		}
 	}
 
-	sink, err := reminderload.NewSink()
+	lite, err := drain(ctx, o, filepath.Join(tmp, "pacer.db"))
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	defer sink.Close()
-	certFile := filepath.Join(tmp, "sink.pem")
-	if err := os.WriteFile(certFile, sink.CertPEM, 0o600); err != nil {
-		return err
-	}
-
-	// Due at a whole minute (sessions are at minutes), far enough ahead for
-	// seeding (about 5 s per 100,000 patients here) and a start-up.
-	zone := quietZone(time.Now())
-	due := time.Now().Add(20*time.Second + time.Duration(*patients)*100*time.Microsecond).Truncate(time.Minute).Add(time.Minute)
-	db := filepath.Join(tmp, "pacer.db")
-	logf("seeding %d patients in %s, reminders due at %s", *patients, zone, due.Format(time.TimeOnly))
-	t0 := time.Now()
-	if err := reminderload.SeedSQLite(ctx, db, reminderload.Seed{Patients: *patients, Due: due, HookURL: sink.URL,
-		Zone: zone, JobsRanAt: time.Now()}); err != nil {
-		return err
-	}
-	seeded := time.Since(t0)
-	info, err := os.Stat(db)
-	if err != nil {
-		return err
-	}
-	logf("seeded in %v (%.0f MB)", seeded.Round(time.Millisecond), float64(info.Size())/1e6)
-	if time.Until(due) < 5*time.Second {
-		return fmt.Errorf("seeding ended %v before the due time; too late to start pacer first", time.Until(due))
-	}
-
-	env := append(os.Environ(), "STATE_DIRECTORY="+tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn")
-	d, err := start(ctx, *binary, db, env, filepath.Join(tmp, "serve-0.log"))
-	if err != nil {
-		return err
-	}
-	defer d.stop()
-	cold := d.startup
-	logf("started in %v (listening %v); waiting %v for the due time", cold.ready.Round(time.Millisecond),
-		cold.listening.Round(time.Millisecond), time.Until(due).Round(time.Second))
-
-	wctx, cancel := context.WithDeadline(ctx, due.Add(5*time.Minute))
-	defer cancel()
-	go func() { // a pacer that dies ends the wait
-		select {
-		case <-d.exited:
-			cancel()
-		case <-wctx.Done():
+	var pg *drained
+	if *postgres != "" {
+		dsn, drop, err := reminderload.PostgresSchema(ctx, *postgres)
+		if err != nil {
+			return err
 		}
-	}()
-	probes := make(chan []time.Duration, 1)
-	go func() { probes <- d.probeReady(wctx, due) }()
-	if err := sink.Wait(wctx, *patients); err != nil {
-		return fmt.Errorf("drain: %w (pacer's log: %s)", err, d.log)
+		if o.keep {
+			o.logf("keeping the PostgreSQL schema in %s", dsn)
+		} else {
+			defer drop()
+		}
+		if pg, err = drain(ctx, o, dsn); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
 	}
-	res := sink.Result(due)
-	cancel()
-	ready := <-probes
-	time.Sleep(time.Second) // the last rows are recorded after their webhook answered
-	hwm, rss := procStatus(d.cmd.Process.Pid, "VmHWM:"), procStatus(d.cmd.Process.Pid, "VmRSS:")
-	sent, failed, retried := d.metric("pacer_reminders_sent_total"), d.metric("pacer_reminders_failed_total"),
-		d.metric("pacer_reminders_retried_total")
-	if err := d.stop(); err != nil {
-		return err
-	}
-	counts, err := reminderload.Counts(ctx, db)
-	if err != nil {
-		return err
-	}
-	logf("drained in %v; reminders by status %v", res.Max.Round(time.Millisecond), counts)
 
 	var warm []startup
-	for i := range *restarts {
-		d, err := start(ctx, *binary, db, env, filepath.Join(tmp, fmt.Sprintf("serve-%d.log", i+1)))
+	env := lite.env
+	for i := range o.restarts {
+		d, err := start(ctx, o.binary, "sqlite:"+lite.dsn, env, filepath.Join(tmp, fmt.Sprintf("serve-sqlite-%d.log", i+1)))
 		if err != nil {
 			return err
 		}
@@ -177,12 +156,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 
-	logf("registering %d robfig/cron entries in a child process", *patients)
+	o.logf("registering %d robfig/cron entries in a child process", o.patients)
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	out, err := exec.CommandContext(ctx, self, "-cron-child", strconv.Itoa(*patients)).Output()
+	out, err := exec.CommandContext(ctx, self, "-cron-child", strconv.Itoa(o.patients)).Output()
 	if err != nil {
 		return fmt.Errorf("cron child: %w", err)
 	}
@@ -190,9 +169,234 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := json.Unmarshal(out, &cr); err != nil {
 		return fmt.Errorf("cron child: %w", err)
 	}
+	report(stdout, o, lite, pg, warm, cr)
+	return nil
+}
 
+// drained is what one store's run measured.
+type drained struct {
+	dsn             string
+	env             []string
+	describe        string // the store and its durability settings
+	due             time.Time
+	zone            string
+	seeded          time.Duration
+	res             reminderload.Result
+	recorded        time.Duration // due → every row recorded sent
+	counts          map[string]int
+	sent, failed    float64 // pacer's counters
+	retried         float64
+	commits, rows   float64 // pacer_reminder_record_rows count and sum
+	ready           []time.Duration
+	hwm, rss        string
+	cold            startup
+	loadDue, loadAt string // load average at the due time and after the drain
+}
+
+// drain seeds the store at dsn (an SQLite path or a PostgreSQL URL), starts
+// pacer on it, lets every reminder fall due at once and measures the drain.
+func drain(ctx context.Context, o options, dsn string) (*drained, error) {
+	pg := reminderload.IsPostgres(dsn)
+	name := "sqlite"
+	if pg {
+		name = "postgres"
+	}
+	sink, err := reminderload.NewSink()
+	if err != nil {
+		return nil, err
+	}
+	defer sink.Close()
+	certFile := filepath.Join(o.tmp, name+"-sink.pem")
+	if err := os.WriteFile(certFile, sink.CertPEM, 0o600); err != nil {
+		return nil, err
+	}
+
+	// Due at a whole minute (sessions are at minutes), far enough ahead for
+	// seeding (about 5 s per 100,000 patients here) and a start-up.
+	r := &drained{dsn: dsn, zone: quietZone(time.Now())}
+	r.due = time.Now().Add(20*time.Second + time.Duration(o.patients)*150*time.Microsecond).Truncate(time.Minute).Add(time.Minute)
+	o.logf("%s: seeding %d patients in %s, reminders due at %s", name, o.patients, r.zone, r.due.Format(time.TimeOnly))
+	t0 := time.Now()
+	if err := reminderload.SeedAt(ctx, dsn, reminderload.Seed{Patients: o.patients, Due: r.due, HookURL: sink.URL,
+		Zone: r.zone, JobsRanAt: time.Now()}); err != nil {
+		return nil, err
+	}
+	r.seeded = time.Since(t0)
+	if r.describe, err = describe(ctx, dsn); err != nil {
+		return nil, err
+	}
+	o.logf("%s: seeded in %v; %s", name, r.seeded.Round(time.Millisecond), r.describe)
+	if time.Until(r.due) < 5*time.Second {
+		return nil, fmt.Errorf("seeding ended %v before the due time; too late to start pacer first", time.Until(r.due))
+	}
+
+	r.env = append(os.Environ(), "STATE_DIRECTORY="+o.tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn")
+	if pg {
+		// Replicas on PostgreSQL share a key the operator provides.
+		keyFile := filepath.Join(o.tmp, "secret.key")
+		if err := os.WriteFile(keyFile, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
+			return nil, err
+		}
+		r.env = append(r.env, "PACER_SECRET_KEY_FILE="+keyFile)
+	}
+	arg := dsn
+	if !pg {
+		arg = "sqlite:" + dsn
+	}
+	d, err := start(ctx, o.binary, arg, r.env, filepath.Join(o.tmp, "serve-"+name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	defer d.stop()
+	r.cold = d.startup
+	o.logf("%s: started in %v (listening %v); waiting %v for the due time", name, r.cold.ready.Round(time.Millisecond),
+		r.cold.listening.Round(time.Millisecond), time.Until(r.due).Round(time.Second))
+
+	wctx, cancel := context.WithDeadline(ctx, r.due.Add(5*time.Minute))
+	defer cancel()
+	go func() { // a pacer that dies ends the wait
+		select {
+		case <-d.exited:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	probes := make(chan []time.Duration, 1)
+	go func() { probes <- d.probeReady(wctx, r.due) }()
+	go func() {
+		select {
+		case <-time.After(time.Until(r.due)):
+			r.loadDue = loadavg()
+		case <-wctx.Done():
+		}
+	}()
+	if err := sink.Wait(wctx, o.patients); err != nil {
+		return nil, fmt.Errorf("drain: %w (pacer's log: %s)", err, d.log)
+	}
+	r.res = sink.Result(r.due)
+	// The last results are committed after their webhook answered.
+	for {
+		c, err := reminderload.Counts(wctx, dsn)
+		if err != nil {
+			return nil, err
+		}
+		if c["sent"] >= o.patients {
+			r.recorded = time.Since(r.due)
+			break
+		}
+		if wctx.Err() != nil {
+			return nil, fmt.Errorf("drain: the outbox is %v after every reminder arrived", c)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	r.ready = <-probes
+	r.loadAt = loadavg()
+	r.hwm, r.rss = procStatus(d.cmd.Process.Pid, "VmHWM:"), procStatus(d.cmd.Process.Pid, "VmRSS:")
+	r.sent, r.failed, r.retried = d.metric("pacer_reminders_sent_total"), d.metric("pacer_reminders_failed_total"),
+		d.metric("pacer_reminders_retried_total")
+	r.commits, r.rows = d.metric("pacer_reminder_record_rows_count"), d.metric("pacer_reminder_record_rows_sum")
+	if err := d.stop(); err != nil {
+		return nil, err
+	}
+	if r.counts, err = reminderload.Counts(ctx, dsn); err != nil {
+		return nil, err
+	}
+	o.logf("%s: drained in %v, all recorded at %v; reminders by status %v", name, r.res.Max.Round(time.Millisecond),
+		r.recorded.Round(time.Millisecond), r.counts)
+	return r, nil
+}
+
+// describe names the store and the settings that make its commits durable.
+func describe(ctx context.Context, dsn string) (string, error) {
+	db, err := reminderload.Open(dsn)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if reminderload.IsPostgres(dsn) {
+		var version, commit, fsync, size string
+		err := db.QueryRowContext(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
+			current_setting('fsync'), pg_size_pretty(pg_total_relation_size('reminders') + pg_total_relation_size('patients')
+				+ pg_total_relation_size('sessions') + pg_total_relation_size('assignments') + pg_total_relation_size('channels'))`).
+			Scan(&version, &commit, &fsync, &size)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("PostgreSQL %s on loopback, synchronous_commit=%s, fsync=%s; the seeded tables take %s",
+			version, commit, fsync, size), nil
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		return "", err
+	}
+	info, err := os.Stat(dsn)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("SQLite (modernc.org/sqlite) journal_mode=%s, synchronous=FULL on pacer's writer; %.0f MB",
+		mode, float64(info.Size())/1e6), nil
+}
+
+// report prints the figures as Markdown.
+func report(w io.Writer, o options, lite, pg *drained, warm []startup, cr cronResult) {
 	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond)) }
 	sec := func(d time.Duration) string { return fmt.Sprintf("%.1f s", d.Seconds()) }
+	runs := []*drained{lite}
+	head := "| measure | SQLite |"
+	if pg != nil {
+		runs = append(runs, pg)
+		head += " PostgreSQL |"
+	}
+	row := func(measure, aim string, cell func(r *drained) string) {
+		fmt.Fprintf(w, "| %s |", measure)
+		for _, r := range runs {
+			fmt.Fprintf(w, " %s |", cell(r))
+		}
+		fmt.Fprintf(w, " %s |\n", aim)
+	}
+	fmt.Fprintf(w, "\npacer serve, %d patients, one webhook reminder each, all due at the same minute (%s), in %s;\n",
+		o.patients, lite.due.UTC().Format("15:04 MST"), lite.zone)
+	fmt.Fprintf(w, "webhook sink: HTTPS on 127.0.0.1 in this driver process, pacer in its own; %d cores (%s), %s\n",
+		runtime.NumCPU(), runtime.GOARCH, runtime.Version())
+	for _, r := range runs {
+		fmt.Fprintf(w, "- %s\n", r.describe)
+	}
+	fmt.Fprintf(w, "\n%s aim |\n|---|%s---|\n", head, strings.Repeat("---|", len(runs)))
+	row("seeding", "", func(r *drained) string { return sec(r.seeded) })
+	row("all delivered: due time → last arrival", "≤ 20 s", func(r *drained) string { return sec(r.res.Max) })
+	row("throughput", "", func(r *drained) string {
+		return fmt.Sprintf("%.0f reminders/s", float64(o.patients)/r.res.Max.Seconds())
+	})
+	row("lateness p50 / p99 (first arrival)", "p99 ≤ 20 s", func(r *drained) string {
+		return fmt.Sprintf("%s / %s (%s)", sec(r.res.P50), sec(r.res.P99), ms(r.res.First))
+	})
+	row("every row recorded sent: due time →", "", func(r *drained) string { return sec(r.recorded) })
+	row("duplicates (by dedupe key) / malformed / failed / retried", "0", func(r *drained) string {
+		return fmt.Sprintf("%d / %d / %.0f / %.0f", r.res.Duplicates, r.res.Bad, r.failed, r.retried)
+	})
+	row("rows sent (sent_total)", "", func(r *drained) string { return fmt.Sprintf("%d (%.0f)", r.counts["sent"], r.sent) })
+	row("results per commit (commits)", "", func(r *drained) string {
+		if r.commits <= 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f (%.0f)", r.rows/r.commits, r.commits)
+	})
+	row("/readyz during the drain, every 250 ms: p50 / max", "", func(r *drained) string {
+		n := len(r.ready)
+		if n == 0 {
+			return "–"
+		}
+		slices.Sort(r.ready)
+		return fmt.Sprintf("%.1f ms / %.1f ms (%d)", float64(r.ready[n/2])/1e6, float64(r.ready[n-1])/1e6, n)
+	})
+	row("pacer peak RSS (VmHWM; VmRSS after the drain)", "< 300 MB", func(r *drained) string {
+		return fmt.Sprintf("%s (%s)", r.hwm, r.rss)
+	})
+	row("load average (1, 5, 15 min) at the due time → after", "", func(r *drained) string {
+		return r.loadDue + " → " + r.loadAt
+	})
+
 	median := func(get func(startup) time.Duration) (string, string) {
 		if len(warm) == 0 {
 			return "–", "–"
@@ -204,34 +408,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		slices.Sort(ds)
 		return ms(ds[len(ds)/2]), ms(ds[len(ds)-1])
 	}
-	fmt.Fprintf(stdout, "\npacer serve, %d patients on SQLite (%.0f MB), one webhook reminder each due at %s, %s;\n",
-		*patients, float64(info.Size())/1e6, due.UTC().Format("15:04 MST"), zone)
-	fmt.Fprintf(stdout, "webhook sink: HTTPS on 127.0.0.1 in this driver process, pacer in its own; %d cores (%s), %s\n\n", runtime.NumCPU(), runtime.GOARCH, runtime.Version())
-	fmt.Fprintln(stdout, "| measure | result | aim |")
-	fmt.Fprintln(stdout, "|---|---|---|")
-	fmt.Fprintf(stdout, "| all %d delivered, due → last arrival | %s (%.0f reminders/s) | within 60 s |\n",
-		*patients, sec(res.Max), float64(*patients)/res.Max.Seconds())
-	fmt.Fprintf(stdout, "| lateness p50 / p99 (first arrival) | %s / %s (%s) | |\n", sec(res.P50), sec(res.P99), ms(res.First))
-	fmt.Fprintf(stdout, "| duplicates / malformed / failed / retried | %d / %d / %.0f / %.0f (sent_total %.0f; rows sent %d) | 0 |\n",
-		res.Duplicates, res.Bad, failed, retried, sent, counts["sent"])
-	if n := len(ready); n > 0 {
-		slices.Sort(ready)
-		fmt.Fprintf(stdout, "| /readyz during the drain, every 250 ms: p50 / max (%d probes) | %s / %s | |\n",
-			n, fmt.Sprintf("%.1f ms", float64(ready[n/2])/1e6), fmt.Sprintf("%.1f ms", float64(ready[n-1])/1e6))
-	}
-	fmt.Fprintf(stdout, "| pacer peak RSS (VmHWM; VmRSS after the drain) | %s (%s) | under 300 MB |\n", hwm, rss)
-	fmt.Fprintf(stdout, "| start-up before the due time: exec → listening / → /readyz 200 | %s / %s | under 2 s |\n",
-		ms(cold.listening), ms(cold.ready))
+	fmt.Fprintf(w, "\n| SQLite start-up, %d patients | result | aim |\n|---|---|---|\n", o.patients)
+	fmt.Fprintf(w, "| before the due time: exec → listening / → /readyz 200 | %s / %s | under 2 s |\n",
+		ms(lite.cold.listening), ms(lite.cold.ready))
 	ml, xl := median(func(s startup) time.Duration { return s.listening })
 	mr, xr := median(func(s startup) time.Duration { return s.ready })
-	fmt.Fprintf(stdout, "| start-up after the drain, median (max) of %d: listening / /readyz 200 | %s (%s) / %s (%s) | under 2 s |\n",
+	fmt.Fprintf(w, "| after the drain, median (max) of %d: listening / /readyz 200 | %s (%s) / %s (%s) | under 2 s |\n",
 		len(warm), ml, xl, mr, xr)
-	fmt.Fprintf(stdout, "\n| one robfig/cron/v3 entry per patient (%d) | result |\n|---|---|\n", *patients)
-	fmt.Fprintf(stdout, "| register (c.AddFunc each, CRON_TZ=zone m h * * *) | %s |\n", ms(cr.Register))
-	fmt.Fprintf(stdout, "| start (next run of every entry computed and sorted) | %s |\n", ms(cr.Start))
-	fmt.Fprintf(stdout, "| Go heap held by the entries | %.1f MB (%.0f bytes per entry) |\n", cr.HeapMB, cr.HeapMB*(1<<20)/float64(*patients))
-	fmt.Fprintf(stdout, "| process peak RSS (VmHWM) | %s |\n", cr.VmHWM)
-	return nil
+	fmt.Fprintf(w, "\n| one robfig/cron/v3 entry per patient (%d) | result |\n|---|---|\n", o.patients)
+	fmt.Fprintf(w, "| register (c.AddFunc each, CRON_TZ=zone m h * * *) | %s |\n", ms(cr.Register))
+	fmt.Fprintf(w, "| start (next run of every entry computed and sorted) | %s |\n", ms(cr.Start))
+	fmt.Fprintf(w, "| Go heap held by the entries | %.1f MB (%.0f bytes per entry) |\n", cr.HeapMB, cr.HeapMB*(1<<20)/float64(o.patients))
+	fmt.Fprintf(w, "| process peak RSS (VmHWM) | %s |\n", cr.VmHWM)
+}
+
+// loadavg is the machine's load average over 1, 5 and 15 minutes.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "?"
 }
 
 // quietZone is a zone in which no local day begins in the next quarter hour,
@@ -258,14 +455,15 @@ type daemon struct {
 	err     error
 }
 
-// start execs `pacer serve` on the store and times its start-up: exec to
-// the "pacer listening on" line, and to /readyz answering 200.
+// start execs `pacer serve` on the store db (sqlite:PATH or a PostgreSQL
+// URL) and times its start-up: exec to the "pacer listening on" line, and to
+// /readyz answering 200.
 func start(ctx context.Context, binary, db string, env []string, logPath string) (*daemon, error) {
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(binary, "serve", "--db", "sqlite:"+db, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(binary, "serve", "--db", db, "--listen", "127.0.0.1:0")
 	cmd.Env, cmd.Stderr = env, logFile
 	out, err := cmd.StdoutPipe()
 	if err != nil {
