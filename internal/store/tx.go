@@ -29,7 +29,8 @@ type PatientTx struct {
 }
 
 // WithPatient runs fn in a PatientTx of the patient and commits if fn returns
-// nil; a missing patient is ErrNotFound.
+// nil, telling the other replicas (notify.go); a missing patient is
+// ErrNotFound.
 func (s *Store) WithPatient(ctx context.Context, patientID int64, fn func(tx *PatientTx) error) (err error) {
 	defer s.timed("patient_tx", time.Now(), &err)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -38,7 +39,10 @@ func (s *Store) WithPatient(ctx context.Context, patientID int64, fn func(tx *Pa
 		if err != nil {
 			return fmt.Errorf("patient %d: %w", patientID, err)
 		}
-		return fn(&PatientTx{s: s, tx: tx, ctx: ctx, Patient: p})
+		if err := fn(&PatientTx{s: s, tx: tx, ctx: ctx, Patient: p}); err != nil {
+			return err
+		}
+		return s.notifyChanged(ctx, tx, patientID)
 	})
 }
 
