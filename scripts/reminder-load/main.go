@@ -26,6 +26,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -125,7 +126,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("seeding ended %v before the due time; too late to start pacer first", time.Until(due))
 	}
 
-	env := append(os.Environ(), "STATE_DIRECTORY="+tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn")
+	// The seeded patients' links are made with no key in particular; pacer
+	// makes none for a database that has patients, so the key comes first.
+	key := make([]byte, 32)
+	rand.Read(key)
+	if err := os.WriteFile(filepath.Join(tmp, "secret.key"), key, 0o600); err != nil {
+		return err
+	}
+	// The sink listens on 127.0.0.1, which pacer reaches only when told to.
+	env := append(os.Environ(), "STATE_DIRECTORY="+tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn",
+		"PACER_NOTIFY_ALLOW_PRIVATE=127.0.0.1")
 	d, err := start(ctx, *binary, db, env, filepath.Join(tmp, "serve-0.log"))
 	if err != nil {
 		return err
