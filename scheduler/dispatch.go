@@ -29,7 +29,15 @@ type DispatchStore interface {
 	Channel(ctx context.Context, id int64) (store.Channel, error)
 	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	DeleteChannel(ctx context.Context, id int64) error
+	TakeQuota(ctx context.Context, patientID int64, day programs.Date, limit int) (bool, error)
 }
+
+// Reasons a dispatcher skips a reminder for, besides the store's.
+const (
+	SkipQuota       = "quota"       // the patient's daily quota of messages is used up
+	SkipUnconfirmed = "unconfirmed" // its channel waits for its confirmation
+	SkipConfirmed   = "confirmed"   // a confirmation request for a channel confirmed since
+)
 
 // DispatchMetrics observes what the dispatcher does.
 type DispatchMetrics interface {
@@ -55,9 +63,14 @@ type Dispatcher struct {
 	Store      DispatchStore
 	Notifier   func(ctx context.Context, ch store.Channel) (notify.Notifier, error)
 	CheckinURL func(p store.Patient) string
-	Now        func() time.Time
-	Log        *slog.Logger
-	Metrics    DispatchMetrics
+	// ConfirmURL is the link that confirms a pending channel.
+	ConfirmURL func(ch store.Channel) string
+	// Quota is how many messages one patient may be sent in a UTC day; the
+	// excess is skipped as "quota". 0: no quota.
+	Quota   int
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics DispatchMetrics
 
 	Lease       time.Duration // default 2 minutes
 	Batch       int           // default 200
@@ -200,6 +213,20 @@ func (d *Dispatcher) deliver(ctx context.Context, r store.Reminder) {
 		skip(reason)
 		return
 	}
+	// A patient's messages count against their daily quota once, at their
+	// first attempt: a flood of check-ins or new addresses cannot flood the
+	// mail server or starve other patients' reminders.
+	if d.Quota > 0 && r.TherapistID == 0 && r.PatientID != 0 && r.Attempts <= 1 {
+		ok, err := d.Store.TakeQuota(ctx, r.PatientID, programs.DateOf(now.UTC()), d.Quota)
+		if err != nil {
+			d.fail(ctx, r, err)
+			return
+		}
+		if !ok {
+			skip(SkipQuota)
+			return
+		}
+	}
 	// Delivery is at least once: a crash between a send and its record
 	// sends again. The reminder's dedupe key goes with every message
 	// (webhook "tag", Web Push Topic, email Message-ID) so a receiver can
@@ -256,7 +283,26 @@ func (d *Dispatcher) compose(ctx context.Context, r store.Reminder) (notify.Mess
 	case err != nil:
 		return notify.Message{}, ch, "", err
 	}
+	switch {
+	case r.Kind == KindConfirm && !ch.Pending:
+		return notify.Message{}, ch, SkipConfirmed, nil
+	case r.Kind != KindConfirm && ch.Pending:
+		return notify.Message{}, ch, SkipUnconfirmed, nil
+	}
 	switch r.Kind {
+	case KindConfirm:
+		url := ""
+		if d.ConfirmURL != nil {
+			url = d.ConfirmURL(ch)
+		}
+		if url == "" {
+			return notify.Message{}, ch, "", errors.New("no confirmation link for the channel")
+		}
+		set, err := d.Store.NotifySettings(ctx, ch.PatientID)
+		if err != nil {
+			return notify.Message{}, ch, "", err
+		}
+		return ConfirmMessage(i18n.For(i18n.Parse(set.Language)), url), ch, "", nil
 	case KindSession, KindNudge:
 		s, err := d.Store.Session(ctx, r.SessionID)
 		if errors.Is(err, store.ErrNotFound) {

@@ -46,6 +46,10 @@ type Store interface {
 	Channels(ctx context.Context, patientID int64) ([]store.Channel, error)
 	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
+	Session(ctx context.Context, id int64) (store.Session, error)
+	AssignmentByID(ctx context.Context, id int64) (store.Assignment, error)
+	RotateLinks(ctx context.Context, therapistID, patientID int64, feedNonce, feedHash, checkinNonce, checkinHash []byte) error
+	PendingChannel(ctx context.Context, hash []byte) (store.Channel, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -75,6 +79,9 @@ type Clinic struct {
 	// Changed, if set, is told after commit that a patient's plan, feed or
 	// links changed (caches drop their copies).
 	Changed func(patientID int64)
+	// CheckInDailyCap is how many check-ins a patient may log in 24 hours;
+	// 0 is DefaultCheckInDailyCap, negative is no cap.
+	CheckInDailyCap int
 
 	engineRuns atomic.Int64
 	zones      sync.Map // zone name → *time.Location

@@ -57,14 +57,17 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 			}
 		}
 	}
+	// Keyed by the patient and today, not the flare's or the red flag's own
+	// date: at most one flare and one red-flag message of each kind a day,
+	// however many days are logged.
 	for _, day := range slices.Sorted(mapKeys(flareDoses)) {
-		subject := fmt.Sprintf("p%d:%s", p.ID, day)
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		m := scheduler.FlareMessage(cat, subject, strings.Join(flareDoses[day], "; "), url)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindFlare, subject, m, now)...)
 		alerts = append(alerts, alert{scheduler.KindAlertFlare, subject})
 	}
 	if redFlag != 0 {
-		subject := fmt.Sprintf("p%d:%s", p.ID, redFlag)
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
 			scheduler.RedFlagMessage(cat, url), now)...)
 		alerts = append(alerts, alert{scheduler.KindAlertRedFlag, subject})
@@ -155,7 +158,7 @@ func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.T
 		m := scheduler.AlertMessage(en, a.kind, p.Name, c.TherapistURL(p))
 		payload, _ := json.Marshal(m)
 		for _, ch := range chs {
-			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, ChannelID: ch.ID, Payload: payload,
+			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, PatientID: p.ID, ChannelID: ch.ID, Payload: payload,
 				DueAt: now.UTC(), DedupeKey: fmt.Sprintf("%s:%s:%d", a.kind, a.subject, ch.ID)})
 		}
 	}

@@ -39,6 +39,7 @@ var sample = i18n.Args{
 	"amount": "14 minutes", "sets": 2, "url": "https://pacer.example/c/t", "doses": "Walk: 4 minutes", "lines": "a\nb",
 	"reason": "r", "patient": "Ann", "week": 3, "text": "t", "flare": "Thursday 3 Dec", "from": "Friday 4 Dec",
 	"capped": true, "code": "X", "weekday": "Monday", "day": 3, "month": "Dec",
+	"address": "a@b.example", "time": "07:30", "min": 12, "max": 256,
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)

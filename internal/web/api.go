@@ -350,9 +350,12 @@ func (s *Server) rotateCheckinToken(w http.ResponseWriter, r *http.Request, t st
 		s.fail(w, r, err, "patient")
 		return
 	}
+	// The calendar link was shown on the check-in page, so it is new too.
 	writeJSON(w, http.StatusOK, struct {
 		CheckinURL string `json:"checkin_url"`
-	}{l.CheckinURL})
+		FeedURL    string `json:"feed_url"`
+		WebcalURL  string `json:"webcal_url"`
+	}{l.CheckinURL, l.FeedURL, l.WebcalURL})
 }
 
 func sortedKeys(m map[string]int) []string {
