@@ -65,7 +65,7 @@ func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Reco
 	var out Recorded
 	err := c.write(ctx, p.ID, func(tx *store.PatientTx) error {
 		if limit := c.checkInCap(); limit > 0 {
-			n, err := tx.CheckInsSince(c.Now().Add(-24 * time.Hour))
+			n, err := tx.CheckInsWithin(24 * time.Hour)
 			if err != nil {
 				return err
 			}

@@ -125,16 +125,17 @@ func (s *Store) CreateExpiringAPIToken(ctx context.Context, therapistID int64, n
 const lastUsedGranularity = time.Minute
 
 // TherapistByAPIToken returns the therapist owning the API token with the
-// hash, and records the use in last_used_at when the recorded use is a minute
-// old or more (so at most one write a minute per token, none on most calls).
-// A token that has expired, or whose therapist is disabled, is ErrNotFound.
-func (s *Store) TherapistByAPIToken(ctx context.Context, hash []byte) (_ Therapist, err error) {
+// hash, and records the use at at in last_used_at when the recorded use is a
+// minute old or more (so at most one write a minute per token, none on most
+// calls). A token expired at at, or whose therapist is disabled, is
+// ErrNotFound.
+func (s *Store) TherapistByAPIToken(ctx context.Context, hash []byte, at time.Time) (_ Therapist, err error) {
 	defer s.timed("therapist_by_api_token", time.Now(), &err)
 	var (
 		tokenID  int64
 		lastUsed sql.NullInt64
 	)
-	now := s.nowMillis()
+	now := millis(at)
 	t, err := scanTherapist(s.r.QueryRowContext(ctx, s.q(`SELECT `+therapistColumnsOf("t")+`, k.id, k.last_used_at
 		FROM api_tokens k JOIN therapists t ON t.id = k.therapist_id
 		WHERE k.token_hash = ? AND `+enabled("t")+` AND (k.expires_at IS NULL OR k.expires_at > ?)`), hash, now),

@@ -189,12 +189,12 @@ func (t *PatientTx) ConfirmChannel(hash []byte) (Channel, error) {
 	return c, nil
 }
 
-// CheckInsSince counts the patient's check-ins logged at since or later (the
-// daily cap on check-ins).
-func (t *PatientTx) CheckInsSince(since time.Time) (int, error) {
+// CheckInsWithin counts the patient's check-ins logged in the last d, by the
+// store's clock, which stamps them (the daily cap on check-ins).
+func (t *PatientTx) CheckInsWithin(d time.Duration) (int, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT COUNT(*) FROM checkins WHERE patient_id = ? AND created_at >= ?`),
-		t.Patient.ID, millis(since)).Scan(&n)
+	err := t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT COUNT(*) FROM checkins WHERE patient_id = ? AND created_at > ?`),
+		t.Patient.ID, millis(t.s.now().Add(-d))).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count check-ins: %w", err)
 	}

@@ -146,7 +146,7 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t stor
 	}
 	var start programs.Date
 	if in.Start != "" {
-		if start, err = programs.ParseDate(in.Start); err != nil {
+		if start, err = parseDate(in.Start); err != nil {
 			writeError(w, http.StatusBadRequest, "start: "+err.Error())
 			return
 		}
@@ -258,7 +258,7 @@ func (s *Server) patchAssignment(w http.ResponseWriter, r *http.Request, t store
 	var from programs.Date
 	if in.From != "" {
 		var err error
-		if from, err = programs.ParseDate(in.From); err != nil {
+		if from, err = parseDate(in.From); err != nil {
 			writeError(w, http.StatusBadRequest, "from: "+err.Error())
 			return
 		}

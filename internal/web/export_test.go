@@ -35,3 +35,9 @@ func (s *Server) RenderFeed(ctx context.Context, p store.Patient, today programs
 	}
 	return len(e.body), nil
 }
+
+// LimiterKeys is how many keys the per-token and the per-address limiters
+// hold, and their bound.
+func (s *Server) LimiterKeys() (perToken, failures, bound int) {
+	return s.perToken.buckets.len(), s.failures.buckets.len(), limiterKeys
+}

@@ -29,7 +29,7 @@ import (
 // the clinic.
 type Store interface {
 	Ping(ctx context.Context) error
-	TherapistByAPIToken(ctx context.Context, hash []byte) (store.Therapist, error)
+	TherapistByAPIToken(ctx context.Context, hash []byte, now time.Time) (store.Therapist, error)
 	Patient(ctx context.Context, therapistID, id int64) (store.Patient, error)
 	Patients(ctx context.Context, therapistID int64) ([]store.Patient, error)
 	PatientByFeedToken(ctx context.Context, hash []byte) (store.Patient, error)
@@ -234,7 +234,7 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.
 			return
 		}
 		hash := store.HashToken(tok)
-		t, err := s.Store.TherapistByAPIToken(r.Context(), hash)
+		t, err := s.Store.TherapistByAPIToken(r.Context(), hash, s.Now())
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				s.internal(w, r, err)
@@ -402,3 +402,14 @@ func (s *Server) url(path string) string { return s.Clinic.URL(path) }
 
 // today is the patient's local date now.
 func (s *Server) today(p store.Patient) programs.Date { return s.Clinic.Today(p) }
+
+// parseDate reads a date a request gives. The clinic takes the zero date,
+// 1970-01-01, to mean today, so that date is refused here rather than read
+// as today: no plan is that far from now.
+func parseDate(s string) (programs.Date, error) {
+	d, err := programs.ParseDate(s)
+	if err == nil && d == 0 {
+		return 0, fmt.Errorf("%s is decades from today: give a date near today", s)
+	}
+	return d, err
+}

@@ -717,7 +717,7 @@ func (a *auth) assignForm(w http.ResponseWriter, r *http.Request, t store.Therap
 	params, err := assignParams(prog, f)
 	var start programs.Date
 	if text := strings.TrimSpace(f.Get("start")); err == nil && text != "" {
-		if start, err = programs.ParseDate(text); err != nil {
+		if start, err = parseDate(text); err != nil {
 			err = clinic.Problemf("start: %v", err)
 		}
 	}
@@ -760,7 +760,7 @@ func (a *auth) overrideForm(w http.ResponseWriter, r *http.Request, t store.Ther
 		}
 		from := a.today(p)
 		if text := strings.TrimSpace(f.Get("from")); text != "" {
-			if from, err = programs.ParseDate(text); err != nil {
+			if from, err = parseDate(text); err != nil {
 				return nil, "", clinic.Problemf("from: %v", err)
 			}
 		}
