@@ -2,10 +2,8 @@ package notify
 
 import (
 	"fmt"
-	"maps"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 )
 
@@ -62,9 +60,6 @@ func HostName(h string) bool {
 	return !strings.HasPrefix(last, "0x") && strings.Trim(last, "0123456789") != ""
 }
 
-// Empty reports whether the list allows nothing.
-func (a AllowList) Empty() bool { return len(a.prefixes) == 0 && len(a.hosts) == 0 }
-
 // Name reports whether a host name is listed by name.
 func (a AllowList) Name(host string) bool {
 	return a.hosts[strings.ToLower(strings.TrimSuffix(host, "."))]
@@ -88,16 +83,4 @@ func (a AllowList) Host(host string) bool {
 		return a.Addr(ip)
 	}
 	return a.Name(host)
-}
-
-// String lists the entries, for logs and config check.
-func (a AllowList) String() string {
-	var out []string
-	for _, p := range a.prefixes {
-		out = append(out, p.String())
-	}
-	for _, h := range slices.Sorted(maps.Keys(a.hosts)) {
-		out = append(out, h)
-	}
-	return strings.Join(out, ",")
 }

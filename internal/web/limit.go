@@ -112,6 +112,15 @@ func (l *limiter) allow(key string) bool {
 	return ok
 }
 
+// seen reports whether key has a bucket, without making one.
+func (l *limiter) seen(key string) bool {
+	sh := &l.buckets.shards[maphash.String(l.buckets.seed, key)%boundedShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, ok := sh.items[key]
+	return ok
+}
+
 // has reports whether key's bucket has a token, without spending it.
 func (l *limiter) has(key string) bool {
 	ok := false

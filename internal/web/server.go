@@ -234,6 +234,15 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.
 			return
 		}
 		hash := store.HashToken(tok)
+		// An address that has spent its budget of unknown tokens is
+		// answered without a lookup, unless the token is one used lately
+		// (it has a bucket): a flood costs no store reads, and a client
+		// whose token keeps working is not held up by a flood from its
+		// address.
+		if addr := clientAddr(r); !s.perToken.seen(string(hash)) && !s.failures.has(addr) {
+			writeError(w, http.StatusTooManyRequests, "too many failed requests; wait a minute")
+			return
+		}
 		t, err := s.Store.TherapistByAPIToken(r.Context(), hash, s.Now())
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
