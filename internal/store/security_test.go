@@ -1,7 +1,9 @@
 package store
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -247,4 +249,88 @@ func TestDatabaseFilesArePrivate(t *testing.T) {
 	if fi, err := os.Stat(fresh[len("sqlite:"):]); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("a new database: %v %v", fi.Mode(), err)
 	}
+}
+
+// Migration 5 bounds the channels a database holds already (one of each
+// type, the newest five browsers), skipping the pending reminders of those
+// it removes, ties older therapist alerts to their patient, and removes
+// the alerts of patients erased before and the delivered digests.
+func TestMigrationBoundsChannelsAndTiesAlerts(t *testing.T) {
+	forEachDSN(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		s := openStore(t, dsn)
+		ms := must(migrations(s.Dialect()))
+		for {
+			done, err := s.migrateOne(ctx, ms[:4])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done {
+				break
+			}
+		}
+		th := mkTherapist(t, s, "t@example.org")
+		p := mkPatient(t, s, th.ID, "P")
+		insert := func(query string, args ...any) int64 {
+			t.Helper()
+			var id int64
+			if err := s.w.QueryRowContext(ctx, s.q(query+` RETURNING id`), args...).Scan(&id); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			return id
+		}
+		channel := func(owner, typ, config string, id int64) int64 {
+			return insert(`INSERT INTO channels (`+owner+`, type, config, created_at) VALUES (?, ?, ?, 0)`, id, typ, config)
+		}
+		var emails, pushes []int64
+		for i := range 3 {
+			emails = append(emails, channel("patient_id", "email", fmt.Sprintf(`{"address":"a%d@x.example"}`, i), p.ID))
+		}
+		for i := range 7 {
+			pushes = append(pushes, channel("patient_id", "webpush", fmt.Sprintf(`{"endpoint":"https://push.example/%d"}`, i), p.ID))
+		}
+		mine := channel("therapist_id", "email", `{"address":"t@example.org"}`, th.ID)
+		reminder := func(kind string, patient, therapist any, ch int64, key, status string) int64 {
+			return insert(`INSERT INTO reminders (kind, patient_id, therapist_id, channel_id, dedupe_key, due_at, status,
+				next_attempt_at, payload, created_at) VALUES (?, ?, ?, ?, ?, 0, ?, 0, '{"Title":"x"}', 0)`,
+				kind, patient, therapist, ch, key, status)
+		}
+		dupPending := reminder("flare", p.ID, nil, emails[2], "flare:p1:d:x", "pending")
+		keptPending := reminder("flare", p.ID, nil, emails[0], "flare:p1:d:y", "pending")
+		alert := reminder("alert_flare", nil, th.ID, mine, fmt.Sprintf("alert_flare:p%d:2026-03-02:%d", p.ID, mine), "sent")
+		gone := reminder("alert_red_flag", nil, th.ID, mine, fmt.Sprintf("alert_red_flag:p%d:2026-03-02:%d", p.ID+1000, mine), "sent")
+		digest := reminder("digest", nil, th.ID, mine, "digest:2026-03-02:1", "sent")
+
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		chs, _ := s.Channels(ctx, p.ID)
+		var ids []int64
+		for _, c := range chs {
+			ids = append(ids, c.ID)
+		}
+		want := append([]int64{emails[0]}, pushes[2:]...)
+		if fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Errorf("channels after migration %v, want %v (the oldest email, the newest five browsers)", ids, want)
+		}
+		status := func(id int64) (st, reason string, patient sql.NullInt64, err error) {
+			err = s.r.QueryRowContext(ctx, s.q(`SELECT status, skip_reason, patient_id FROM reminders WHERE id = ?`), id).
+				Scan(&st, &reason, &patient)
+			return
+		}
+		if st, reason, _, _ := status(dupPending); st != ReminderSkipped || reason != SkipChannelRemoved {
+			t.Errorf("a removed channel's pending reminder: %s %s", st, reason)
+		}
+		if st, _, _, _ := status(keptPending); st != ReminderPending {
+			t.Errorf("a kept channel's pending reminder: %s", st)
+		}
+		if _, _, pid, err := status(alert); err != nil || pid.Int64 != p.ID {
+			t.Errorf("an older alert: patient %v %v, want %d", pid, err, p.ID)
+		}
+		for what, id := range map[string]int64{"an erased patient's alert": gone, "a delivered digest": digest} {
+			if _, _, _, err := status(id); !errors.Is(err, sql.ErrNoRows) {
+				t.Errorf("%s after migration: %v, want gone", what, err)
+			}
+		}
+	})
 }
