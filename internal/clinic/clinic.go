@@ -39,7 +39,6 @@ type Store interface {
 	Plan(ctx context.Context, assignmentID int64) (store.Plan, error)
 	AssignmentSessions(ctx context.Context, assignmentID int64) ([]store.Session, error)
 	RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
-	RotateCheckinToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
 	PatientData(ctx context.Context, therapistID, patientID int64) (store.PatientData, error)
 	ErasePatient(ctx context.Context, therapistID, patientID int64) error
 	StalePatients(ctx context.Context, rulesVersion int) ([]int64, error)

@@ -110,11 +110,6 @@ func (s *Store) RotateFeedToken(ctx context.Context, therapistID, patientID int6
 	return s.rotateToken(ctx, "feed", therapistID, patientID, newNonce, newHash)
 }
 
-// RotateCheckinToken is RotateFeedToken for the check-in link.
-func (s *Store) RotateCheckinToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error {
-	return s.rotateToken(ctx, "checkin", therapistID, patientID, newNonce, newHash)
-}
-
 // RotateLinks gives the therapist's patient new feed and check-in tokens at
 // once: a check-in link that leaked revealed the feed link too.
 func (s *Store) RotateLinks(ctx context.Context, therapistID, patientID int64, feedNonce, feedHash, checkinNonce, checkinHash []byte) error {
@@ -138,7 +133,8 @@ func (s *Store) RotateLinks(ctx context.Context, therapistID, patientID int64, f
 	return nil
 }
 
-// rotateToken replaces a token's hash and nonce; kind is feed or checkin.
+// rotateToken replaces a token's hash and nonce; kind is feed (the
+// check-in link rotates with the feed's: RotateLinks).
 // The feed version rises, as the links a feed carries may have changed.
 func (s *Store) rotateToken(ctx context.Context, kind string, therapistID, patientID int64, newNonce, newHash []byte) error {
 	if err := checkHash(newHash); err != nil {
