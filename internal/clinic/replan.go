@@ -92,6 +92,7 @@ func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	chs = active(chs) // a pending channel gets its confirmation only
 	set, err := tx.NotifySettings()
 	if err != nil {
 		return State{}, err
