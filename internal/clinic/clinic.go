@@ -83,7 +83,7 @@ type Clinic struct {
 	CheckInDailyCap int
 
 	engineRuns atomic.Int64
-	replay     bool // At's clinic: it stamps what it records with its own clock
+	replay     bool     // At's clinic: it stamps what it records with its own clock
 	zones      sync.Map // zone name → *time.Location
 }
 
