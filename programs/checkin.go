@@ -168,23 +168,58 @@ func redFlagIDs() string {
 // item) or lists the known item in the check-in's Worse (worse than when it
 // was reviewed). Marking an item changes nothing before it was marked: a
 // pause it explained stays in the plan's history, and a therapist resumes it.
+// Un-marking it changes nothing before it was un-marked either: a screen it
+// covered then does not pause after the fact.
 type KnownRedFlag struct {
 	ID string
 	// Since is the day it was marked, At when (if known). It covers answers
 	// dated after Since, and those dated Since and recorded after At.
 	Since Date
 	At    time.Time
+	// Until is the day it was un-marked (0: it is still marked), UntilAt
+	// when (if known). It covers answers dated before Until, and those dated
+	// Until and recorded before UntilAt.
+	Until   Date
+	UntilAt time.Time
 }
 
-// covers reports whether k covers a yes to its item on screen c.
+// PausingAnswers splits the yes answers of red-flag screen c by whether they
+// pause a plan, given the therapist's markings: an answer pauses unless a
+// marking of its item covers the screen and the patient does not say it is
+// worse. The engine pauses on a screen with any pausing answer.
+func PausingAnswers(marked []KnownRedFlag, c *CheckIn) (known, pausing []string) {
+	for _, a := range c.Answers {
+		covered := false
+		for i := range marked {
+			if marked[i].ID == a && marked[i].covers(c) {
+				covered = true
+				break
+			}
+		}
+		if covered && !slices.Contains(c.Worse, a) {
+			known = append(known, a)
+		} else {
+			pausing = append(pausing, a)
+		}
+	}
+	return known, pausing
+}
+
+// covers reports whether k covers a yes to its item on screen c. Where the
+// order of a day's screen and a therapist's mark cannot be told (an instant
+// is missing), the screen is not covered: it pauses.
 func (k *KnownRedFlag) covers(c *CheckIn) bool {
 	switch {
-	case c.Date > k.Since:
-		return true
 	case c.Date < k.Since:
 		return false
+	case c.Date == k.Since && (k.At.IsZero() || c.At.IsZero() || !c.At.After(k.At)):
+		return false
+	case k.Until == 0 || c.Date < k.Until:
+		return true
+	case c.Date > k.Until:
+		return false
 	}
-	return !k.At.IsZero() && !c.At.IsZero() && c.At.After(k.At)
+	return !k.UntilAt.IsZero() && !c.At.IsZero() && c.At.Before(k.UntilAt)
 }
 
 // Validate checks one check-in against a program and says what to fix.

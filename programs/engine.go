@@ -63,6 +63,9 @@ func (as *Assignment) Validate() error {
 		if !isRedFlag(k.ID) {
 			errs = append(errs, fmt.Errorf("known red flag: unknown item %q (known: %s)", k.ID, redFlagIDs()))
 		}
+		if k.Until != 0 && k.Until < k.Since {
+			errs = append(errs, fmt.Errorf("known red flag %s: un-marked on %s, before it was marked on %s", k.ID, k.Until, k.Since))
+		}
 	}
 	for _, id := range sortedKeys(as.Schedule) {
 		if _, ok := p.Activity(id); !ok {
@@ -599,14 +602,7 @@ func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
 	if len(c.Answers) == 0 || e.paused == pausedRedFlag {
 		return
 	}
-	var known, pausing []string
-	for _, a := range c.Answers {
-		if e.isKnown(a, c) && !slices.Contains(c.Worse, a) {
-			known = append(known, a)
-		} else {
-			pausing = append(pausing, a)
-		}
-	}
+	known, pausing := PausingAnswers(e.known, c)
 	if len(pausing) == 0 {
 		return
 	}
@@ -630,14 +626,6 @@ func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
 	}
 }
 
-func (e *engine) isKnown(id string, c *CheckIn) bool {
-	for i := range e.known {
-		if e.known[i].ID == id && e.known[i].covers(c) {
-			return true
-		}
-	}
-	return false
-}
 
 func (e *engine) logSession(off int, date Date, s *actState, c *CheckIn, first int) {
 	ss := s.aw.Sessions

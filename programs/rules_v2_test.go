@@ -640,6 +640,49 @@ func TestV2RedFlagScreen(t *testing.T) {
 	if _, err := Compute(as, nil, nil, day(13).In(time.UTC, 12*60)); err == nil || !strings.Contains(err.Error(), `unknown item "headache"`) {
 		t.Errorf("error %v, want one naming the unknown item", err)
 	}
+	as.KnownRedFlags = []KnownRedFlag{{ID: "night_pain", Since: day(10), Until: day(9)}}
+	if _, err := Compute(as, nil, nil, day(13).In(time.UTC, 12*60)); err == nil || !strings.Contains(err.Error(), "un-marked on") {
+		t.Errorf("error %v, want one about an un-marking before the marking", err)
+	}
+}
+
+// Un-marking a known item ends its cover from then on: a screen it covered
+// before does not pause after the fact, and the same answer after it does.
+func TestV2RedFlagUnmarked(t *testing.T) {
+	marked, unmarked := day(8).In(time.UTC, 9*60), day(11).In(time.UTC, 15*60)
+	known := []KnownRedFlag{{ID: "night_pain", Since: day(8), At: marked, Until: day(11), UntilAt: unmarked}}
+	flag := func(d int, at time.Time) CheckIn {
+		return CheckIn{Date: day(d), Kind: RedFlagCheckIn, Answers: []string{"night_pain"}, At: at}
+	}
+	tests := []struct {
+		name   string
+		c      CheckIn
+		paused bool
+	}{
+		{"while marked", flag(10, day(10).In(time.UTC, 8*60)), false},
+		{"on the day it was un-marked, before", flag(11, day(11).In(time.UTC, 14*60)), false},
+		{"on the day it was un-marked, after", flag(11, day(11).In(time.UTC, 16*60)), true},
+		{"on the day it was un-marked, with no time", flag(11, time.Time{}), true},
+		{"after it was un-marked", flag(12, day(12).In(time.UTC, 8*60)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			as := Assignment{Program: mustParse(t, walkYAML), Start: monday, Location: time.UTC, Weeks: 3, KnownRedFlags: known}
+			p, err := Compute(as, []CheckIn{tt.c}, nil, day(13).In(time.UTC, 12*60))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Paused != tt.paused {
+				t.Errorf("paused %v, want %v", p.Paused, tt.paused)
+			}
+		})
+	}
+	// Marked again after the un-marking: covered again from the new mark.
+	again := append(slices.Clone(known), KnownRedFlag{ID: "night_pain", Since: day(12), At: day(12).In(time.UTC, 9*60)})
+	as := Assignment{Program: mustParse(t, walkYAML), Start: monday, Location: time.UTC, Weeks: 3, KnownRedFlags: again}
+	if p, _ := Compute(as, []CheckIn{flag(12, day(12).In(time.UTC, 10*60))}, nil, day(13).In(time.UTC, 12*60)); p.Paused {
+		t.Error("an answer after the item was marked again paused")
+	}
 }
 
 func TestV2CheckInValidation(t *testing.T) {

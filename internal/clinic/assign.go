@@ -17,10 +17,34 @@ type Assignment struct {
 	// Start is the first day of week 1; 0 is today in the patient's zone.
 	Start  programs.Date
 	Params store.Params
+	// Again confirms assigning a program the patient has already (an active
+	// assignment of the same program id): without it, that is a Duplicate.
+	Again bool
+}
+
+// Duplicate is an assignment of a program the patient has already: a second
+// copy doubles its sessions, calendar events and reminders, so it takes an
+// explicit confirmation (Assignment.Again). It is a Conflict.
+type Duplicate struct {
+	Conflict
+	Existing store.Assignment
+}
+
+func (d *Duplicate) Unwrap() error { return &d.Conflict }
+
+// duplicateOf is the patient's active assignment of the program, if any.
+func duplicateOf(as []store.Assignment, prog *programs.Program) (store.Assignment, bool) {
+	for _, a := range as {
+		if a.Status == "active" && a.ProgramID == prog.ID {
+			return a, true
+		}
+	}
+	return store.Assignment{}, false
 }
 
 // Assign checks an assignment against its program, stores it and plans it,
-// in one transaction with the patient's other programs.
+// in one transaction with the patient's other programs. A program the
+// patient has already is a Duplicate unless in.Again confirms it.
 func (c *Clinic) Assign(ctx context.Context, therapistID, patientID int64, in Assignment) (store.Assignment, error) {
 	p, err := c.Store.Patient(ctx, therapistID, patientID)
 	if err != nil {
@@ -37,6 +61,17 @@ func (c *Clinic) Assign(ctx context.Context, therapistID, patientID int64, in As
 	}
 	var a store.Assignment
 	err = c.write(ctx, p.ID, func(tx *store.PatientTx) error {
+		if !in.Again {
+			as, err := tx.Assignments()
+			if err != nil {
+				return err
+			}
+			if old, ok := duplicateOf(as, in.Program); ok {
+				return &Duplicate{Conflict{fmt.Sprintf("the patient has %s already (assignment %d, since %s): a second copy "+
+					"doubles its sessions, calendar events and reminders; end that one first, or confirm that you want a second copy "+
+					`(the API: "again": true)`, in.Program.Name, old.ID, old.Start)}, old}
+			}
+		}
 		var err error
 		a, err = tx.CreateAssignment(store.Assignment{ProgramID: in.Program.ID, Program: in.Program, Start: in.Start,
 			Params: in.Params, Status: "active"})
@@ -257,4 +292,130 @@ func (c *Clinic) EndAssignment(ctx context.Context, therapistID, assignmentID in
 		_, err = c.replan(tx)
 		return err
 	})
+}
+
+// RemoveAssignment takes back an assignment made by mistake, while the
+// patient has logged nothing it could have read: no session of it and no
+// check-in of theirs since it was assigned. Otherwise it is a Conflict that
+// says to end it instead (which keeps its history). A removed assignment is
+// gone from the therapist's and the patient's pages; every session of it is
+// cancelled, so that calendars drop its events (calendar.md: a removed event
+// stays in the feed as CANCELLED), with its reminders, and the patient's
+// other programs are re-planned. Removing a removed assignment changes
+// nothing.
+func (c *Clinic) RemoveAssignment(ctx context.Context, therapistID, assignmentID int64) error {
+	p, a, err := c.assignment(ctx, therapistID, assignmentID)
+	if err != nil {
+		return err
+	}
+	if a.Status == StatusRemoved {
+		return nil
+	}
+	return c.write(ctx, p.ID, func(tx *store.PatientTx) error {
+		cs, err := tx.CheckIns()
+		if err != nil {
+			return err
+		}
+		n := 0
+		for _, ci := range cs {
+			if ci.AssignmentID == a.ID || (ci.AssignmentID == 0 && !ci.CreatedAt.Before(a.CreatedAt)) {
+				n++
+			}
+		}
+		if n > 0 {
+			return &Conflict{fmt.Sprintf("the patient has logged %d %s since %s was assigned, so it cannot be removed: "+
+				"end it instead, which keeps its history and stops its sessions and reminders from today",
+				n, plural(n, "check-in", "check-ins"), a.Program.Name)}
+		}
+		sp, err := tx.Plan(a.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := tx.SavePlan(a.ID, nil, sp, func([]store.Session) []store.Reminder { return nil }, c.Now()); err != nil {
+			return err
+		}
+		a.Status = StatusRemoved
+		if err := tx.SetAssignment(a); err != nil {
+			return err
+		}
+		_, err = c.replan(tx)
+		return err
+	})
+}
+
+// The statuses of an assignment.
+const (
+	StatusActive  = "active"
+	StatusEnded   = "ended"
+	StatusRemoved = "removed"
+)
+
+func plural(n int, one, other string) string {
+	if n == 1 {
+		return one
+	}
+	return other
+}
+
+// Assigned returns the patient's active assignment of the program, if any:
+// assigning it again is a Duplicate.
+func (c *Clinic) Assigned(ctx context.Context, p store.Patient, prog *programs.Program) (store.Assignment, bool, error) {
+	as, err := c.Store.AllAssignments(ctx, p.ID)
+	if err != nil {
+		return store.Assignment{}, false, err
+	}
+	a, ok := duplicateOf(as, prog)
+	return a, ok, nil
+}
+
+// PreviewWeeks is how many weeks from its start a preview shows.
+const PreviewWeeks = 12
+
+// Preview computes the plan an assignment would get, checked as Assign
+// checks it, and stores nothing: the therapist sees it before assigning. A
+// preview is not a stored plan, so running the engine here is right (the
+// pages that show stored plans never run it); it is not a re-plan, so
+// EngineRuns does not count it. It reads the patient's check-ins, since a
+// patient-level one (a flare, a red flag) applies to a new program too, and
+// the red-flag items marked known for them.
+func (c *Clinic) Preview(ctx context.Context, therapistID, patientID int64, in Assignment) (*programs.Plan, error) {
+	p, err := c.Store.Patient(ctx, therapistID, patientID)
+	if err != nil {
+		return nil, err
+	}
+	if in.Program == nil {
+		return nil, Problemf("program is required")
+	}
+	today := c.Today(p)
+	if in.Start == 0 {
+		in.Start = today
+	}
+	if err := c.checkParams(p, in.Program, in.Start, in.Params); err != nil {
+		return nil, err
+	}
+	cs, err := c.Store.CheckInsOf(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	ks, err := c.Store.KnownRedFlags(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	loc, err := c.Zone(p.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("patient %d: time zone: %w", p.ID, err)
+	}
+	sched, err := Schedules(in.Params.Schedule)
+	if err != nil {
+		return nil, Problemf("%v", err)
+	}
+	elapsed := max(int(today-in.Start), 0) / 7
+	as := programs.Assignment{Program: in.Program, Start: in.Start, Location: loc,
+		Weeks: min(elapsed+PreviewWeeks, programs.MaxWeeks), Baseline: in.Params.Baseline, Threshold: in.Params.Threshold,
+		Goal: in.Params.Goal, Schedule: sched, KnownRedFlags: engineMarkings(ks)}
+	plan, err := programs.Compute(as, checkInsOf(cs, 0), nil, c.Now())
+	if err != nil {
+		return nil, Problemf("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return plan, nil
 }

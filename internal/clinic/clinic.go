@@ -49,6 +49,9 @@ type Store interface {
 	AssignmentByID(ctx context.Context, id int64) (store.Assignment, error)
 	RotateLinks(ctx context.Context, therapistID, patientID int64, feedNonce, feedHash, checkinNonce, checkinHash []byte) error
 	PendingChannel(ctx context.Context, hash []byte) (store.Channel, error)
+	CheckInsOf(ctx context.Context, patientID int64) ([]store.CheckIn, error)
+	KnownRedFlags(ctx context.Context, patientID int64) ([]store.KnownRedFlag, error)
+	RedFlagAcks(ctx context.Context, patientID int64) ([]store.RedFlagAck, error)
 }
 
 var _ Store = (*store.Store)(nil)

@@ -23,6 +23,23 @@ type Export struct {
 	Channels       []json.RawMessage  `json:"channels"`
 	NotifySettings ExportSettings     `json:"notify_settings"`
 	Reminders      []ExportReminder   `json:"reminders"`
+	// KnownRedFlags are the red-flag items the therapist marked known and
+	// reviewed, RedFlagAcks the red-flag screens they acknowledged.
+	KnownRedFlags []ExportKnownRedFlag `json:"known_red_flags"`
+	RedFlagAcks   []ExportRedFlagAck   `json:"red_flag_acknowledgements"`
+}
+
+type ExportKnownRedFlag struct {
+	Item       string        `json:"item"`
+	Since      programs.Date `json:"since"`
+	MarkedAt   time.Time     `json:"marked_at"`
+	Until      programs.Date `json:"until,omitzero"`
+	UnmarkedAt time.Time     `json:"unmarked_at,omitzero"`
+}
+
+type ExportRedFlagAck struct {
+	CheckInID      int64     `json:"checkin_id"`
+	AcknowledgedAt time.Time `json:"acknowledged_at"`
 }
 
 type ExportPatient struct {
@@ -151,6 +168,13 @@ func (c *Clinic) Export(ctx context.Context, therapistID, patientID int64) (Expo
 	}
 	for _, o := range d.Overrides {
 		out.Overrides = append(out.Overrides, ExportOverride{o.ID, o.AssignmentID, o.Date, o.Kind, o.Activity, o.Value, o.CreatedAt.UTC()})
+	}
+	out.KnownRedFlags, out.RedFlagAcks = []ExportKnownRedFlag{}, []ExportRedFlagAck{}
+	for _, k := range d.KnownRedFlags {
+		out.KnownRedFlags = append(out.KnownRedFlags, ExportKnownRedFlag{k.Item, k.Since, k.MarkedAt.UTC(), k.Until, k.UnmarkedAt.UTC()})
+	}
+	for _, a := range d.RedFlagAcks {
+		out.RedFlagAcks = append(out.RedFlagAcks, ExportRedFlagAck{a.CheckInID, a.AcknowledgedAt.UTC()})
 	}
 	for _, x := range d.Sessions {
 		out.Sessions = append(out.Sessions, ExportSession{x.ID, x.AssignmentID, x.Activity, x.Date, x.Time, x.Dose, x.Sets,

@@ -44,6 +44,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		flareDoses  = map[programs.Date][]string{}
 		redFlag     programs.Date
 		urgency     programs.Urgency
+		redFlagEv   programs.Event
 		persistents []programs.Date
 		reviews     = map[reviewKey][]review{} // the therapist's reviews to do, by kind and day
 	)
@@ -54,7 +55,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 				case ev.Code == programs.FlareStepBack && recent(ev.Facts.Flare) && !pl.had(ev):
 					flareDoses[ev.Facts.Flare] = append(flareDoses[ev.Facts.Flare], cat.Doses(pl.a.Program, ev.Facts.Doses, ""))
 				case ev.Code == programs.PausedRedFlag && recent(ev.Date) && !pl.had(ev):
-					redFlag, urgency = ev.Date, ev.Facts.Urgency // a patient's screen: the same in every plan
+					redFlag, urgency, redFlagEv = ev.Date, ev.Facts.Urgency, ev // a patient's screen: the same in every plan
 				case ev.Code == programs.FlarePersistent && ev.Date <= today && recent(ev.Date) && !pl.had(ev) &&
 					!slices.Contains(persistents, ev.Facts.Flare):
 					persistents = append(persistents, ev.Facts.Flare)
@@ -78,7 +79,11 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
 			scheduler.RedFlagMessage(cat, urgency, url), now)...)
-		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: subject})
+		m, err := c.redFlagAlert(tx, redFlagEv, loc)
+		if err != nil {
+			return false, err
+		}
+		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: subject, m: &m})
 	}
 	for _, flare := range persistents {
 		alerts = append(alerts, alert{kind: scheduler.KindAlertPersistent, subject: fmt.Sprintf("p%d:%s", p.ID, flare)})

@@ -15,15 +15,26 @@ import (
 // feed shows the next 8 weeks, so one more week keeps its edge filled.
 const HorizonWeeks = 9
 
-// input is the engine's input for a stored assignment as of now.
-func input(a store.Assignment, loc *time.Location, now time.Time) (programs.Assignment, error) {
+// input is the engine's input for a stored assignment as of now, with the
+// red-flag items the therapist marked known and reviewed for the patient.
+func input(a store.Assignment, loc *time.Location, now time.Time, known []programs.KnownRedFlag) (programs.Assignment, error) {
 	sched, err := Schedules(a.Params.Schedule)
 	if err != nil {
 		return programs.Assignment{}, fmt.Errorf("assignment %d: %w", a.ID, err)
 	}
 	return programs.Assignment{Program: a.Program, Start: a.Start, Location: loc,
 		Weeks: Weeks(a.Start, programs.DateOf(now.In(loc))), Baseline: a.Params.Baseline,
-		Threshold: a.Params.Threshold, Goal: a.Params.Goal, Schedule: sched}, nil
+		Threshold: a.Params.Threshold, Goal: a.Params.Goal, Schedule: sched, KnownRedFlags: known}, nil
+}
+
+// engineMarkings are the patient's markings of red-flag items as the engine
+// reads them.
+func engineMarkings(ks []store.KnownRedFlag) []programs.KnownRedFlag {
+	out := make([]programs.KnownRedFlag, len(ks))
+	for i, k := range ks {
+		out[i] = k.Engine()
+	}
+	return out
 }
 
 // Weeks is the plan length that covers the start through today plus the horizon.

@@ -67,8 +67,8 @@ func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 }
 
 // replan is the one place a stored plan is computed. Inside tx, which holds
-// the patient, it reads the patient's check-ins, overrides, channels and
-// settings, runs the engine for every active assignment, and writes each
+// the patient, it reads the patient's check-ins, overrides, the red-flag
+// items their therapist marked known and reviewed, channels and settings, runs the engine for every active assignment, and writes each
 // plan's sessions, weeks, events and session reminders; then, once for the
 // patient and not once per program, the messages that follow from what
 // changed (a flare's plan, a red flag's guidance, therapist alerts, the
@@ -88,6 +88,11 @@ func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
 	if err != nil {
 		return State{}, err
 	}
+	marked, err := tx.KnownRedFlags()
+	if err != nil {
+		return State{}, err
+	}
+	known := engineMarkings(marked)
 	chs, err := tx.Channels()
 	if err != nil {
 		return State{}, err
@@ -103,7 +108,7 @@ func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
 	}
 	var plans []planned
 	for _, a := range as {
-		in, err := input(a, loc, now)
+		in, err := input(a, loc, now, known)
 		if err != nil {
 			return State{}, err
 		}

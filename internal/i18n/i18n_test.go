@@ -42,6 +42,7 @@ var sample = i18n.Args{
 	"guidance": "See a doctor today.", "granule": "1 minute", "until": "Sunday 6 Dec", "share": "about half your usual dose",
 	"weeks": 2, "ceiling": "10 minutes", "prev": "12 minutes",
 	"address": "a@b.example", "time": "07:30", "min": 12, "max": 256,
+	"when": "Monday 23 Nov at 14:05", "answers": "night pain (contact a doctor soon)", "tier": "see a doctor today",
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)
@@ -73,7 +74,7 @@ func TestCatalogues(t *testing.T) {
 	// Messages that may read the same in both languages: symbols and
 	// placeholders only.
 	same := map[string]bool{"amount.sets": true, "message.with_url": true, "flare.dose": true, "weekly.line": true,
-		"feed.title": true}
+		"feed.title": true, "alert.red_flag.answer": true}
 	for _, id := range ids[i18n.English] {
 		for _, l := range i18n.Langs {
 			text := i18n.Messages(l)[id]

@@ -21,6 +21,10 @@ type PatientData struct {
 	Overrides   []Override   // of every assignment, in the order they were added
 	Sessions    []Session    // every materialized session, by date
 	Plans       []Plan       // of every assignment that was planned, by assignment
+	// KnownRedFlags are the therapist's markings of red-flag items, and
+	// RedFlagAcks their acknowledgements of red-flag screens.
+	KnownRedFlags []KnownRedFlag
+	RedFlagAcks   []RedFlagAck
 }
 
 // PatientData reads the therapist's patient and all their rows in one read
@@ -93,6 +97,12 @@ func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (
 				d.Sessions = append(d.Sessions, x)
 				return err
 			})
+	}
+	if err == nil {
+		d.KnownRedFlags, err = s.knownRedFlags(ctx, tx, patientID)
+	}
+	if err == nil {
+		d.RedFlagAcks, err = s.redFlagAcks(ctx, tx, patientID, 0)
 	}
 	for _, a := range d.Assignments {
 		if err != nil {

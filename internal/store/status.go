@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -22,6 +23,9 @@ type PatientStatus struct {
 	LastCheckIn programs.Date // 0: never
 	Planned     int           // sessions planned in the 7 days before each plan's day
 	Done        int           // of those, done fully or in part
+	// Unacknowledged counts the red-flag screens with an answer that pauses
+	// (one no marking covers) that no therapist has acknowledged.
+	Unacknowledged int
 }
 
 // CheckInsOf returns all of the patient's check-ins in the order they were
@@ -151,5 +155,61 @@ func (s *Store) PatientStatuses(ctx context.Context, therapistID int64) (_ []Pat
 	if err := rows.Err(); err != nil {
 		return fail(err)
 	}
+	if err := s.unacknowledged(ctx, therapistID, byID); err != nil {
+		return fail(err)
+	}
 	return out, nil
+}
+
+// unacknowledged counts each patient's red-flag screens that have a pausing
+// answer and no acknowledgement. Such screens are rare, so their bodies and
+// the markings of their patients are read and judged as the engine judges
+// them (programs.PausingAnswers).
+func (s *Store) unacknowledged(ctx context.Context, therapistID int64, byID map[int64]*PatientStatus) error {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT c.patient_id, c.body, c.created_at FROM checkins c
+		JOIN patients p ON p.id = c.patient_id
+		WHERE p.therapist_id = ? AND `+answered+`
+			AND NOT EXISTS (SELECT 1 FROM red_flag_acks k WHERE k.checkin_id = c.id)
+		ORDER BY c.id`), therapistID)
+	if err != nil {
+		return err
+	}
+	screens := map[int64][]programs.CheckIn{}
+	for rows.Next() {
+		var (
+			id, created int64
+			body        string
+			c           programs.CheckIn
+		)
+		if err := rows.Scan(&id, &body, &created); err != nil {
+			rows.Close()
+			return err
+		}
+		if err := json.Unmarshal([]byte(body), &c); err != nil {
+			rows.Close()
+			return fmt.Errorf("check-in of patient %d: %w", id, err)
+		}
+		c.At = fromMillis(created)
+		screens[id] = append(screens[id], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for id, cs := range screens {
+		ks, err := s.knownRedFlags(ctx, s.r, id)
+		if err != nil {
+			return err
+		}
+		marked := make([]programs.KnownRedFlag, len(ks))
+		for i, k := range ks {
+			marked[i] = k.Engine()
+		}
+		for i := range cs {
+			if _, pausing := programs.PausingAnswers(marked, &cs[i]); len(pausing) > 0 && byID[id] != nil {
+				byID[id].Unacknowledged++
+			}
+		}
+	}
+	return nil
 }

@@ -257,6 +257,7 @@ func TestCheckedInSessionIsNotReminded(t *testing.T) {
 }
 
 func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
+	berlin, _ := time.LoadLocation("Europe/Berlin")
 	e, mb := mailedEnv(t, testkit.SQLite(t))
 	links := remindedPatient(t, e)
 	c := links.CheckinURL + "/checkins"
@@ -292,8 +293,12 @@ func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
 	if guidance != 1 {
 		t.Errorf("%d red-flag guidance emails to the patient, want 1", guidance)
 	}
-	if alerts := to(after, "a@example.org"); len(alerts) != 1 || subjectOf(alerts[0]) != "Red flag: R. M." {
+	// The therapist's alert says which answer, how urgent, and when.
+	if alerts := to(after, "a@example.org"); len(alerts) != 1 || subjectOf(alerts[0]) != "Red flag, emergency now: R. M." {
 		t.Errorf("%d emails to the therapist after a red flag, want the red-flag alert", len(alerts))
+	} else if body, when := alerts[0].Body, recordedAt(t, e, links.ID, "red_flag").In(berlin).Format("15:04"); !strings.Contains(body, english.Text("redflag.q.leg_weakness", nil)+" (emergency now)") ||
+		!strings.Contains(body, " at "+when) || !strings.Contains(body, fmt.Sprintf("/patients/%d", links.ID)) {
+		t.Errorf("the red-flag alert does not name the answer, its urgency, its time (%s) and the patient page:\n%s", when, body)
 	}
 }
 
@@ -361,4 +366,21 @@ func TestRemindersAcrossAWeekBoundaryAndDST(t *testing.T) {
 	if weekly != 1 {
 		t.Errorf("%d weekly summaries, want 1", weekly)
 	}
+}
+
+// recordedAt is when the patient's last check-in of the kind was stored (by
+// the store's clock, which stamps it).
+func recordedAt(t *testing.T, e *env, patientID int64, kind programs.CheckInKind) time.Time {
+	t.Helper()
+	cs, err := e.Store.CheckInsOf(t.Context(), patientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := len(cs) - 1; i >= 0; i-- {
+		if cs[i].CheckIn.Kind == kind {
+			return cs[i].CreatedAt
+		}
+	}
+	t.Fatalf("patient %d has no %s check-in", patientID, kind)
+	return time.Time{}
 }
