@@ -626,7 +626,6 @@ func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
 	}
 }
 
-
 func (e *engine) logSession(off int, date Date, s *actState, c *CheckIn, first int) {
 	ss := s.aw.Sessions
 	j := -1

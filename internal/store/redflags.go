@@ -207,4 +207,3 @@ func (s *Store) redFlagAcks(ctx context.Context, db dbtx, patientID, checkInID i
 // answered is SQL that holds for a red-flag check-in with a yes: its body
 // lists answers (an empty list is left out of the JSON).
 var answered = `c.kind = 'red_flag' AND c.body LIKE '%"answers":%'`
-
