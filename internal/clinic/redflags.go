@@ -204,7 +204,7 @@ func (c *Clinic) redFlagAlert(tx *store.PatientTx, ev programs.Event, loc *time.
 	for i := len(cs) - 1; i >= 0; i-- {
 		ci := cs[i].CheckIn
 		if ci.Kind == programs.RedFlagCheckIn && ci.Date == ev.Date && slices.Equal(ci.Answers, ev.Facts.Answers) {
-			when = redFlagWhen(en, ev.Date, cs[i].CreatedAt.In(loc))
+			when = RedFlagWhen(en, ev.Date, cs[i].CreatedAt.In(loc))
 			break
 		}
 	}
@@ -224,10 +224,10 @@ func (c *Clinic) redFlagAlert(tx *store.PatientTx, ev programs.Event, loc *time.
 		URL: url, Urgent: true, Tag: scheduler.KindAlertRedFlag}, nil
 }
 
-// redFlagWhen words when a screen was answered: its day and the time it was
+// RedFlagWhen words when a screen was answered: its day and the time it was
 // recorded, and the day it was recorded too when that is another (a screen
 // logged late).
-func redFlagWhen(cat *i18n.Catalog, day programs.Date, at time.Time) string {
+func RedFlagWhen(cat *i18n.Catalog, day programs.Date, at time.Time) string {
 	args := i18n.Args{"day": cat.Day(day), "time": at.Format("15:04")}
 	if rec := programs.DateOf(at); rec != day {
 		args["text"] = cat.Day(rec)

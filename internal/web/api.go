@@ -123,36 +123,52 @@ func (s *Server) assignmentJSON(a store.Assignment) assignmentJSON {
 	return assignmentJSON{a.ID, a.ProgramID, a.Start, a.Status, s.url(fmt.Sprintf("/api/v1/assignments/%d/plan", a.ID))}
 }
 
-func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t store.Therapist) {
-	p, ok := s.patient(w, r, t)
-	if !ok {
-		return
-	}
-	var in struct {
-		Program   json.RawMessage                   `json:"program"`
-		Start     string                            `json:"start"`
-		Baseline  map[string]int                    `json:"baseline"`
-		Threshold map[string]int                    `json:"threshold"`
-		Goal      map[string]int                    `json:"goal"`
-		Schedule  map[string]store.ScheduleOverride `json:"schedule"`
-	}
+// assignmentBody is the body of POST /api/v1/patients/{id}/assignments
+// and of its preview.
+type assignmentBody struct {
+	Program   json.RawMessage                   `json:"program"`
+	Start     string                            `json:"start"`
+	Baseline  map[string]int                    `json:"baseline"`
+	Threshold map[string]int                    `json:"threshold"`
+	Goal      map[string]int                    `json:"goal"`
+	Schedule  map[string]store.ScheduleOverride `json:"schedule"`
+	// Again confirms assigning a program the patient has already.
+	Again bool `json:"again"`
+}
+
+// readAssignment reads an assignment body; it answers the request itself
+// when it reports false.
+func (s *Server) readAssignment(w http.ResponseWriter, r *http.Request) (clinic.Assignment, bool) {
+	var in assignmentBody
 	if !decodeJSON(w, r, maxProgramBody, &in) {
-		return
+		return clinic.Assignment{}, false
 	}
 	prog, err := s.Clinic.ProgramFrom(in.Program)
 	if err != nil {
 		s.fail(w, r, err, "program")
-		return
+		return clinic.Assignment{}, false
 	}
 	var start programs.Date
 	if in.Start != "" {
 		if start, err = parseDate(in.Start); err != nil {
 			writeError(w, http.StatusBadRequest, "start: "+err.Error())
-			return
+			return clinic.Assignment{}, false
 		}
 	}
-	a, err := s.Clinic.Assign(r.Context(), t.ID, p.ID, clinic.Assignment{Program: prog, Start: start,
-		Params: store.Params{Baseline: in.Baseline, Threshold: in.Threshold, Goal: in.Goal, Schedule: in.Schedule}})
+	return clinic.Assignment{Program: prog, Start: start, Again: in.Again,
+		Params: store.Params{Baseline: in.Baseline, Threshold: in.Threshold, Goal: in.Goal, Schedule: in.Schedule}}, true
+}
+
+func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	p, ok := s.patient(w, r, t)
+	if !ok {
+		return
+	}
+	in, ok := s.readAssignment(w, r)
+	if !ok {
+		return
+	}
+	a, err := s.Clinic.Assign(r.Context(), t.ID, p.ID, in)
 	if err != nil {
 		s.fail(w, r, err, "patient")
 		return

@@ -656,7 +656,7 @@ func TestBrowserTherapistAssignsAProgram(t *testing.T) {
 	b.do("choose the core program", chromedp.SetValue(chromedp.CSS(`select#program`), "core"))
 	b.tapAndLoad("open the assignment form", `form[method="get"] button[type="submit"]`)
 	b.check("assign-form")
-	b.tapAndLoad("assign", fmt.Sprintf(`form[action="/patients/%d/assignments"] button[type="submit"]`, p.ID))
+	b.tapAndLoad("assign", fmt.Sprintf(`form[action="/patients/%d/assignments"] button[value="assign"]`, p.ID))
 	var got struct {
 		Assignments []struct {
 			Program string `json:"program"`

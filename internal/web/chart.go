@@ -11,13 +11,15 @@ import (
 	"strings"
 )
 
-// Chart geometry in SVG user units; the SVG scales to its container.
+// Chart geometry in SVG user units; the SVG scales to its container. It is
+// about as wide as a phone's screen, so that its 12-unit labels read at
+// about 12 px there; a wide screen shows two charts side by side.
 const (
-	chartW      = 640
-	chartH      = 260
+	chartW      = 400
+	chartH      = 240
 	chartLeft   = 44 // room for the y-axis labels
 	chartRight  = 12
-	chartTop    = 36 // room for the legend
+	chartTop    = 48 // room for the legend and the unit
 	chartBottom = 28 // room for the week labels
 )
 
@@ -53,8 +55,8 @@ func (s *svg) open(id string, t chartText, classes []string) {
 	s.f(`<desc id="%s-desc">%s</desc>`, id, esc(t.Desc))
 	x := chartLeft
 	for i, label := range t.Series {
-		s.f(`<rect class="%s" x="%d" y="10" width="14" height="14"/>`, classes[i], x)
-		s.f(`<text class="chart-label" x="%d" y="22">%s</text>`, x+20, esc(label))
+		s.f(`<rect class="%s" x="%d" y="6" width="14" height="14"/>`, classes[i], x)
+		s.f(`<text class="chart-label" x="%d" y="18">%s</text>`, x+20, esc(label))
 		x += 20 + 9*len([]rune(label)) + 24
 	}
 }
@@ -67,7 +69,7 @@ func (s *svg) axes(top int, unit string) {
 		s.f(`<text class="chart-label" x="%d" y="%.1f" text-anchor="end">%d</text>`, chartLeft-6, y+4, v)
 	}
 	if unit != "" {
-		s.f(`<text class="chart-label" x="4" y="%d">%s</text>`, chartTop-6, esc(unit))
+		s.f(`<text class="chart-label" x="%d" y="%d">%s</text>`, chartLeft-36, chartTop-10, esc(unit))
 	}
 }
 

@@ -150,6 +150,12 @@ func (s *Server) Handler() http.Handler {
 	api("POST /api/v1/assignments/{id}/pause", s.pause)
 	api("POST /api/v1/assignments/{id}/resume", s.resume)
 	api("PATCH /api/v1/assignments/{id}", s.patchAssignment)
+	api("DELETE /api/v1/assignments/{id}", s.removeAssignment)
+	api("POST /api/v1/patients/{id}/assignments/preview", s.previewAssignment)
+	api("GET /api/v1/patients/{id}/red-flags", s.getRedFlags)
+	api("POST /api/v1/patients/{id}/red-flags/{checkin}/acknowledge", s.acknowledgeRedFlag)
+	api("PUT /api/v1/patients/{id}/known-red-flags/{item}", s.markRedFlagKnown)
+	api("DELETE /api/v1/patients/{id}/known-red-flags/{item}", s.unmarkRedFlagKnown)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: see the README for /api/v1")
 	})

@@ -13,11 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"net/http"
 	"net/mail"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +55,14 @@ func (s *Server) therapistRoutes(mux *http.ServeMux) {
 	page("POST /assignments/{id}/pause", a.pauseForm)
 	page("POST /assignments/{id}/resume", a.resumeForm)
 	page("POST /assignments/{id}/override", a.overrideForm)
+	page("POST /assignments/{id}/schedule", a.scheduleForm)
+	page("POST /assignments/{id}/end", a.endForm)
+	page("POST /assignments/{id}/remove", a.removeForm)
+	page("GET /patients/{id}/build", a.builderPage)
+	page("POST /patients/{id}/build", a.builderForm)
+	page("POST /patients/{id}/red-flags/{checkin}/acknowledge", a.acknowledgeForm)
+	page("POST /patients/{id}/known-red-flags", a.markKnownForm)
+	page("POST /patients/{id}/known-red-flags/{item}/unmark", a.unmarkKnownForm)
 	page("GET /admin/therapists", a.adminPage)
 	// Browsers ask for /favicon.ico whatever the page says: the app's icon.
 	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
@@ -157,9 +163,16 @@ func (a *auth) ownAssignment(w http.ResponseWriter, r *http.Request, t store.The
 	return p, as, true
 }
 
-// backTo redirects to the patient page with a notice key (notice.<key>).
-func backTo(w http.ResponseWriter, r *http.Request, patientID int64, notice string) {
-	http.Redirect(w, r, fmt.Sprintf("/patients/%d?done=%s", patientID, notice), http.StatusSeeOther)
+// backTo redirects to the patient page with a notice key (notice.<key>),
+// shown in the page's section where (its id, e.g. "assignment-12", "channels";
+// "" at the top), which the browser scrolls to: the message is where the
+// action was.
+func backTo(w http.ResponseWriter, r *http.Request, patientID int64, notice, where string) {
+	u := fmt.Sprintf("/patients/%d?done=%s", patientID, notice)
+	if where != "" {
+		u += "&at=" + where + "#" + where
+	}
+	http.Redirect(w, r, u, http.StatusSeeOther)
 }
 
 // Status at a glance.
@@ -267,6 +280,7 @@ type patientRow struct {
 	Name     string
 	Status   string
 	Programs string
+	Unacked  int // red-flag screens that pause and no therapist acknowledged
 }
 
 type patientForm struct {
@@ -303,7 +317,7 @@ func (a *auth) renderHome(w http.ResponseWriter, r *http.Request, t store.Therap
 	for _, st := range sts {
 		status := patientStatus(st, a.today(st.Patient))
 		v.Counts[status]++
-		v.Patients = append(v.Patients, patientRow{st.Patient.ID, st.Patient.Name, status, strings.Join(st.Programs, ", ")})
+		v.Patients = append(v.Patients, patientRow{st.Patient.ID, st.Patient.Name, status, strings.Join(st.Programs, ", "), st.Unacknowledged})
 	}
 	a.render(w, r, code, "therapist_home.html", v)
 }
@@ -326,420 +340,7 @@ func (a *auth) newPatient(w http.ResponseWriter, r *http.Request, t store.Therap
 		a.pageError(w, r, err)
 		return
 	}
-	backTo(w, r, p.ID, "created")
-}
-
-// The patient page.
-
-type option struct {
-	Value, Label string
-	Selected     bool
-}
-
-type eventView struct {
-	Date, Reason string
-}
-
-type activityWeekView struct {
-	Name, Dose, Reason string
-	Done, Planned      int
-}
-
-type weekView struct {
-	Week               int
-	Start              string
-	Current, Projected bool
-	Activities         []activityWeekView
-	Events             []eventView
-	Signals            *programs.Signals
-}
-
-type loadChartView struct {
-	ID, Caption, Unit string
-	SVG               template.HTML
-	Weeks             []loadWeek
-}
-
-type signalRow struct {
-	Week                       int
-	Pain, Function, Confidence string
-}
-
-type assignmentView struct {
-	ID             int64
-	Program, Start string
-	Active, Paused bool
-	Flare, RedFlag bool
-	Activities     []option
-	Loads          []loadChartView
-	SignalsID      string
-	SignalsSVG     template.HTML
-	Signals        []signalRow
-	Weeks          []weekView
-	Today          []whyLine // what the patient's page says of today
-}
-
-// assignActivity is one activity's fields on the assign form.
-type assignActivity struct {
-	ID, Name, Unit            string
-	Baseline, Threshold, Goal string
-	Days                      []option
-	Times                     string
-	PerWeek                   int
-}
-
-type assignFormView struct {
-	Program    string
-	Name       string
-	Start      string
-	Activities []assignActivity
-}
-
-type channelsFormView struct {
-	Email, NtfyTopic, NtfyServer, PushoverUser, TelegramChat, Webhook string
-	QuietStart, QuietEnd                                              string
-	QuietDrop                                                         bool
-	Lead, Nudge                                                       int
-	Languages                                                         []option
-	WebPush                                                           int
-}
-
-type patientView struct {
-	tr
-	Therapist   store.Therapist
-	Patient     store.Patient
-	Links       clinic.Links
-	Webcal      template.URL // html/template refuses the webcal: scheme otherwise
-	Status      string
-	Notice      string
-	Error       string
-	Today       string
-	Assignments []assignmentView
-	Ended       []assignmentView
-	Library     []option
-	Assign      *assignFormView
-	Channels    channelsFormView
-	Kinds       []option
-}
-
-func (a *auth) patientPage(w http.ResponseWriter, r *http.Request, t store.Therapist) {
-	p, ok := a.ownPatient(w, r, t)
-	if !ok {
-		return
-	}
-	v, err := a.patientView(r, t, p, r.URL.Query().Get("program"), nil)
-	if err != nil {
-		a.pageError(w, r, err)
-		return
-	}
-	if key := r.URL.Query().Get("done"); key != "" && v.c.Has("th.notice."+key) {
-		v.Notice = v.T("th.notice." + key)
-	}
-	a.render(w, r, http.StatusOK, "therapist_patient.html", v)
-}
-
-// renderPatientProblem re-renders the patient page with what to fix.
-func (a *auth) renderPatientProblem(w http.ResponseWriter, r *http.Request, t store.Therapist, p store.Patient, program string, form url.Values, problem string) {
-	v, err := a.patientView(r, t, p, program, form)
-	if err != nil {
-		a.pageError(w, r, err)
-		return
-	}
-	v.Error = problem
-	a.render(w, r, http.StatusUnprocessableEntity, "therapist_patient.html", v)
-}
-
-// patientView builds the patient page; program opens the assign form for a
-// library program, filled from form when it is a re-render.
-func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, program string, form url.Values) (patientView, error) {
-	ctx := r.Context()
-	tx := therapistTr()
-	v := patientView{tr: tx, Therapist: t, Patient: p, Links: a.Clinic.Links(p), Today: a.today(p).String()}
-	v.Webcal = template.URL(v.Links.WebcalURL)
-	as, plans, err := a.patientPlans(ctx, p)
-	if err != nil {
-		return v, err
-	}
-	if v.Status, err = a.statusOf(ctx, t, p); err != nil {
-		return v, err
-	}
-	today := a.today(p)
-	coming, err := a.Store.Sessions(ctx, p.ID, today, today.AddDays(7))
-	if err != nil {
-		return v, err
-	}
-	for _, ap := range plans {
-		av := a.assignmentView(tx, ap)
-		av.Today = whyToday(ap.reasons, ap.a, today, coming)
-		v.Assignments = append(v.Assignments, av)
-	}
-	for _, x := range as {
-		if x.Status != "active" {
-			v.Ended = append(v.Ended, assignmentView{ID: x.ID, Program: x.ProgramID, Start: x.Start.String()})
-		}
-	}
-	for _, prog := range a.Library.All() {
-		v.Library = append(v.Library, option{prog.ID, prog.Name, prog.ID == program})
-	}
-	if prog, ok := a.Library.Get(program); ok {
-		v.Assign = assignForm(prog, v.Today, form)
-	}
-	for _, k := range []programs.OverrideKind{programs.DoseOverride, programs.ThresholdOverride, programs.GoalOverride} {
-		v.Kinds = append(v.Kinds, option{Value: string(k), Label: tx.T("th.override.kind." + string(k))})
-	}
-	v.Channels, err = a.channelsFormView(ctx, p)
-	return v, err
-}
-
-func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
-	plan, prog, rs := ap.plan, ap.a.Program, ap.reasons
-	v := assignmentView{ID: ap.a.ID, Program: prog.Name, Start: ap.a.Start.String(), Active: true,
-		Paused: plan.Paused, Flare: plan.InFlare, RedFlag: plan.Pause == programs.PausedByRedFlag}
-	names := map[string]string{}
-	units := map[string]programs.Unit{}
-	for _, act := range prog.Activities {
-		names[act.ID], units[act.ID] = act.Name, act.Unit
-		v.Activities = append(v.Activities, option{Value: act.ID, Label: act.Name})
-	}
-	// Weeks up to the current one feed the charts; the list shows them all.
-	var shown []programs.Week
-	for _, w := range plan.Weeks {
-		if w.Start <= plan.Now {
-			shown = append(shown, w)
-		}
-		wv := weekView{Week: w.Week, Start: w.Start.String(), Projected: w.Projected,
-			Current: w.Start <= plan.Now && plan.Now < w.Start.AddDays(7), Signals: w.Signals}
-		for _, aw := range w.Activities {
-			done, planned := sessionCounts(aw)
-			dose := tx.c.Amount(aw.Unit, aw.Dose)
-			if aw.Sets > 1 {
-				dose = tx.T("amount.sets", "sets", aw.Sets, "amount", dose)
-			}
-			wv.Activities = append(wv.Activities, activityWeekView{names[aw.ID], dose, rs.Week(w.Week, aw.ID), done, planned})
-		}
-		for _, e := range w.Events {
-			wv.Events = append(wv.Events, eventView{e.Date.String(), rs.Event(e)})
-		}
-		v.Weeks = append(v.Weeks, wv)
-	}
-	if len(shown) > chartWeeks {
-		shown = shown[len(shown)-chartWeeks:]
-	}
-	week := func(n int) string { return tx.T("th.chart.week_short", "week", n) }
-	for _, act := range prog.Activities {
-		var lw []loadWeek
-		for _, w := range shown {
-			for _, aw := range w.Activities {
-				if aw.ID == act.ID {
-					planned, done := weekLoad(aw)
-					lw = append(lw, loadWeek{w.Week, planned, done})
-				}
-			}
-		}
-		id := fmt.Sprintf("load-%d-%s", ap.a.ID, act.ID)
-		unit := tx.T("th.chart.unit." + string(act.Unit))
-		title := tx.T("th.chart.load.title", "activity", act.Name)
-		desc := tx.T("th.chart.load.desc", "activity", act.Name, "text", unit, "n", len(lw))
-		svg := loadChart(id, chartText{Title: title, Desc: desc, Week: week,
-			Series: []string{tx.T("th.chart.planned"), tx.T("th.chart.done")}}, unit, lw)
-		v.Loads = append(v.Loads, loadChartView{ID: id, Caption: title, Unit: unit, SVG: svg, Weeks: lw})
-	}
-	sw := signalWeeks(shown, ap.checkIns)
-	v.SignalsID = fmt.Sprintf("signals-%d", ap.a.ID)
-	v.SignalsSVG = signalsChart(v.SignalsID, chartText{Title: tx.T("th.chart.signals.title"),
-		Desc: tx.T("th.chart.signals.desc", "n", len(sw)), Week: week,
-		Series: []string{tx.T("th.chart.pain"), tx.T("th.chart.function"), tx.T("th.chart.confidence")}}, sw)
-	for _, s := range sw {
-		v.Signals = append(v.Signals, signalRow{s.Week, score(s.Pain), score(s.Function), score(s.Confidence)})
-	}
-	return v
-}
-
-// sessionCounts is how many of a week's planned sessions were done (fully or
-// in part) and how many were planned; cancelled and extra ones do not count.
-func sessionCounts(aw programs.ActivityWeek) (done, planned int) {
-	for _, x := range aw.Sessions {
-		if x.Status == programs.Cancelled || x.Extra {
-			continue
-		}
-		planned++
-		if x.Status == programs.Done || x.Status == programs.Partial {
-			done++
-		}
-	}
-	return done, planned
-}
-
-// weekLoad is a week's planned and completed load of one activity in its
-// unit: dose times sets over the sessions. A done session without a logged
-// dose counts as its planned dose; an extra session counts as done only.
-func weekLoad(aw programs.ActivityWeek) (planned, done int) {
-	sets := max(aw.Sets, 1)
-	for _, x := range aw.Sessions {
-		if x.Status == programs.Cancelled {
-			continue
-		}
-		if !x.Extra {
-			planned += x.Dose * sets
-		}
-		switch {
-		case x.Actual > 0 && (x.Status == programs.Done || x.Status == programs.Partial):
-			done += x.Actual * sets
-		case x.Status == programs.Done:
-			done += x.Dose * sets
-		}
-	}
-	return planned, done
-}
-
-// signalWeeks averages the pain logged in each week (daily and session
-// check-ins) and takes the weekly check's function and confidence.
-func signalWeeks(weeks []programs.Week, cs []programs.CheckIn) []signalWeek {
-	out := make([]signalWeek, len(weeks))
-	for i, w := range weeks {
-		sum, n := 0, 0
-		for _, c := range cs {
-			if c.Pain != nil && c.Date >= w.Start && c.Date < w.Start.AddDays(7) {
-				sum, n = sum+*c.Pain, n+1
-			}
-		}
-		s := signalWeek{Week: w.Week, Pain: -1, Function: -1, Confidence: -1}
-		if n > 0 {
-			s.Pain = float64(sum) / float64(n)
-		}
-		if w.Signals != nil {
-			s.Function, s.Confidence = float64(w.Signals.Function), float64(w.Signals.Confidence)
-		}
-		out[i] = s
-	}
-	return out
-}
-
-func score(v float64) string {
-	switch {
-	case v < 0:
-		return "–"
-	case v == float64(int(v)):
-		return strconv.Itoa(int(v))
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64)
-}
-
-var weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday}
-
-// assignForm is the assign form for prog, with its defaults or, on a
-// re-render, what was sent.
-func assignForm(prog *programs.Program, today string, form url.Values) *assignFormView {
-	f := &assignFormView{Program: prog.ID, Name: prog.Name, Start: today}
-	get := func(key, def string) string {
-		if form != nil {
-			return form.Get(key)
-		}
-		return def
-	}
-	num := func(n int) string {
-		if n == 0 {
-			return ""
-		}
-		return strconv.Itoa(n)
-	}
-	f.Start = get("start", today)
-	for _, act := range prog.Activities {
-		var times []string
-		for _, c := range act.Schedule.Times {
-			times = append(times, c.String())
-		}
-		aa := assignActivity{ID: act.ID, Name: act.Name, Unit: string(act.Unit), PerWeek: act.Schedule.PerWeek,
-			Baseline: get("baseline."+act.ID, num(act.Baseline)), Threshold: get("threshold."+act.ID, num(act.Threshold)),
-			Goal: get("goal."+act.ID, num(act.Goal)), Times: get("times."+act.ID, strings.Join(times, ", "))}
-		for _, d := range weekdays {
-			name := programs.DayName(d)
-			on := slices.Contains(act.Schedule.Days, d)
-			if form != nil {
-				on = slices.Contains(form["days."+act.ID], name)
-			}
-			aa.Days = append(aa.Days, option{Value: name, Label: d.String(), Selected: on})
-		}
-		f.Activities = append(f.Activities, aa)
-	}
-	return f
-}
-
-// assignParams reads the assign form into the API's parameters: every
-// number given, and a schedule only where the days or times differ from the
-// program's.
-func assignParams(prog *programs.Program, f url.Values) (store.Params, error) {
-	params := store.Params{Baseline: map[string]int{}, Threshold: map[string]int{}, Goal: map[string]int{},
-		Schedule: map[string]store.ScheduleOverride{}}
-	for _, act := range prog.Activities {
-		for _, field := range []struct {
-			key string
-			m   map[string]int
-		}{{"baseline", params.Baseline}, {"threshold", params.Threshold}, {"goal", params.Goal}} {
-			text := strings.TrimSpace(f.Get(field.key + "." + act.ID))
-			if text == "" {
-				continue
-			}
-			n, err := strconv.Atoi(text)
-			if err != nil {
-				return params, clinic.Problemf("%s for %s: %q is not a whole number", field.key, act.Name, text)
-			}
-			field.m[act.ID] = n
-		}
-		days := f["days."+act.ID]
-		times := strings.FieldsFunc(f.Get("times."+act.ID), func(r rune) bool { return r == ',' || r == ' ' })
-		var defDays, defTimes []string
-		for _, d := range act.Schedule.Days {
-			defDays = append(defDays, programs.DayName(d))
-		}
-		for _, c := range act.Schedule.Times {
-			defTimes = append(defTimes, c.String())
-		}
-		slices.Sort(days)
-		slices.Sort(defDays)
-		if slices.Equal(days, defDays) && slices.Equal(times, defTimes) {
-			continue
-		}
-		so := store.ScheduleOverride{Days: days, Times: times}
-		if len(days) == 0 {
-			so.PerWeek = act.Schedule.PerWeek
-		}
-		params.Schedule[act.ID] = so
-	}
-	return params, nil
-}
-
-func (a *auth) assignForm(w http.ResponseWriter, r *http.Request, t store.Therapist) {
-	p, ok := a.ownPatient(w, r, t)
-	if !ok || !parseForm(w, r) {
-		return
-	}
-	f := r.PostForm
-	prog, ok := a.Library.Get(f.Get("program"))
-	if !ok {
-		a.renderPatientProblem(w, r, t, p, "", nil, therapistTr().T("th.assign.no_program"))
-		return
-	}
-	params, err := assignParams(prog, f)
-	var start programs.Date
-	if text := strings.TrimSpace(f.Get("start")); err == nil && text != "" {
-		if start, err = parseDate(text); err != nil {
-			err = clinic.Problemf("start: %v", err)
-		}
-	}
-	if err == nil {
-		_, err = a.Clinic.Assign(r.Context(), t.ID, p.ID, clinic.Assignment{Program: prog, Start: start, Params: params})
-	}
-	var bi *clinic.Problem
-	switch {
-	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, prog.ID, f, bi.Msg)
-		return
-	case err != nil:
-		a.pageError(w, r, err)
-		return
-	}
-	backTo(w, r, p.ID, "assigned")
+	backTo(w, r, p.ID, "created", "assign")
 }
 
 func (a *auth) pauseForm(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -789,13 +390,13 @@ func (a *auth) overridePage(w http.ResponseWriter, r *http.Request, t store.Ther
 	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, "", nil, bi.Msg)
+		a.renderPatientProblem(w, r, t, p, assignmentWhere(as.ID), nil, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
 		return
 	}
-	backTo(w, r, p.ID, notice)
+	backTo(w, r, p.ID, notice, assignmentWhere(as.ID))
 }
 
 func (a *auth) rotateForm(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -807,7 +408,7 @@ func (a *auth) rotateForm(w http.ResponseWriter, r *http.Request, t store.Therap
 		a.notFoundOrPage(w, r, err)
 		return
 	}
-	backTo(w, r, p.ID, "rotated")
+	backTo(w, r, p.ID, "rotated", "links")
 }
 
 // rotateCheckinForm replaces the patient's check-in link (and with it the
@@ -821,7 +422,7 @@ func (a *auth) rotateCheckinForm(w http.ResponseWriter, r *http.Request, t store
 		a.notFoundOrPage(w, r, err)
 		return
 	}
-	backTo(w, r, p.ID, "checkin_rotated")
+	backTo(w, r, p.ID, "checkin_rotated", "links")
 }
 
 // channelConfigs reads the first channel of each type the form edits.
@@ -938,13 +539,13 @@ func (a *auth) channelsForm(w http.ResponseWriter, r *http.Request, t store.Ther
 	var bi *clinic.Problem
 	switch {
 	case errors.As(err, &bi):
-		a.renderPatientProblem(w, r, t, p, "", nil, bi.Msg)
+		a.renderPatientProblem(w, r, t, p, "channels", nil, bi.Msg)
 		return
 	case err != nil:
 		a.pageError(w, r, err)
 		return
 	}
-	backTo(w, r, p.ID, "channels")
+	backTo(w, r, p.ID, "channels", "channels")
 }
 
 func (a *auth) exportDownload(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -967,7 +568,7 @@ func (a *auth) eraseForm(w http.ResponseWriter, r *http.Request, t store.Therapi
 		return
 	}
 	if r.PostForm.Get("confirm") != "yes" {
-		a.renderPatientProblem(w, r, t, p, "", nil, therapistTr().T("th.erase.unconfirmed"))
+		a.renderPatientProblem(w, r, t, p, "data", nil, therapistTr().T("th.erase.unconfirmed"))
 		return
 	}
 	if err := a.Clinic.Erase(r.Context(), t.ID, p.ID); err != nil {
