@@ -46,7 +46,7 @@ type builderTemplate struct {
 
 type builderActivity struct {
 	Value, ElemID, Name, Summary string
-	Checked              bool
+	Checked                      bool
 }
 
 type newActivityView struct {
