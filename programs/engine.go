@@ -439,7 +439,14 @@ func (e *engine) run() {
 			}
 		}
 		for _, k := range e.order[e.dayFrom[off]:e.dayFrom[off+1]] {
-			e.checkIn(off, date, &e.checkIns[k], first)
+			c := &e.checkIns[k]
+			// A red flag recorded after a resume of its day pauses again:
+			// the resume applies before it, not after the day's check-ins.
+			for c.Kind == RedFlagCheckIn && len(late) > 0 && !c.At.IsZero() && late[0].At.Before(c.At) {
+				e.override(off, date, late[0])
+				late = late[1:]
+			}
+			e.checkIn(off, date, c, first)
 		}
 		for _, o := range late {
 			e.override(off, date, o)

@@ -537,6 +537,20 @@ func TestResumeRecordedAfterASameDayRedFlag(t *testing.T) {
 			}
 		})
 	}
+	// A red flag recorded after that resume, the same day, pauses again,
+	// with its own answers; one recorded between them does not change that.
+	resume := []Overriding{{Date: day(2), Kind: ResumeOverride, At: flagAt.Add(time.Hour)}}
+	for _, later := range [][]CheckIn{
+		{{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"bladder_bowel"}, At: flagAt.Add(2 * time.Hour)}},
+		{{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"bladder_bowel"}, At: flagAt.Add(2 * time.Hour)},
+			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"weight_loss_cancer"}, At: flagAt.Add(30 * time.Minute)}},
+	} {
+		p := scenario{weeks: 2, now: day(3), checkIns: append(slices.Clone(cs), later...), overrides: resume}.plan(t)
+		if !p.Paused || p.Urgency != UrgencyEmergency || !slices.Equal(p.Answers, []string{"bladder_bowel"}) {
+			t.Errorf("a red flag after a same-day resume: paused %v urgency %q answers %v, want paused for bladder_bowel",
+				p.Paused, p.Urgency, p.Answers)
+		}
+	}
 }
 
 // A day's overrides apply in the order they were recorded: the therapist's

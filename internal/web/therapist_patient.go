@@ -151,13 +151,19 @@ func (a *auth) patientPage(w http.ResponseWriter, r *http.Request, t store.Thera
 	a.render(w, r, http.StatusOK, "therapist_patient.html", v)
 }
 
-// openAt opens the program section the message belongs to.
+// openAt opens the program section the message belongs to; a message
+// about a program the page does not show (it has ended) goes to the top.
 func (v *patientView) openAt() {
+	if !strings.HasPrefix(v.Where, "assignment-") {
+		return
+	}
 	for i := range v.Assignments {
 		if assignmentWhere(v.Assignments[i].ID) == v.Where {
 			v.Assignments[i].Open = true
+			return
 		}
 	}
+	v.Where = ""
 }
 
 // renderPatientProblem re-renders the patient page with what to fix, in
