@@ -63,10 +63,30 @@ func TestReviewAPI(t *testing.T) {
 		if code, _, _ := e.Do("DELETE", a2, e.TokenB, ""); code != http.StatusNotFound {
 			t.Errorf("another therapist's removal: %d", code)
 		}
+		feed := func() (live, cancelled int) {
+			t.Helper()
+			code, b, _ := e.Do("GET", l.FeedURL, "", "")
+			if code != 200 {
+				t.Fatalf("feed: %d", code)
+			}
+			for _, ev := range events(t, b) {
+				if ev.Status == "CANCELLED" {
+					cancelled++
+				} else {
+					live++
+				}
+			}
+			return live, cancelled
+		}
+		liveBefore, _ := feed()
 		var removed assignmentJSON
 		e.JSON("DELETE", a2, e.TokenA, "", 200, &removed)
 		if removed.Status != "removed" {
 			t.Errorf("removed: %+v", removed)
+		}
+		// Its events stay in the calendar as cancelled, so clients drop them.
+		if live, cancelled := feed(); live != liveBefore/2 || cancelled != liveBefore/2 {
+			t.Errorf("the feed after removing one of two copies: %d live and %d cancelled events, had %d live", live, cancelled, liveBefore)
 		}
 		e.JSON("DELETE", a2, e.TokenA, "", 200, nil) // again: nothing changes
 		e.JSON("POST", l.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["night_pain"]}`, 201, nil)

@@ -85,6 +85,14 @@ func TestBrowserDemoTherapistSeesTheCharts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A third program, as the issue's 15,000 px page had.
+			th, err := e.Store.TherapistByEmail(t.Context(), demo.Email)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.Daemon.Clinic.AssignTemplate(t.Context(), th.ID, demo.Patient.ID, "core"); err != nil {
+				t.Fatal(err)
+			}
 			b := newTab(t, e)
 			b.onScreen(sc.width, sc.height, sc.mobile)
 			// The link `serve --demo` prints.
@@ -102,16 +110,21 @@ func TestBrowserDemoTherapistSeesTheCharts(t *testing.T) {
 			// Two programs: each a section that opens; the charts draw the
 			// four weeks of history, with sessions done.
 			sections := value(b, "program sections", chromedp.Evaluate[int](`document.querySelectorAll("details.program").length`))
-			if sections != 2 {
-				t.Errorf("%d program sections, want 2 (walking and stretching)", sections)
+			if sections != 3 {
+				t.Errorf("%d program sections, want 3 (walking, stretching and core)", sections)
+			}
+			// Three programs, collapsed: every section's summary within a few
+			// screens, not 15,000 px.
+			if h := value(b, "page height", chromedp.Evaluate[int](`document.documentElement.scrollHeight`)); h > 4*int(sc.height) {
+				t.Errorf("with three programs the patient page is %d px high on the %s", h, sc.name)
 			}
 			b.check("demo-patient-collapsed")
 			b.do("open the programs", chromedp.Evaluate[chromedp.Void](
 				`document.querySelectorAll("details.program").forEach(d => d.open = true)`))
 			done := value(b, "completed bars", chromedp.Evaluate[int](
 				`[...document.querySelectorAll("details.program svg rect.chart-done")].filter(r => parseFloat(r.getAttribute("height")) > 0).length`))
-			if done < 8 {
-				t.Errorf("the charts draw %d bars of completed sessions, want the seeded weeks' (8 or more)", done)
+			if done < 16 {
+				t.Errorf("the charts draw %d bars of completed sessions, want the seeded weeks' (4 a chart or more)", done)
 			}
 			marks := value(b, "signals", chromedp.Evaluate[int](`document.querySelectorAll("details.program svg circle").length`))
 			if marks < 6 {
@@ -134,9 +147,13 @@ func TestBrowserDemoTherapistSeesTheCharts(t *testing.T) {
 			if !b.has("ol.weeks > li.week.current") || !b.has("details.weeks-coming") {
 				t.Error("the weeks list does not show the current week with the coming ones collapsed")
 			}
-			if h := value(b, "page height", chromedp.Evaluate[int](`document.documentElement.scrollHeight`)); h > 16000 {
-				t.Errorf("the patient page is %d px high with its programs open", h)
+			// One program open: its section, not the others'.
+			b.do("close all but the first", chromedp.Evaluate[chromedp.Void](
+				`document.querySelectorAll("details.program").forEach((d, i) => d.open = i === 0)`))
+			if h := value(b, "page height", chromedp.Evaluate[int](`document.documentElement.scrollHeight`)); h > 12*int(sc.height) {
+				t.Errorf("with one of three programs open the patient page is %d px high on the %s", h, sc.name)
 			}
+			b.check("demo-patient-one-open")
 		})
 	}
 }
