@@ -123,6 +123,9 @@ func checkRedFlagItem(item string) error {
 	for i, r := range programs.RedFlags {
 		ids[i] = r.ID
 	}
+	if item == "" {
+		return Problemf("choose an item of the red-flag screen: one of %s", strings.Join(ids, ", "))
+	}
 	return Problemf("%q is not a question of the red-flag screen: use one of %s", item, strings.Join(ids, ", "))
 }
 

@@ -330,6 +330,8 @@ func TestRedFlagReviewForms(t *testing.T) {
 		// Known and reviewed: the same answer no longer pauses.
 		wantPage(t, "marking an unknown item", ann.Post(pURL+"/known-red-flags", form("item", "headache")),
 			http.StatusUnprocessableEntity, `"headache" is not a question of the red-flag screen`)
+		wantPage(t, "marking no item", ann.Post(pURL+"/known-red-flags", form("item", "")),
+			http.StatusUnprocessableEntity, "choose an item of the red-flag screen")
 		wantPage(t, "ben marks", ben.Post(pURL+"/known-red-flags", form("item", "weight_loss_cancer")), http.StatusNotFound)
 		wantRedirect(t, "mark", ann.Post(pURL+"/known-red-flags", form("item", "weight_loss_cancer")), pURL+"?done=marked&at=red-flags")
 		e.JSON("POST", fmt.Sprintf("/api/v1/assignments/%d/resume", e.Assignments(l.ID)[0]), e.TokenA, "", 200, nil)
