@@ -604,17 +604,16 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 		if !ok {
 			return notify.Message{}, ch, "", errors.New("the session's patient is missing")
 		}
-		name := s.Activity
-		if prog, ok := d.progs.Load(s.AssignmentID); ok {
-			if a, ok := prog.(*programs.Program).Activity(s.Activity); ok {
-				name = a.Name
-			}
-		}
 		set, ok := sub.Settings[p.ID]
 		if !ok {
 			set = store.DefaultNotifySettings(p.ID)
 		}
 		cat := i18n.For(i18n.Parse(set.Language))
+		var prog *programs.Program
+		if v, ok := d.progs.Load(s.AssignmentID); ok {
+			prog = v.(*programs.Program)
+		}
+		name := cat.ActivityName(prog, s.Activity)
 		return SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
 	}
 	var m notify.Message

@@ -250,7 +250,7 @@ func writeJSON(w io.Writer, v any) error {
 // mid-week events under their week.
 func writePlanTable(w io.Writer, p *programs.Program, plan *programs.Plan) error {
 	cat := i18n.For(i18n.English)
-	fmt.Fprintf(w, "%s (%s): starts %s, time zone %s, as of %s\n\n", p.Name, plan.Program, plan.Start, plan.Timezone, plan.Now)
+	fmt.Fprintf(w, "%s (%s): starts %s, time zone %s, as of %s\n\n", p.NameIn(string(cat.Lang())), plan.Program, plan.Start, plan.Timezone, plan.Now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WEEK\tSTARTS\tACTIVITY\tDOSE\tSESSIONS\tDECISION\tWHY")
 	projected := false

@@ -493,13 +493,13 @@ func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, 
 
 func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
 	plan, prog, rs := ap.plan, ap.a.Program, ap.reasons
-	v := assignmentView{ID: ap.a.ID, Program: prog.Name, Start: ap.a.Start.String(), Active: true,
+	v := assignmentView{ID: ap.a.ID, Program: prog.NameIn(string(tx.c.Lang())), Start: ap.a.Start.String(), Active: true,
 		Paused: plan.Paused, Flare: plan.InFlare, RedFlag: plan.Pause == programs.PausedByRedFlag}
 	names := map[string]string{}
 	units := map[string]programs.Unit{}
 	for _, act := range prog.Activities {
-		names[act.ID], units[act.ID] = act.Name, act.Unit
-		v.Activities = append(v.Activities, option{Value: act.ID, Label: act.Name})
+		names[act.ID], units[act.ID] = rs.Name(act.ID), act.Unit
+		v.Activities = append(v.Activities, option{Value: act.ID, Label: names[act.ID]})
 	}
 	// Weeks up to the current one feed the charts; the list shows them all.
 	var shown []programs.Week
@@ -538,8 +538,8 @@ func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
 		}
 		id := fmt.Sprintf("load-%d-%s", ap.a.ID, act.ID)
 		unit := tx.T("th.chart.unit." + string(act.Unit))
-		title := tx.T("th.chart.load.title", "activity", act.Name)
-		desc := tx.T("th.chart.load.desc", "activity", act.Name, "text", unit, "n", len(lw))
+		title := tx.T("th.chart.load.title", "activity", names[act.ID])
+		desc := tx.T("th.chart.load.desc", "activity", names[act.ID], "text", unit, "n", len(lw))
 		svg := loadChart(id, chartText{Title: title, Desc: desc, Week: week,
 			Series: []string{tx.T("th.chart.planned"), tx.T("th.chart.done")}}, unit, lw)
 		v.Loads = append(v.Loads, loadChartView{ID: id, Caption: title, Unit: unit, SVG: svg, Weeks: lw})
