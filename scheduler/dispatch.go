@@ -556,7 +556,18 @@ func (d *Dispatcher) fail(r store.Reminder, err error) store.Outcome {
 		return store.Outcome{ID: r.ID, Status: store.ReminderPending, At: d.Now().Add(backoff), Error: msg}
 	}
 	d.Metrics.Failed(r.Kind)
-	d.Log.Warn("reminder failed", "reminder_id", r.ID, "kind", r.Kind, "attempts", r.Attempts)
+	// The error's class and text, never the message or its recipient: the
+	// channels' errors leave URLs (which may carry tokens) and SMTP replies'
+	// texts out.
+	class := "permanent"
+	switch {
+	case notify.Gone(err):
+		class = "gone"
+	case notify.Temporary(err):
+		class = "temporary, attempts exhausted"
+	}
+	d.Log.Warn("reminder failed", "reminder_id", r.ID, "kind", r.Kind, "attempts", r.Attempts,
+		"error_class", class, "error", msg)
 	return store.Outcome{ID: r.ID, Status: store.ReminderFailed, Error: msg}
 }
 

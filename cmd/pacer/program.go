@@ -17,22 +17,12 @@ import (
 )
 
 func (c *cli) program(ctx context.Context, args []string) error {
-	const usage = "pacer program list|show|validate|plan [ARGS]"
-	if len(args) == 0 {
-		fmt.Fprintln(c.stderr, "Usage: "+usage)
-		return usagef("program needs a subcommand: list, show, validate or plan")
-	}
-	switch args[0] {
-	case "list":
-		return c.programList(args[1:])
-	case "show":
-		return c.programShow(args[1:])
-	case "validate":
-		return c.programValidate(args[1:])
-	case "plan":
-		return c.programPlan(args[1:])
-	}
-	return usagef("unknown program subcommand %q: use list, show, validate or plan", args[0])
+	return c.group(ctx, "program", []command{
+		{"list", "the built-in templates: id, name, activities", func(c *cli, _ context.Context, a []string) error { return c.programList(a) }},
+		{"show", "a template or a program file, normalized", func(c *cli, _ context.Context, a []string) error { return c.programShow(a) }},
+		{"validate", "check program files; every problem as FILE:LINE:COL", func(c *cli, _ context.Context, a []string) error { return c.programValidate(a) }},
+		{"plan", "the week-by-week plan of a program, from check-ins if given", func(c *cli, _ context.Context, a []string) error { return c.programPlan(a) }},
+	}, args)
 }
 
 func (c *cli) programList(args []string) error {
