@@ -650,8 +650,7 @@ func (d *decoder) program(root *yaml.Node) *Program {
 				d.limit(v, "translations."+lang+".name", pt.Name, MaxNameLength, false)
 			}
 			if v := t["description"]; v != nil {
-				desc, _ := d.str(v, "translations."+lang+".description")
-				pt.Description = strings.TrimSpace(desc)
+				pt.Description = d.text(v, "translations."+lang+".description", ", or leave the key out")
 				d.limit(v, "translations."+lang+".description", pt.Description, MaxTextLength, true)
 			}
 			if p.Translations == nil {
@@ -813,10 +812,11 @@ func (d *decoder) activity(n *yaml.Node, r Rules, lang string) (*Activity, *yaml
 	return a, f["id"]
 }
 
-// translations walks a mapping of language to texts, e.g.
-// {de: {name: Gehen, instructions: …}}: each language one pacer speaks other
-// than own, the program's own language, each with at least one of keys. each
-// is called with the fields of every valid language, in file order.
+// translations walks a mapping of languages to texts, e.g.
+// {de: {name: Gehen, instructions: …}}. Each language must be one pacer
+// speaks and not own (the program's language, whose texts are the ones
+// above), and give at least one of keys; each is called with the fields of
+// every language that passes, in file order.
 func (d *decoder) translations(n *yaml.Node, own string, keys []string, each func(lang string, t map[string]*yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, "translations must be a mapping of languages to texts, e.g. {de: {name: …}}")

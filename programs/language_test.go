@@ -211,3 +211,13 @@ func TestTemplatesTranslated(t *testing.T) {
 		}
 	}
 }
+
+// An empty translated description is a problem, not a translation that
+// vanishes from the normalized YAML.
+func TestEmptyTranslatedDescription(t *testing.T) {
+	_, err := Parse("bad.yaml", []byte(strings.Replace(translated, "    description: Ein Versuch.\n", "    description: \"\"\n", 1)))
+	want := `bad.yaml:7:18: translations.de.description must not be empty, or leave the key out`
+	if err == nil || err.Error() != want {
+		t.Errorf("Parse = %v, want %s", err, want)
+	}
+}
