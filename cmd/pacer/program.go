@@ -138,7 +138,11 @@ func (c *cli) programValidate(args []string) error {
 			failed = true
 			continue
 		}
-		fmt.Fprintf(c.stdout, "%s: ok (%s, %d activities)\n", f, p.ID, len(p.Activities))
+		noun := "activities"
+		if len(p.Activities) == 1 {
+			noun = "activity"
+		}
+		fmt.Fprintf(c.stdout, "%s: ok (%s, %d %s)\n", f, p.ID, len(p.Activities), noun)
 	}
 	if failed {
 		return errReported
