@@ -40,6 +40,10 @@ func TestCompose(t *testing.T) {
 	if err != nil || string(back.YAML()) != string(p.YAML()) {
 		t.Errorf("the composed program does not read back the same: %v", err)
 	}
+	// A library activity keeps its translations.
+	if walk := p.Activities[0]; walk.NameIn("de") != walking.Activities[0].NameIn("de") || walk.NameIn("de") == walk.Name {
+		t.Errorf("the walk in German: %q, want the template's %q", walk.NameIn("de"), walking.Activities[0].NameIn("de"))
+	}
 	// Composing leaves the library alone.
 	if desk.Activities[0].StartPercent != 0 {
 		t.Error("TakeActivity changed the template's activity")

@@ -248,6 +248,9 @@ type Activity struct {
 	StartPercent int // 0: the program's rule
 	Schedule     Schedule
 	Instructions string
+	// Translations are the name and instructions in other languages than
+	// the program's, by language; NameIn and InstructionsIn read them.
+	Translations map[string]ActivityText
 }
 
 // Calibration is an optional first phase in which the patient finds their baseline.
@@ -257,12 +260,18 @@ type Calibration struct {
 
 // Program is a validated graded-activity program.
 type Program struct {
-	ID          string
+	ID string
+	// Language is the language of Name, Description and the activities'
+	// names and instructions ("en", "de"); "" is DefaultLanguage.
+	Language    string
 	Name        string
 	Description string
-	Calibration *Calibration
-	Rules       Rules
-	Activities  []Activity
+	// Translations are the name and description in other languages than
+	// Language, by language; NameIn and DescriptionIn read them.
+	Translations map[string]ProgramText
+	Calibration  *Calibration
+	Rules        Rules
+	Activities   []Activity
 }
 
 // Activity returns the activity with the given id.
@@ -605,12 +614,12 @@ func (d *decoder) times(n *yaml.Node) []Clock {
 
 func (d *decoder) program(root *yaml.Node) *Program {
 	f := d.fields(root, "the program",
-		[]string{"id", "name", "description", "calibration", "rules", "activities"},
+		[]string{"id", "language", "name", "description", "translations", "calibration", "rules", "activities"},
 		[]string{"id", "name", "activities"})
 	if f == nil {
 		return nil
 	}
-	p := &Program{Rules: DefaultRules()}
+	p := &Program{Language: DefaultLanguage, Rules: DefaultRules()}
 	if n := f["id"]; n != nil {
 		var ok bool
 		if p.ID, ok = d.str(n, "id"); ok && !idPattern.MatchString(p.ID) {
@@ -625,6 +634,30 @@ func (d *decoder) program(root *yaml.Node) *Program {
 		desc, _ := d.str(n, "description")
 		p.Description = strings.TrimSpace(desc)
 		d.limit(n, "description", p.Description, MaxTextLength, true)
+	}
+	if n := f["language"]; n != nil {
+		if l, ok := d.str(n, "language"); ok && !speaks(l) {
+			d.errorf(n, "language %q is not one pacer speaks: use %s", l, languageList())
+		} else if ok {
+			p.Language = l
+		}
+	}
+	if n := f["translations"]; n != nil {
+		d.translations(n, p.Language, []string{"name", "description"}, func(lang string, t map[string]*yaml.Node) {
+			var pt ProgramText
+			if v := t["name"]; v != nil {
+				pt.Name = d.text(v, "translations."+lang+".name", "")
+				d.limit(v, "translations."+lang+".name", pt.Name, MaxNameLength, false)
+			}
+			if v := t["description"]; v != nil {
+				pt.Description = d.text(v, "translations."+lang+".description", ", or leave the key out")
+				d.limit(v, "translations."+lang+".description", pt.Description, MaxTextLength, true)
+			}
+			if p.Translations == nil {
+				p.Translations = map[string]ProgramText{}
+			}
+			p.Translations[lang] = pt
+		})
 	}
 	if n := f["calibration"]; n != nil {
 		c := d.fields(n, "calibration", []string{"days"}, nil)
@@ -644,7 +677,7 @@ func (d *decoder) program(root *yaml.Node) *Program {
 		} else {
 			seen := map[string]bool{}
 			for _, an := range n.Content {
-				a, idNode := d.activity(resolve(an), p.Rules)
+				a, idNode := d.activity(resolve(an), p.Rules, p.Language)
 				if a == nil {
 					continue
 				}
@@ -676,9 +709,10 @@ func (d *decoder) rules(n *yaml.Node, r *Rules) {
 }
 
 var activityKeys = []string{"id", "name", "kind", "unit", "sets", "granule", "baseline", "goal",
-	"threshold", "step", "start_percent", "schedule", "instructions"}
+	"threshold", "step", "start_percent", "schedule", "instructions", "translations"}
 
-func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
+// activity decodes one activity of a program whose own texts are in lang.
+func (d *decoder) activity(n *yaml.Node, r Rules, lang string) (*Activity, *yaml.Node) {
 	f := d.fields(n, "an activity", activityKeys,
 		[]string{"id", "name", "kind", "unit", "baseline", "goal", "schedule", "instructions"})
 	if f == nil {
@@ -757,7 +791,64 @@ func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
 		}
 		d.limit(v, "instructions", a.Instructions, MaxTextLength, true)
 	}
+	if v := f["translations"]; v != nil {
+		d.translations(v, lang, []string{"name", "instructions"}, func(lang string, t map[string]*yaml.Node) {
+			var at ActivityText
+			if v := t["name"]; v != nil {
+				at.Name = d.text(v, "translations."+lang+".name", "")
+				d.limit(v, "translations."+lang+".name", at.Name, MaxNameLength, false)
+			}
+			if v := t["instructions"]; v != nil {
+				at.Instructions = d.text(v, "translations."+lang+".instructions",
+					": say how to do the activity, what it should feel like and when to stop, or leave the key out")
+				d.limit(v, "translations."+lang+".instructions", at.Instructions, MaxTextLength, true)
+			}
+			if a.Translations == nil {
+				a.Translations = map[string]ActivityText{}
+			}
+			a.Translations[lang] = at
+		})
+	}
 	return a, f["id"]
+}
+
+// translations walks a mapping of languages to texts, e.g.
+// {de: {name: Gehen, instructions: …}}. Each language must be one pacer
+// speaks and not own (the program's language, whose texts are the ones
+// above), and give at least one of keys; each is called with the fields of
+// every language that passes, in file order.
+func (d *decoder) translations(n *yaml.Node, own string, keys []string, each func(lang string, t map[string]*yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "translations must be a mapping of languages to texts, e.g. {de: {name: …}}")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		lang := k.Value
+		switch {
+		case k.Kind != yaml.ScalarNode || !speaks(lang):
+			d.errorf(k, "translations: %q is not a language pacer speaks; use %s", lang, languageList())
+			continue
+		case lang == own:
+			d.errorf(k, "translations.%s is in the program's own language (%s): write it in %s above, or set the program's language",
+				lang, own, strings.Join(keys, " and "))
+			continue
+		case seen[lang]:
+			d.errorf(k, "translations.%s appears twice", lang)
+			continue
+		}
+		seen[lang] = true
+		t := d.fields(v, "translations."+lang, keys, nil)
+		if t == nil {
+			continue
+		}
+		if len(t) == 0 {
+			d.errorf(resolve(v), "translations.%s is empty: give its %s, or remove it", lang, strings.Join(keys, " or "))
+			continue
+		}
+		each(lang, t)
+	}
 }
 
 func (d *decoder) schedule(n *yaml.Node) Schedule {

@@ -52,7 +52,7 @@ var validCases = []struct {
 	want func() *Program
 }{
 	{"minimal, defaults filled in", validWalk, func() *Program {
-		return &Program{ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{walkActivity()}}
+		return &Program{Language: "en", ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{walkActivity()}}
 	}},
 	{"every optional key", `id: full
 name: "  Full  "
@@ -96,7 +96,7 @@ activities:
 `, func() *Program {
 		r := DefaultRules()
 		r.StartPercent, r.StepPercent, r.CeilingMarginPercent = 70, 5, 0
-		return &Program{ID: "full", Name: "Full", Description: "Two lines.", Calibration: &Calibration{Days: 5}, Rules: r,
+		return &Program{Language: "en", ID: "full", Name: "Full", Description: "Two lines.", Calibration: &Calibration{Days: 5}, Rules: r,
 			Activities: []Activity{{
 				ID: "hold", Name: "Hold", Kind: Stretch, Unit: Seconds, Sets: 3, Granule: 5, Baseline: 20, Goal: 45,
 				Threshold: 60, Step: 5, StartPercent: 100,
@@ -109,17 +109,17 @@ activities:
 			}}}
 	}},
 	{"calibration with default days", strings.Replace(validWalk, "activities:", "calibration: {}\nactivities:", 1), func() *Program {
-		return &Program{ID: "test", Name: "Test", Calibration: &Calibration{Days: 3}, Rules: DefaultRules(), Activities: []Activity{walkActivity()}}
+		return &Program{Language: "en", ID: "test", Name: "Test", Calibration: &Calibration{Days: 3}, Rules: DefaultRules(), Activities: []Activity{walkActivity()}}
 	}},
 	{"days in any order, kept Sunday first", strings.Replace(validWalk, "[mon, wed, fri]", "[sun, fri, mon]", 1), func() *Program {
 		a := walkActivity()
 		a.Schedule.Days = []time.Weekday{time.Sunday, time.Monday, time.Friday}
-		return &Program{ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{a}}
+		return &Program{Language: "en", ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{a}}
 	}},
 	{"goal equal to the start dose", strings.Replace(validWalk, "goal: 30", "goal: 8", 1), func() *Program {
 		a := walkActivity()
 		a.Goal = 8
-		return &Program{ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{a}}
+		return &Program{Language: "en", ID: "test", Name: "Test", Rules: DefaultRules(), Activities: []Activity{a}}
 	}},
 	{"anchors and aliases", `id: twins
 name: Twins
@@ -148,7 +148,7 @@ activities:
 			Instructions: "Slowly. Stop if it hurts."}
 		b := a
 		b.ID, b.Name = "b", "B"
-		return &Program{ID: "twins", Name: "Twins", Rules: DefaultRules(), Activities: []Activity{a, b}}
+		return &Program{Language: "en", ID: "twins", Name: "Twins", Rules: DefaultRules(), Activities: []Activity{a, b}}
 	}},
 }
 
@@ -201,7 +201,7 @@ activities:
       times: ["07:30"]
     instructions: Walk. Stop if it hurts.
 `, want: []string{
-		`bad.yaml:3:1: unknown key "colour" in the program (known keys: id, name, description, calibration, rules, activities)`,
+		`bad.yaml:3:1: unknown key "colour" in the program (known keys: id, language, name, description, translations, calibration, rules, activities)`,
 	}},
 	{name: "repeated top-level key", yaml: `id: test
 name: Test
@@ -252,7 +252,7 @@ activities:
       times: ["07:30"]
     instructions: Walk. Stop if it hurts.
 `, want: []string{
-		`bad.yaml:8:5: unknown key "speed" in an activity (known keys: id, name, kind, unit, sets, granule, baseline, goal, threshold, step, start_percent, schedule, instructions)`,
+		`bad.yaml:8:5: unknown key "speed" in an activity (known keys: id, name, kind, unit, sets, granule, baseline, goal, threshold, step, start_percent, schedule, instructions, translations)`,
 	}},
 	{name: "unknown unit", yaml: `id: test
 name: Test
@@ -777,7 +777,7 @@ activities:
       times: ["24:00"]
     instructions: Lift. Stop if it hurts.
 `, want: []string{
-		`bad.yaml:3:1: unknown key "colour" in the program (known keys: id, name, description, calibration, rules, activities)`,
+		`bad.yaml:3:1: unknown key "colour" in the program (known keys: id, language, name, description, translations, calibration, rules, activities)`,
 		`bad.yaml:5:17: rules.step_percent must be between 1 and 100, not 0`,
 		`bad.yaml:9:11: unknown kind "cardio": use aerobic, stretch, strength, mobility or relaxation`,
 		`bad.yaml:11:15: baseline must be more than zero, not 0`,
@@ -823,7 +823,7 @@ activities:
     instruction: Walk. Stop if it hurts.
 `, want: []string{
 		`bad.yaml:4:5: an activity has no "instructions"`,
-		`bad.yaml:13:5: unknown key "instruction" in an activity (known keys: id, name, kind, unit, sets, granule, baseline, goal, threshold, step, start_percent, schedule, instructions)`,
+		`bad.yaml:13:5: unknown key "instruction" in an activity (known keys: id, name, kind, unit, sets, granule, baseline, goal, threshold, step, start_percent, schedule, instructions, translations)`,
 	}},
 	{name: "file order: a repeated id and the activity's other problems", yaml: `id: test
 name: Test
@@ -937,6 +937,12 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(tc.yaml))
 	}
 	for _, tc := range validCases {
+		f.Add([]byte(tc.yaml))
+	}
+	for _, tc := range translationCases {
+		f.Add([]byte(tc.yaml))
+	}
+	for _, tc := range invalidTranslationCases {
 		f.Add([]byte(tc.yaml))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -75,9 +75,20 @@ func (l *Library) IDs() []string {
 func (p *Program) YAML() []byte {
 	root := mapping()
 	addStr(root, "id", p.ID)
+	addStr(root, "language", p.Lang())
 	addStr(root, "name", p.Name)
 	if p.Description != "" {
 		addStr(root, "description", p.Description)
+	}
+	if tr := translations(p.Translations, func(t ProgramText, m *yaml.Node) {
+		if t.Name != "" {
+			addStr(m, "name", t.Name)
+		}
+		if t.Description != "" {
+			addStr(m, "description", t.Description)
+		}
+	}); tr != nil {
+		add(root, "translations", tr)
 	}
 	if p.Calibration != nil {
 		c := mapping()
@@ -128,9 +139,17 @@ func (p *Program) YAML() []byte {
 		}
 		add(sched, "times", times)
 		add(m, "schedule", sched)
-		ins := scalar(a.Instructions + "\n")
-		ins.Style = yaml.LiteralStyle
-		add(m, "instructions", ins)
+		add(m, "instructions", literal(a.Instructions))
+		if tr := translations(a.Translations, func(t ActivityText, m *yaml.Node) {
+			if t.Name != "" {
+				addStr(m, "name", t.Name)
+			}
+			if t.Instructions != "" {
+				add(m, "instructions", literal(t.Instructions))
+			}
+		}); tr != nil {
+			add(m, "translations", tr)
+		}
 		acts.Content = append(acts.Content, m)
 	}
 	add(root, "activities", acts)
@@ -141,6 +160,35 @@ func (p *Program) YAML() []byte {
 		panic(fmt.Sprintf("encode program %s: %v", p.ID, err)) // a node tree built here always encodes
 	}
 	return []byte(b.String())
+}
+
+// translations renders texts by language in the order of Languages, or is
+// nil when there are none.
+func translations[T any](ts map[string]T, fields func(T, *yaml.Node)) *yaml.Node {
+	if len(ts) == 0 {
+		return nil
+	}
+	out := mapping()
+	for _, l := range Languages {
+		if t, ok := ts[l]; ok {
+			m := mapping()
+			if fields(t, m); len(m.Content) > 0 {
+				add(out, l, m)
+			}
+		}
+	}
+	if len(out.Content) == 0 {
+		return nil
+	}
+	return out
+}
+
+// literal is multi-line text as a literal block, which keeps its lines as
+// they are written.
+func literal(s string) *yaml.Node {
+	n := scalar(s + "\n")
+	n.Style = yaml.LiteralStyle
+	return n
 }
 
 // orderedDays lists days Monday first, as people write them.

@@ -160,6 +160,10 @@ func TestTemplatesReviewed(t *testing.T) {
 	if !strings.Contains(fig4.Instructions, "hip replacement") || !strings.Contains(k2c.Instructions, "sends pain into a leg") {
 		t.Errorf("caveats missing:\n%s\n%s", fig4.Instructions, k2c.Instructions)
 	}
+	if de, de2 := fig4.InstructionsIn("de"), k2c.InstructionsIn("de"); !strings.Contains(de, "künstliches Hüftgelenk") ||
+		!strings.Contains(de2, "Schmerz in ein Bein zieht") {
+		t.Errorf("caveats missing in German:\n%s\n%s", de, de2)
+	}
 	for _, id := range []string{"low-energy-day", "desk-breaks"} {
 		p, _ := lib.Get(id)
 		for _, a := range p.Activities {
@@ -183,6 +187,41 @@ func TestTemplatesReviewed(t *testing.T) {
 		for _, x := range aw.Sessions {
 			if a, _ := low.Activity(aw.ID); x.Dose != a.Goal {
 				t.Errorf("low-energy-day/%s on %s: %d during a flare, want the floor %d", aw.ID, x.Date, x.Dose, a.Goal)
+			}
+		}
+	}
+}
+
+// The German instructions say what the reviewed English ones say, line for
+// line: the same urgent-care line, a line on when to stop, the bed for floor
+// exercises, and the caveats.
+func TestTemplatesReviewedGerman(t *testing.T) {
+	const urgent = "Neue Schwäche in einem Bein oder in beiden Beinen, Taubheitsgefühl zwischen den Beinen oder am Gesäß " +
+		"oder Veränderungen bei Blase oder Darm: Holen Sie sich sofort dringend ärztliche Hilfe."
+	const stop = "Hören Sie auf, wenn Sie einen stechenden, einschießenden oder ausstrahlenden Schmerz spüren. " +
+		"Ruhen Sie sich aus, und wenn es nicht nachlässt, wenden Sie sich an Ihre Therapeutin oder Ihren Therapeuten."
+	const enStop = "Stop if you feel sharp, shooting or spreading pain. Rest, and if it does not settle, contact your therapist."
+	for _, p := range loadLibrary(t).All() {
+		for _, a := range p.Activities {
+			en, de := strings.Split(a.Instructions, "\n"), strings.Split(a.InstructionsIn("de"), "\n")
+			if len(en) != len(de) {
+				t.Errorf("%s/%s: %d lines in English, %d in German", p.ID, a.ID, len(en), len(de))
+				continue
+			}
+			if de[len(de)-1] != urgent {
+				t.Errorf("%s/%s: the German instructions do not end with the urgent-care line:\n%s", p.ID, a.ID, de[len(de)-1])
+			}
+			if slices.Contains(en, enStop) != slices.Contains(de, stop) {
+				t.Errorf("%s/%s: the stop line is in one language only", p.ID, a.ID)
+			}
+			if !strings.Contains(strings.ToLower(a.InstructionsIn("de")), "hören sie") {
+				t.Errorf("%s/%s: the German instructions do not say when to stop", p.ID, a.ID)
+			}
+			if strings.Contains(a.Instructions, "bed") != strings.Contains(a.InstructionsIn("de"), "Bett") {
+				t.Errorf("%s/%s: a bed in one language only", p.ID, a.ID)
+			}
+			if strings.Contains(a.InstructionsIn("de"), " du ") || strings.Contains(a.InstructionsIn("de"), " dich ") {
+				t.Errorf("%s/%s: the German instructions say du, not Sie", p.ID, a.ID)
 			}
 		}
 	}

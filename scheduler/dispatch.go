@@ -556,7 +556,18 @@ func (d *Dispatcher) fail(r store.Reminder, err error) store.Outcome {
 		return store.Outcome{ID: r.ID, Status: store.ReminderPending, At: d.Now().Add(backoff), Error: msg}
 	}
 	d.Metrics.Failed(r.Kind)
-	d.Log.Warn("reminder failed", "reminder_id", r.ID, "kind", r.Kind, "attempts", r.Attempts)
+	// The error's class and text, never the message or its recipient: the
+	// channels' errors leave URLs (which may carry tokens) and SMTP replies'
+	// texts out.
+	class := "permanent"
+	switch {
+	case notify.Gone(err):
+		class = "gone"
+	case notify.Temporary(err):
+		class = "temporary, attempts exhausted"
+	}
+	d.Log.Warn("reminder failed", "reminder_id", r.ID, "kind", r.Kind, "attempts", r.Attempts,
+		"error_class", class, "error", msg)
 	return store.Outcome{ID: r.ID, Status: store.ReminderFailed, Error: msg}
 }
 
@@ -604,17 +615,16 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 		if !ok {
 			return notify.Message{}, ch, "", errors.New("the session's patient is missing")
 		}
-		name := s.Activity
-		if prog, ok := d.progs.Load(s.AssignmentID); ok {
-			if a, ok := prog.(*programs.Program).Activity(s.Activity); ok {
-				name = a.Name
-			}
-		}
 		set, ok := sub.Settings[p.ID]
 		if !ok {
 			set = store.DefaultNotifySettings(p.ID)
 		}
 		cat := i18n.For(i18n.Parse(set.Language))
+		var prog *programs.Program
+		if v, ok := d.progs.Load(s.AssignmentID); ok {
+			prog = v.(*programs.Program)
+		}
+		name := cat.ActivityName(prog, s.Activity)
 		return SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
 	}
 	var m notify.Message

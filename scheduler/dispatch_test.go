@@ -521,3 +521,29 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// A reminder that fails for good is logged with its error's class and text,
+// which name the fix, and with nothing of the message or its recipient.
+func TestFailedReminderIsLoggedWithItsError(t *testing.T) {
+	st, sink := seeded(t, filepath.Join(t.TempDir(), "pacer.db"), 1, time.Now().Add(-time.Second))
+	var log bytes.Buffer
+	// A dispatcher whose webhooks may not reach loopback, where the sink is:
+	// notify.allow_private is not set.
+	chs := &scheduler.Channels{Webhook: webhook.Settings{}}
+	d := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: time.Now,
+		Log:        slog.New(slog.NewTextHandler(&log, nil)),
+		CheckinURL: func(p store.Patient) string { return "https://pacer.example/c/token" }}
+	if _, err := d.RunOnce(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	line := log.String()
+	if !strings.Contains(line, `msg="reminder failed"`) || !strings.Contains(line, "error_class=permanent") ||
+		!strings.Contains(line, "notify.allow_private") {
+		t.Errorf("the failure's log line: %s", line)
+	}
+	for _, secret := range []string{sink.URL, "pacer.example/c/token", "Walk"} {
+		if strings.Contains(line, secret) {
+			t.Errorf("the log line holds %q: %s", secret, line)
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strings"
 
 	"pacer/internal/i18n"
 	"pacer/notify"
@@ -56,10 +55,10 @@ func amount(c *i18n.Catalog, unit programs.Unit, dose, sets int) string {
 }
 
 // SessionMessage words a session reminder or nudge in c's language. It is
-// discreet: the activity's own name and the dose, never the program or a
-// diagnosis.
-func SessionMessage(c *i18n.Catalog, kind, key, activity string, unit programs.Unit, dose, sets int, url string) notify.Message {
-	args := i18n.Args{"name": strings.ToLower(activity[:1]) + activity[1:], "activity": activity,
+// discreet: the activity's own name (Catalog.ActivityName) and the dose,
+// never the program or a diagnosis.
+func SessionMessage(c *i18n.Catalog, kind, key string, activity i18n.Name, unit programs.Unit, dose, sets int, url string) notify.Message {
+	args := i18n.Args{"name": activity.Mid, "activity": activity.Title,
 		"amount": amount(c, unit, dose, sets), "url": url}
 	return notify.Message{
 		Title: c.Text(Phrasing(kind, key, "title"), args),

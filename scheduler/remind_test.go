@@ -68,7 +68,7 @@ func TestMessagesAreDiscreetAndVaried(t *testing.T) {
 	en := i18n.For(i18n.English)
 	seen := map[string]bool{}
 	for i := range 30 {
-		m := SessionMessage(en, KindSession, DedupeKey(KindSession, int64(i), 1), "Walk", programs.Minutes, 14, 1, "https://p.example/c/tok")
+		m := SessionMessage(en, KindSession, DedupeKey(KindSession, int64(i), 1), i18n.Name{Title: "Walk", Mid: "walk"}, programs.Minutes, 14, 1, "https://p.example/c/tok")
 		if !strings.Contains(m.Title, "walk") || !strings.Contains(m.Title, "14 minutes") || !strings.Contains(m.Body, "https://p.example/c/tok") {
 			t.Errorf("message %+v lacks the activity, the dose or the link", m)
 		}
@@ -82,8 +82,8 @@ func TestMessagesAreDiscreetAndVaried(t *testing.T) {
 	if len(seen) < 3 {
 		t.Errorf("%d phrasings in 30 reminders, want 3", len(seen))
 	}
-	a := SessionMessage(en, KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
-	b := SessionMessage(en, KindNudge, "nudge:1:1", "Bridge", programs.Reps, 8, 2, "u")
+	a := SessionMessage(en, KindNudge, "nudge:1:1", i18n.Name{Title: "Bridge", Mid: "bridge"}, programs.Reps, 8, 2, "u")
+	b := SessionMessage(en, KindNudge, "nudge:1:1", i18n.Name{Title: "Bridge", Mid: "bridge"}, programs.Reps, 8, 2, "u")
 	if a != b || !strings.Contains(a.Body, "2 × 8 reps") {
 		t.Errorf("a retry must keep its words: %+v / %+v", a, b)
 	}
@@ -117,7 +117,7 @@ func TestGermanMessages(t *testing.T) {
 	seen := map[string]bool{}
 	for i := range 30 {
 		for _, kind := range []string{KindSession, KindNudge} {
-			m := SessionMessage(de, kind, DedupeKey(kind, int64(i), 1), "Spaziergang", programs.Minutes, 14, 1, "https://p.example/c/tok")
+			m := SessionMessage(de, kind, DedupeKey(kind, int64(i), 1), i18n.Name{Title: "Spaziergang", Mid: "Spaziergang"}, programs.Minutes, 14, 1, "https://p.example/c/tok")
 			if !strings.Contains(m.Title+m.Body, "Spaziergang") || !strings.Contains(m.Body, "14 Minuten") || !strings.Contains(m.Body, "https://p.example/c/tok") {
 				t.Errorf("message %+v lacks the activity, the dose or the link", m)
 			}
@@ -132,7 +132,7 @@ func TestGermanMessages(t *testing.T) {
 	if len(seen) < 6 {
 		t.Errorf("%d German phrasings in 60 reminders, want 6", len(seen))
 	}
-	if m := SessionMessage(de, KindSession, "session:1:1", "Brücke", programs.Reps, 1, 1, "u"); !strings.Contains(m.Title, "1 Wiederholung") {
+	if m := SessionMessage(de, KindSession, "session:1:1", i18n.Name{Title: "Brücke", Mid: "Brücke"}, programs.Reps, 1, 1, "u"); !strings.Contains(m.Title, "1 Wiederholung") {
 		t.Errorf("German reminder %q, want the singular", m.Title)
 	}
 	red := RedFlagMessage(de, "", "u")
@@ -148,7 +148,7 @@ func TestGermanMessages(t *testing.T) {
 	lib, _ := programs.LoadLibrary()
 	walking, _ := lib.Get("walking")
 	f := FlareMessage(de, "1", de.Doses(walking, []programs.ActivityDose{{Activity: "walk", Dose: 4}}, ""), "u")
-	if !strings.Contains(f.Body, "(Walk: 4 Minuten)") {
+	if !strings.Contains(f.Body, "(Spaziergang: 4 Minuten)") {
 		t.Errorf("German flare message %q", f.Body)
 	}
 	if f := FlareMessage(de, "1", "", "u"); !strings.Contains(f.Body, "(etwa die Hälfte Ihres üblichen Pensums)") {

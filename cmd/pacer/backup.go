@@ -29,7 +29,7 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 	if cfg.Postgres() {
 		return store.ErrPostgresBackup
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := c.openExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}

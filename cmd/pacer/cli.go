@@ -42,6 +42,9 @@ func commands() []command {
 
 func (c *cli) run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		if len(args) > 1 && args[0] == "help" { // pacer help COMMAND [SUBCOMMAND]
+			return c.run(ctx, append(args[1:], "--help"))
+		}
 		c.usage(c.stdout)
 		return nil
 	}
@@ -66,16 +69,53 @@ func (c *cli) usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'pacer COMMAND --help' for a command's options.")
 }
 
+// group runs one of a command's subcommands; "help", -h and --help print
+// the subcommands ("help SUB" and "SUB --help" the subcommand's options).
+func (c *cli) group(ctx context.Context, name string, subs []command, args []string) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	list := strings.Join(names, ", ")
+	usage := func(w io.Writer) {
+		fmt.Fprintf(w, "Usage: pacer %s SUBCOMMAND [ARGS]\n\nSubcommands:\n", name)
+		for _, s := range subs {
+			fmt.Fprintf(w, "  %-12s %s\n", s.name, s.summary)
+		}
+		fmt.Fprintf(w, "\nRun 'pacer %s SUBCOMMAND --help' for a subcommand's options.\n", name)
+	}
+	if len(args) == 0 {
+		usage(c.stderr)
+		return usagef("%s needs a subcommand: %s", name, list)
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		if len(args) > 1 && args[0] == "help" {
+			return c.group(ctx, name, subs, []string{args[1], "--help"})
+		}
+		usage(c.stdout)
+		return nil
+	}
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(c, ctx, args[1:])
+		}
+	}
+	usage(c.stderr)
+	return usagef("unknown %s subcommand %q: use %s", name, args[0], list)
+}
+
 // parse parses flags that may come before, between or after positional
 // arguments (pacer program plan walking --start ...), and returns the positionals.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			if err == flag.ErrHelp {
-				return nil, err
-			}
 			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		if h := fs.Lookup("help"); h != nil && h.Value.String() == "true" {
+			fs.Usage()
+			return nil, flag.ErrHelp
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -88,12 +128,22 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// newFlags is a command's flag set, with -h and -help: its usage goes to
+// stdout when asked for, to stderr after a mistake.
 func newFlags(c *cli, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	help := fs.Bool("help", false, "show this help")
+	fs.BoolVar(help, "h", false, "show this help")
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: %s\n", usage)
+		w := c.stderr
+		if *help {
+			w = c.stdout
+		}
+		fmt.Fprintf(w, "Usage: %s\n", usage)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(c.stderr)
 	}
 	return fs
 }

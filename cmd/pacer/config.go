@@ -9,12 +9,15 @@ import (
 // redacted, then every warning (the same ones serve logs at start), then
 // every problem that stops pacer from starting.
 func (c *cli) config(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usagef("config needs a subcommand: check")
-	}
+	return c.group(ctx, "config", []command{
+		{"check", "print the configuration, secrets redacted, with its warnings and problems", (*cli).configCheck},
+	}, args)
+}
+
+func (c *cli) configCheck(ctx context.Context, args []string) error {
 	fs := newFlags(c, "config check", "pacer config check [--config FILE] [--db DSN] [--listen ADDR] [--base-url URL]")
 	flags := storeFlags(fs, "listen", "base_url")
-	if pos, err := parse(fs, args[1:]); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("config check takes no arguments")

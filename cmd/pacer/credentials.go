@@ -26,17 +26,15 @@ import (
 const setupLinkTTL = 72 * time.Hour
 
 func (c *cli) user(ctx context.Context, args []string) error {
-	const subs = "add, disable, enable or reset-link"
-	if len(args) == 0 {
-		return usagef("user needs a subcommand: %s", subs)
+	change := func(what string) func(c *cli, ctx context.Context, a []string) error {
+		return func(c *cli, ctx context.Context, a []string) error { return c.userChange(ctx, what, a) }
 	}
-	switch args[0] {
-	case "add":
-		return c.userAdd(ctx, args[1:])
-	case "disable", "enable", "reset-link":
-		return c.userChange(ctx, args[0], args[1:])
-	}
-	return usagef("unknown user subcommand %q: use %s", args[0], subs)
+	return c.group(ctx, "user", []command{
+		{"add", "add a therapist and print their one-time password-setup link", func(c *cli, ctx context.Context, a []string) error { return c.userAdd(ctx, a) }},
+		{"disable", "stop a therapist signing in or using API tokens", change("disable")},
+		{"enable", "let a disabled therapist in again", change("enable")},
+		{"reset-link", "print a new password-setup link for a therapist", change("reset-link")},
+	}, args)
 }
 
 func (c *cli) userAdd(ctx context.Context, args []string) error {
@@ -152,7 +150,7 @@ func (c *cli) openCredentials(ctx context.Context, flags *config.Flags) (*config
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openMigrated(ctx, cfg)
+	st, err := c.openExisting(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,19 +158,11 @@ func (c *cli) openCredentials(ctx context.Context, flags *config.Flags) (*config
 }
 
 func (c *cli) token(ctx context.Context, args []string) error {
-	const subs = "create, list or revoke"
-	if len(args) == 0 {
-		return usagef("token needs a subcommand: %s", subs)
-	}
-	switch args[0] {
-	case "create":
-		return c.tokenCreate(ctx, args[1:])
-	case "list":
-		return c.tokenList(ctx, args[1:])
-	case "revoke":
-		return c.tokenRevoke(ctx, args[1:])
-	}
-	return usagef("unknown token subcommand %q: use %s", args[0], subs)
+	return c.group(ctx, "token", []command{
+		{"create", "print a new API token for a therapist, once", func(c *cli, ctx context.Context, a []string) error { return c.tokenCreate(ctx, a) }},
+		{"list", "a therapist's API tokens, with their last use", func(c *cli, ctx context.Context, a []string) error { return c.tokenList(ctx, a) }},
+		{"revoke", "revoke an API token", func(c *cli, ctx context.Context, a []string) error { return c.tokenRevoke(ctx, a) }},
+	}, args)
 }
 
 func (c *cli) tokenCreate(ctx context.Context, args []string) error {

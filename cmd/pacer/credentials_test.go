@@ -15,6 +15,9 @@ import (
 func TestCredentialCommands(t *testing.T) {
 	db := "sqlite:" + filepath.Join(t.TempDir(), "p.db")
 	run := func(args ...string) (string, string, int) { return pacer(t, append(args, "--db", db)...) }
+	if _, _, code := run("migrate"); code != 0 {
+		t.Fatal("migrate")
+	}
 	if _, _, code := run("user", "add", "--email", "kim@example.org"); code != 0 {
 		t.Fatal("user add")
 	}

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -37,7 +38,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 var errReported = errors.New("reported")
 
 func exitCode(err error, stderr io.Writer) int {
-	if err == nil {
+	if err == nil || errors.Is(err, flag.ErrHelp) { // help asked for, and given
 		return 0
 	}
 	if !errors.Is(err, errReported) {

@@ -261,7 +261,7 @@ activities:
 	if code != 1 || errs != want {
 		t.Errorf("exit %d, stderr:\n%s\nwant:\n%s", code, errs, want)
 	}
-	if out != good+": ok (walking, 1 activities)\n" {
+	if out != good+": ok (walking, 1 activity)\n" {
 		t.Errorf("stdout %q", out)
 	}
 }

@@ -16,14 +16,17 @@ import (
 // notify (pacer notify test) sends a test message through a patient's real channels, now,
 // outside the outbox, and reports each channel's result.
 func (c *cli) notify(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "test" {
-		return usagef("notify needs a subcommand: test")
-	}
+	return c.group(ctx, "notify", []command{
+		{"test", "send a test message through a patient's real channels, now", (*cli).notifyTest},
+	}, args)
+}
+
+func (c *cli) notifyTest(ctx context.Context, args []string) error {
 	fs := newFlags(c, "notify test", "pacer notify test --patient ID [--channel TYPE] [--config FILE] [--db DSN] [--base-url URL]")
 	flags := storeFlags(fs, "base_url")
 	patient := fs.Int64("patient", 0, "the patient's id (required)")
 	only := fs.String("channel", "", "send through this channel type only: email, ntfy, pushover, telegram, webhook or webpush")
-	if pos, err := parse(fs, args[1:]); err != nil {
+	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("notify test takes no arguments")
@@ -39,7 +42,7 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openMigrated(ctx, cfg)
+	st, err := c.openExisting(ctx, cfg)
 	if err != nil {
 		return err
 	}

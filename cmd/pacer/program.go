@@ -17,22 +17,12 @@ import (
 )
 
 func (c *cli) program(ctx context.Context, args []string) error {
-	const usage = "pacer program list|show|validate|plan [ARGS]"
-	if len(args) == 0 {
-		fmt.Fprintln(c.stderr, "Usage: "+usage)
-		return usagef("program needs a subcommand: list, show, validate or plan")
-	}
-	switch args[0] {
-	case "list":
-		return c.programList(args[1:])
-	case "show":
-		return c.programShow(args[1:])
-	case "validate":
-		return c.programValidate(args[1:])
-	case "plan":
-		return c.programPlan(args[1:])
-	}
-	return usagef("unknown program subcommand %q: use list, show, validate or plan", args[0])
+	return c.group(ctx, "program", []command{
+		{"list", "the built-in templates: id, name, activities", func(c *cli, _ context.Context, a []string) error { return c.programList(a) }},
+		{"show", "a template or a program file, normalized", func(c *cli, _ context.Context, a []string) error { return c.programShow(a) }},
+		{"validate", "check program files; every problem as FILE:LINE:COL", func(c *cli, _ context.Context, a []string) error { return c.programValidate(a) }},
+		{"plan", "the week-by-week plan of a program, from check-ins if given", func(c *cli, _ context.Context, a []string) error { return c.programPlan(a) }},
+	}, args)
 }
 
 func (c *cli) programList(args []string) error {
@@ -148,7 +138,11 @@ func (c *cli) programValidate(args []string) error {
 			failed = true
 			continue
 		}
-		fmt.Fprintf(c.stdout, "%s: ok (%s, %d activities)\n", f, p.ID, len(p.Activities))
+		noun := "activities"
+		if len(p.Activities) == 1 {
+			noun = "activity"
+		}
+		fmt.Fprintf(c.stdout, "%s: ok (%s, %d %s)\n", f, p.ID, len(p.Activities), noun)
 	}
 	if failed {
 		return errReported
@@ -250,7 +244,7 @@ func writeJSON(w io.Writer, v any) error {
 // mid-week events under their week.
 func writePlanTable(w io.Writer, p *programs.Program, plan *programs.Plan) error {
 	cat := i18n.For(i18n.English)
-	fmt.Fprintf(w, "%s (%s): starts %s, time zone %s, as of %s\n\n", p.Name, plan.Program, plan.Start, plan.Timezone, plan.Now)
+	fmt.Fprintf(w, "%s (%s): starts %s, time zone %s, as of %s\n\n", p.NameIn(string(cat.Lang())), plan.Program, plan.Start, plan.Timezone, plan.Now)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WEEK\tSTARTS\tACTIVITY\tDOSE\tSESSIONS\tDECISION\tWHY")
 	projected := false

@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -54,6 +56,54 @@ func openMigrated(ctx context.Context, cfg *config.Config) (*store.Store, error)
 		return nil, err
 	}
 	return st, nil
+}
+
+// openExisting opens the store a command works on, one that pacer serve or
+// pacer migrate made: it says on stderr which store it uses, and refuses to
+// make a new one, so that a command run from another directory does not
+// quietly write to an empty database the server never reads.
+func (c *cli) openExisting(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	where, path := c.whichStore(cfg)
+	fmt.Fprintf(c.stderr, "pacer: using %s\n", where)
+	if path != "" {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no pacer database at %s: run this where pacer serve keeps its state, or name the "+
+				"database with --db or PACER_DB (under the systemd unit: STATE_DIRECTORY=/var/lib/pacer); "+
+				"only pacer serve and pacer migrate create one", path)
+		}
+	}
+	st, err := openMigrated(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		if v, err := st.SchemaVersion(ctx); err != nil || v == 0 {
+			st.Close()
+			return nil, fmt.Errorf("the PostgreSQL database %s holds no pacer schema: start pacer serve on it, or run pacer migrate --db, first", describeDSN(cfg.DSN()))
+		}
+	}
+	return st, nil
+}
+
+// whichStore names the store the configuration opens and where that came
+// from, and gives the SQLite file's absolute path ("" for PostgreSQL).
+func (c *cli) whichStore(cfg *config.Config) (where, path string) {
+	dsn := cfg.DSN()
+	from := cfg.Source("db")
+	if cfg.DB == "" {
+		from = "the state directory, " + cfg.Source("state_dir")
+		if cfg.Source("state_dir") == "default" {
+			from = "the state directory: $STATE_DIRECTORY, else $XDG_STATE_HOME/pacer, else ./pacer-data"
+		}
+	}
+	if cfg.Postgres() {
+		return fmt.Sprintf("the PostgreSQL store %s (from %s)", describeDSN(dsn), from), ""
+	}
+	path, err := filepath.Abs(strings.TrimPrefix(dsn, "sqlite:"))
+	if err != nil {
+		path = strings.TrimPrefix(dsn, "sqlite:")
+	}
+	return fmt.Sprintf("the SQLite store %s (from %s)", path, from), path
 }
 
 func openStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
@@ -170,6 +220,16 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(c.stdout, "pacer listening on %s (store: %s)\n", base, describeDSN(cfg.DSN()))
+	if ts, err := st.Therapists(ctx); err == nil && len(ts) == 0 {
+		// A fresh server: nobody can sign in until the first admin exists.
+		db := describeDSN(cfg.DSN())
+		if _, path := c.whichStore(cfg); path != "" {
+			db = path
+		}
+		log.Warn("no therapist yet: add the first admin, who then adds the others on the admin page",
+			"command", fmt.Sprintf("pacer user add --admin --email YOU@EXAMPLE.ORG --db %s --base-url %s", db, base),
+			"under_systemd", "sudo systemd-run --pipe --wait -p DynamicUser=yes -p User=pacer -p StateDirectory=pacer -E STATE_DIRECTORY=/var/lib/pacer /usr/local/bin/pacer user add --admin --email YOU@EXAMPLE.ORG")
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "store", st.Dialect(), "version", bi.Version, "commit", bi.Commit)
 
 	// Reminders: the dispatcher delivers the outbox; the periodic jobs

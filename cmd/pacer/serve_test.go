@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -105,6 +108,58 @@ func TestServeDemo(t *testing.T) {
 	}
 	if code, _, _ := get(t, checkin[1]); code != 200 {
 		t.Errorf("demo check-in page: %d", code)
+	}
+}
+
+// Run outside the server's state directory, a command that changes data
+// fails, names the database it looked for, and creates none; every command
+// says which store it uses.
+func TestCommandsSayWhichStore(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"STATE_DIRECTORY": filepath.Join(dir, "elsewhere")}
+	for _, args := range [][]string{
+		{"user", "add", "--email", "kim@example.org"},
+		{"token", "create", "--email", "kim@example.org"},
+		{"token", "list"},
+		{"backup", "--to", filepath.Join(dir, "b.db")},
+	} {
+		_, errs, code := pacerEnv(t, env, args...)
+		want := filepath.Join(dir, "elsewhere", "pacer.db")
+		if code != 1 || !strings.Contains(errs, "no pacer database at "+want) || !strings.Contains(errs, "using the SQLite store "+want) {
+			t.Errorf("pacer %s outside the state directory: %d %q", strings.Join(args, " "), code, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "elsewhere")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a command created the state directory: %v", err)
+	}
+	// Where the server's database is, the same commands work, and say so.
+	db := filepath.Join(dir, "state", "pacer.db")
+	if _, _, code := pacer(t, "migrate", "--db", db); code != 0 {
+		t.Fatal("migrate")
+	}
+	if _, errs, code := pacer(t, "user", "add", "--email", "kim@example.org", "--db", db); code != 0 ||
+		!strings.Contains(errs, "using the SQLite store "+db+" (from --db)") {
+		t.Errorf("user add with --db: %d %q", code, errs)
+	}
+}
+
+// help and --help work for every command and subcommand, on stdout, exit 0.
+func TestHelpEverywhere(t *testing.T) {
+	var lines [][]string
+	for _, cmd := range commands() {
+		lines = append(lines, []string{cmd.name, "--help"}, []string{"help", cmd.name})
+	}
+	for _, sub := range []string{"program list", "program show", "program validate", "program plan", "user add",
+		"user disable", "user enable", "user reset-link", "token create", "token list", "token revoke", "config check",
+		"notify test"} {
+		f := strings.Fields(sub)
+		lines = append(lines, []string{f[0], f[1], "--help"}, []string{f[0], "help", f[1]}, []string{"help", f[0], f[1]})
+	}
+	for _, args := range lines {
+		out, errs, code := pacer(t, args...)
+		if code != 0 || !strings.Contains(out, "Usage") || strings.Contains(out+errs, "help requested") || strings.Contains(errs, "unknown") {
+			t.Errorf("pacer %s: %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
 	}
 }
 

@@ -171,7 +171,7 @@ func (c *Clinic) reviewAlert(p store.Patient, kind string, rs []review) notify.M
 		f := r.ev.Facts
 		name, unit := r.ev.Activity, programs.Minutes
 		if a, ok := r.prog.Activity(r.ev.Activity); ok {
-			name, unit = a.Name, a.Unit
+			name, unit = a.NameIn(string(en.Lang())), a.Unit
 		}
 		prev := ""
 		if f.PrevCeiling > 0 {
@@ -288,7 +288,7 @@ func (c *Clinic) weekSummary(plans []planned, cat *i18n.Catalog, today programs.
 					act, _ := pl.a.Program.Activity(aw.ID)
 					name := aw.ID
 					if act != nil {
-						name = act.Name
+						name = act.NameIn(string(cat.Lang()))
 					}
 					lines = append(lines, cat.Text("weekly.line", i18n.Args{"activity": name,
 						"amount": amountSets(cat, aw.Unit, aw.Dose, aw.Sets), "reason": cat.Reason(pl.a.Program, aw.Decision)}))

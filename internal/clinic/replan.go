@@ -195,11 +195,11 @@ func (r *Reasons) shown(p store.Patient, x store.Session) string {
 	w.bool(p.Discreet)
 	w.bool(p.Alarm && x.Date >= r.Now && x.Status != programs.Cancelled)
 	w.bool(x.Date >= r.Now && x.Date < r.Now.AddDays(instructionDays))
-	if r.Program != nil {
-		w.str(r.Program.Name)
+	if r.Program != nil { // in the reader's language: a new translation raises the revision too
+		w.str(r.Program.NameIn(r.lang()))
 		if a, ok := r.Program.Activity(x.Activity); ok {
-			w.str(a.Name)
-			w.str(a.Instructions)
+			w.str(a.NameIn(r.lang()))
+			w.str(a.InstructionsIn(r.lang()))
 		}
 	}
 	if evs := r.events[x.Week]; x.Cause > 0 && x.Cause <= len(evs) {

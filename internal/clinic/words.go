@@ -109,13 +109,16 @@ func (r *Reasons) Session(x store.Session) string {
 	return r.Week(x.Week, x.Activity)
 }
 
-// Name is an activity's name for a reader, e.g. "Walk".
+// Name is an activity's name in the reader's language, e.g. "Walk", "Spaziergang".
 func (r *Reasons) Name(activity string) string {
 	if a, ok := r.Program.Activity(activity); ok {
-		return a.Name
+		return a.NameIn(r.lang())
 	}
 	return activity
 }
+
+// lang is the reader's language, as programs names it.
+func (r *Reasons) lang() string { return string(r.Cat.Lang()) }
 
 // Words is what a session's calendar event shows, but for its link.
 type Words struct {
@@ -132,9 +135,9 @@ func (r *Reasons) SessionWords(p store.Patient, x store.Session) Words {
 	cat := r.Cat
 	name, instructions, program := x.Activity, "", ""
 	if r.Program != nil {
-		program = r.Program.Name
+		program = r.Program.NameIn(r.lang())
 		if a, ok := r.Program.Activity(x.Activity); ok {
-			name, instructions = a.Name, a.Instructions
+			name, instructions = a.NameIn(r.lang()), a.InstructionsIn(r.lang())
 		}
 	}
 	title := feed.TitleIn(cat, name, x.Unit, x.Dose, x.Sets)

@@ -74,8 +74,9 @@ func TestOneReasonEverywhere(t *testing.T) {
 		// The feed: the day's walk, its title's dose and the description's
 		// second paragraph.
 		_, body, _ := s.Do("GET", l.FeedURL, "", "")
+		walk := map[string]string{"en": "Walk", "de": "Spaziergang"}[lang]
 		for _, ev := range feedEvents(t, body) {
-			if programs.DateOf(ev.start) == day && strings.HasPrefix(ev.props["SUMMARY"], "Walk") {
+			if programs.DateOf(ev.start) == day && strings.HasPrefix(ev.props["SUMMARY"], walk) {
 				parts := strings.Split(ev.props["DESCRIPTION"], "\n\n")
 				out["feed"] = said{titleNo.FindString(ev.props["SUMMARY"]), parts[1]}
 			}
@@ -153,7 +154,7 @@ func TestOneReasonEverywhere(t *testing.T) {
 
 	// In German.
 	s.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", l.ID), s.TokenA, `{"channels":[],"language":"de"}`, 200, nil)
-	check(later, "de", "Schmerzschub am Mittwoch, 25. Nov. gemeldet: vorerst etwa die Hälfte")
+	check(later, "de", "Schmerzschub am Mittwoch, 25. Nov. gemeldet: vorerst etwa die Hälfte Ihres üblichen Pensums (Spaziergang: 4 Minuten)")
 	s.Clock.Set(flareDay.In(time.UTC, 13*60)) // back to the day of the flare, as a fresh re-plan sees it
 	sweep(t, s)
 	check(flareDay, "de", "ab morgen")

@@ -343,7 +343,7 @@ func TestReasonSentences(t *testing.T) {
 		{en.Event(walking, flare, flare.Date.AddDays(1), "walk"),
 			"Flare-up reported on Thursday 3 Dec: about half your usual dose for now (Walk: 4 minutes). Keep gently moving; flare-ups usually settle within a few days."},
 		{de.Event(walking, flare, flare.Date.AddDays(1), "walk"),
-			"Schmerzschub am Donnerstag, 3. Dez. gemeldet: vorerst etwa die Hälfte Ihres üblichen Pensums (Walk: 4 Minuten). Bleiben Sie sanft in Bewegung; ein Schub klingt meist innerhalb weniger Tage ab."},
+			"Schmerzschub am Donnerstag, 3. Dez. gemeldet: vorerst etwa die Hälfte Ihres üblichen Pensums (Spaziergang: 4 Minuten). Bleiben Sie sanft in Bewegung; ein Schub klingt meist innerhalb weniger Tage ab."},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %q\nwant %q", c.got, c.want)
@@ -405,4 +405,66 @@ func checkIns(rng *rand.Rand, plan *programs.Plan) []programs.CheckIn {
 		}
 	}
 	return cs
+}
+
+// A program may be written in the languages pacer has a catalogue for, and
+// in no other.
+func TestProgramLanguagesAreCatalogues(t *testing.T) {
+	var langs []string
+	for _, l := range i18n.Langs {
+		langs = append(langs, string(l))
+	}
+	if !slices.Equal(langs, programs.Languages) {
+		t.Errorf("catalogues %q, program languages %q: they must be the same", langs, programs.Languages)
+	}
+}
+
+// An activity is named in the reader's language, or in the program's own:
+// English lowers an English name mid-sentence, and nothing else.
+func TestActivityName(t *testing.T) {
+	lib, err := programs.LoadLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	walking, _ := lib.Get("walking")
+	german, err := programs.Parse("de.yaml", []byte(`id: gehen
+language: de
+name: Gehen
+activities:
+  - {id: walk, name: Gehen, kind: aerobic, unit: minutes, baseline: 10, goal: 30,
+     schedule: {days: [daily], times: ["07:30"]}, instructions: "Gehen Sie. Hören Sie auf, wenn es weh tut."}
+  - {id: tens, name: TENS, kind: relaxation, unit: minutes, baseline: 10, goal: 10,
+     schedule: {days: [daily], times: ["07:30"]}, instructions: "TENS. Hören Sie auf, wenn es weh tut.",
+     translations: {en: {name: TENS unit}}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
+	for _, c := range []struct {
+		cat  *i18n.Catalog
+		prog *programs.Program
+		id   string
+		want i18n.Name
+	}{
+		{en, walking, "walk", i18n.Name{Title: "Walk", Mid: "walk"}},
+		{de, walking, "walk", i18n.Name{Title: "Spaziergang", Mid: "Spaziergang"}},
+		{en, german, "walk", i18n.Name{Title: "Gehen", Mid: "Gehen"}}, // no English name: the German one, as it is
+		{de, german, "walk", i18n.Name{Title: "Gehen", Mid: "Gehen"}},
+		{en, german, "tens", i18n.Name{Title: "TENS unit", Mid: "TENS unit"}},
+		{en, walking, "swim", i18n.Name{Title: "swim", Mid: "swim"}},
+		{de, nil, "walk", i18n.Name{Title: "walk", Mid: "walk"}},
+	} {
+		if got := c.cat.ActivityName(c.prog, c.id); got != c.want {
+			t.Errorf("%s: ActivityName(%v, %q) = %+v, want %+v", c.cat.Lang(), c.prog != nil, c.id, got, c.want)
+		}
+	}
+	// The reasons name it so too.
+	d := programs.Decision{Code: programs.HoldAdherence, Activity: "walk", Facts: programs.Facts{Dose: 8, Done: 2, Planned: 5}}
+	if got := de.Reason(walking, d); !strings.Contains(got, "Spaziergang") {
+		t.Errorf("German reason %q does not name the Spaziergang", got)
+	}
+	if got := en.Reason(walking, d); strings.Contains(got, "Spaziergang") || !strings.Contains(got, "walk") {
+		t.Errorf("English reason %q, want it to name the walk", got)
+	}
 }

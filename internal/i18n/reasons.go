@@ -280,17 +280,34 @@ type subject struct {
 }
 
 func (c *Catalog) subject(prog *programs.Program, id string) subject {
-	s := subject{c: c, title: id, unit: programs.Minutes, sets: 1}
+	s := subject{c: c, unit: programs.Minutes, sets: 1}
+	n := c.ActivityName(prog, id)
+	s.title, s.name = n.Title, n.Mid
 	if prog != nil {
 		if a, ok := prog.Activity(id); ok {
-			s.title, s.unit, s.sets = a.Name, a.Unit, max(a.Sets, 1)
+			s.unit, s.sets = a.Unit, max(a.Sets, 1)
 		}
 	}
-	s.name = s.title
-	if c.lang == English { // English names read in lower case mid-sentence; German nouns keep theirs
-		s.name = lowerFirst(s.title)
-	}
 	return s
+}
+
+// Name is an activity's name as a reader of one language sees it.
+type Name struct {
+	Title string // as a title: "Walk", "Spaziergang"
+	Mid   string // mid-sentence: "walk", "Spaziergang"
+}
+
+// ActivityName names activity id of prog in c's language, or in the
+// program's own when it has no translation; an activity prog does not have
+// (or a nil prog) is named by its id.
+func (c *Catalog) ActivityName(prog *programs.Program, id string) Name {
+	title, lang := id, string(c.lang)
+	if prog != nil {
+		if a, ok := prog.Activity(id); ok {
+			title, lang = a.NameIn(string(c.lang)), prog.NameLang(a, string(c.lang))
+		}
+	}
+	return Name{Title: title, Mid: c.MidSentence(title, lang)}
 }
 
 func (s subject) amount(n int) string { return s.c.Amount(s.unit, n) }
@@ -302,6 +319,17 @@ func (s subject) amountSets(n int) string {
 		a = s.c.Text("amount.sets", Args{"sets": s.sets, "amount": a})
 	}
 	return a
+}
+
+// MidSentence is an activity's name as a sentence in c's language reads it
+// mid-sentence, when the name is in lang: English names read in lower case
+// ("5 of 5 walk sessions"); German nouns, and a name in another language than
+// the sentence's, keep theirs.
+func (c *Catalog) MidSentence(name, lang string) string {
+	if c.lang == English && lang == string(English) {
+		return lowerFirst(name)
+	}
+	return name
 }
 
 // lowerFirst lowers a name's first letter, whatever its script, unless the

@@ -153,7 +153,7 @@ func TestSinkCountsReminders(t *testing.T) {
 		return n.Send(ctx, m)
 	}
 	message := func(key string) notify.Message {
-		return scheduler.SessionMessage(i18n.For(i18n.English), scheduler.KindSession, key, "Walk", programs.Unit("minutes"), 10, 1, "https://pacer.example/c/tok")
+		return scheduler.SessionMessage(i18n.For(i18n.English), scheduler.KindSession, key, i18n.Name{Title: "Walk", Mid: "walk"}, programs.Unit("minutes"), 10, 1, "https://pacer.example/c/tok")
 	}
 	// Patient 2's reminder twice (a repeat), and a second reminder of patient 1.
 	for _, x := range []struct {

@@ -547,9 +547,10 @@ func TestAssignments(t *testing.T) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			// The snapshot is decoded once per distinct program: both reads
-			// share one *Program, equal to the template.
+			// share one *Program, equal to the template, translations and all.
 			if got.ID != a.ID || got.PatientID != p.ID || got.ProgramID != "walking" ||
-				!bytes.Equal(got.Program.YAML(), template(t, "walking").YAML()) || got.Start != programs.MakeDate(2026, 3, 2) ||
+				!bytes.Equal(got.Program.YAML(), template(t, "walking").YAML()) || !reflect.DeepEqual(got.Program, template(t, "walking")) ||
+				got.Program.Activities[0].NameIn("de") != "Spaziergang" || got.Start != programs.MakeDate(2026, 3, 2) ||
 				!reflect.DeepEqual(got.Params, a.Params) || got.Status != "active" ||
 				got.CreatedAt != a.CreatedAt || got.UpdatedAt != a.UpdatedAt {
 				t.Errorf("%s = %+v, want %+v", name, got, a)

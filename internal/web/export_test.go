@@ -19,10 +19,6 @@ const (
 	LoginFree     = loginFree
 )
 
-// FeedDays is the feed's window as the feed renders it (clinic's estimate
-// of a feed's size must use the same).
-const FeedDaysBack, FeedDaysAhead = feedDaysBack, feedDaysAhead
-
 // TherapistOf is the therapist signed in by the request's session cookie.
 func (s *Server) TherapistOf(r *http.Request) (store.Therapist, error) { return s.therapist(r) }
 

@@ -19,13 +19,6 @@ import (
 	"pacer/programs"
 )
 
-// The feed window: the last 14 days (so cancelled events reach clients) and
-// the next 8 weeks.
-const (
-	feedDaysBack  = 14
-	feedDaysAhead = 56
-)
-
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	tok, ok := strings.CutSuffix(r.PathValue("file"), ".ics")
 	if !ok || tok == "" {
@@ -233,7 +226,7 @@ func qValue(params string) (q float64, ok bool) {
 // worded (clinic.Reasons.SessionWords) from the stored plan it belongs to,
 // in the patient's language, plain and gzipped: the engine does not run.
 func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs.Date) (*feedEntry, error) {
-	sessions, err := s.Store.Sessions(ctx, p.ID, today.AddDays(-feedDaysBack), today.AddDays(feedDaysAhead))
+	sessions, err := s.Store.Sessions(ctx, p.ID, today.AddDays(-clinic.FeedDaysBack), today.AddDays(clinic.FeedDaysAhead))
 	if err != nil {
 		return nil, err
 	}

@@ -54,8 +54,8 @@ func TestGermanPatient(t *testing.T) {
 	if len(ms) != 1 {
 		t.Fatalf("%d messages, want the session reminder", len(ms))
 	}
-	if title, text := subjectOf(ms[0]), ms[0].Body; !strings.Contains(title, "Ihre Übung") || !strings.Contains(title, "Walk · 8 Minuten") ||
-		!strings.Contains(text, links.CheckinURL) || strings.Contains(title+text, "your") {
+	if title, text := subjectOf(ms[0]), ms[0].Body; !strings.Contains(title, "Ihre Übung") || !strings.Contains(title, "Spaziergang · 8 Minuten") ||
+		!strings.Contains(text, links.CheckinURL) || strings.Contains(title+text, "your") || strings.Contains(title+text, "Walk") {
 		t.Errorf("German reminder %q: %s", title, text)
 	}
 
@@ -72,11 +72,12 @@ func TestGermanPatient(t *testing.T) {
 		t.Errorf("calendar name %q", name)
 	}
 	ev := cal.Events()[0]
-	if title, _ := ev.Props.Text(ical.PropSummary); title != "Walk · 8 Min." {
-		t.Errorf("German feed title %q, want %q", title, "Walk · 8 Min.")
+	if title, _ := ev.Props.Text(ical.PropSummary); title != "Spaziergang · 8 Min." {
+		t.Errorf("German feed title %q, want %q", title, "Spaziergang · 8 Min.")
 	}
 	desc, _ := ev.Props.Text(ical.PropDescription)
-	for _, want := range []string{"Heute: 8 Minuten (Woche 1).", "Beginn mit 80 % Ihres Ausgangswerts von 10 Minuten.", "Eintragen: " + e.URL + "/s/"} {
+	for _, want := range []string{"Heute: 8 Minuten (Woche 1).", "Beginn mit 80 % Ihres Ausgangswerts von 10 Minuten.", "Eintragen: " + e.URL + "/s/",
+		"Gehen Sie die angegebene Zeit in ruhigem Tempo auf ebenem Boden.", "Holen Sie sich sofort dringend ärztliche Hilfe."} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("German feed description lacks %q:\n%s", want, desc)
 		}
@@ -84,7 +85,7 @@ func TestGermanPatient(t *testing.T) {
 	if strings.Contains(string(body), links.CheckinURL) {
 		t.Error("the feed carries the check-in link")
 	}
-	if strings.Contains(desc, "Today") || strings.Contains(desc, "baseline") {
+	if strings.Contains(desc, "Today") || strings.Contains(desc, "baseline") || strings.Contains(desc, "Walk") {
 		t.Errorf("English left in the German feed description:\n%s", desc)
 	}
 

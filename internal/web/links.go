@@ -128,7 +128,7 @@ func (lp *linkPages) sessionView(r *http.Request, l clinic.SessionLink) (*linkVi
 		Unit: cat.Text("page.unit."+string(x.Unit), nil)}
 	if l.Program != nil {
 		if a, ok := l.Program.Activity(x.Activity); ok {
-			v.Name, v.Instructions = a.Name, a.Instructions
+			v.Name, v.Instructions = a.NameIn(v.Lang), a.InstructionsIn(v.Lang)
 		}
 	}
 	if x.Status != programs.Planned && x.Status != programs.Missed {

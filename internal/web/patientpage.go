@@ -201,7 +201,7 @@ func (pp *patientPages) view(r *http.Request, p store.Patient) (*checkinView, er
 		}
 		n, instr := x.Activity, ""
 		if a := activityOf(assignments, x); a != nil {
-			n, instr = a.Name, a.Instructions
+			n, instr = a.NameIn(string(cat.Lang())), a.InstructionsIn(string(cat.Lang()))
 		}
 		if x.Date == today {
 			ts := todaySession{ID: x.ID, Assignment: x.AssignmentID, Activity: x.Activity, Name: n, Instructions: instr,
@@ -265,7 +265,7 @@ func whyToday(rs *clinic.Reasons, a store.Assignment, today programs.Date, sessi
 		if why := rs.Paused(); why != "" {
 			reason = why
 		}
-		out = append(out, whyLine{Activity: act.ID, Name: act.Name, Amount: amountIn(rs.Cat, unit, dose, sets), Reason: reason})
+		out = append(out, whyLine{Activity: act.ID, Name: rs.Name(act.ID), Amount: amountIn(rs.Cat, unit, dose, sets), Reason: reason})
 	}
 	return out
 }

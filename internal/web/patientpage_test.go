@@ -170,9 +170,10 @@ func TestCheckinPageGerman(t *testing.T) {
 	p := b.send("GET", path, nil)
 	de := i18n.For(i18n.German)
 	p.want(t, "the German page", http.StatusOK, `<html lang="de">`, "Mein Bewegungsplan", "Geschafft", "Teilweise",
-		"Ausgelassen", "Ich habe einen Schub", de.Text("redflag.q.bladder_bowel", nil), "Walk · 8 Minuten",
+		"Ausgelassen", "Ich habe einen Schub", de.Text("redflag.q.bladder_bowel", nil), "Spaziergang · 8 Minuten",
+		"Gehen Sie die angegebene Zeit in ruhigem Tempo", "Holen Sie sich sofort dringend ärztliche Hilfe.",
 		"Dienstag, 24. Nov.", "Benachrichtigungen einschalten")
-	for _, english := range []string{"My movement plan", "Done</button>", "Why today", "The week ahead", "baseline"} {
+	for _, english := range []string{"My movement plan", "Done</button>", "Why today", "The week ahead", "baseline", "Walk", "Stop if"} {
 		if strings.Contains(p.body, english) {
 			t.Errorf("the German page says %q", english)
 		}

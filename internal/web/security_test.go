@@ -36,7 +36,6 @@ import (
 	"pacer/internal/store"
 	"pacer/internal/testkit"
 	"pacer/internal/testkit/testserver"
-	"pacer/internal/web"
 	"pacer/programs"
 	"pacer/scheduler"
 )
@@ -1270,12 +1269,4 @@ func slogDiscard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func clinicPatient(name string) clinic.NewPatient {
 	return clinic.NewPatient{Name: name, Timezone: "UTC", Discreet: true}
-}
-
-// The clinic estimates a feed's size over the window the feed renders.
-func TestFeedWindowIsTheClinics(t *testing.T) {
-	if web.FeedDaysBack != clinic.FeedDaysBack || web.FeedDaysAhead != clinic.FeedDaysAhead {
-		t.Errorf("the feed's window (%d, %d days) differs from the one the clinic checks sizes over (%d, %d)",
-			web.FeedDaysBack, web.FeedDaysAhead, clinic.FeedDaysBack, clinic.FeedDaysAhead)
-	}
 }

@@ -108,6 +108,10 @@ func (t tr) T(id string, kv ...any) string {
 // Therapist pages are in English: therapists have no language setting yet.
 func therapistTr() tr { return tr{i18n.For(i18n.English)} }
 
+// lang is the pages' language as programs name it, for a program's texts
+// in it (Program.NameIn).
+func (t tr) lang() string { return string(t.c.Lang()) }
+
 // notFoundPage answers 404 for a patient or assignment that is not the
 // therapist's, exactly as for one that does not exist.
 func (a *auth) notFoundPage(w http.ResponseWriter, r *http.Request) {

@@ -204,14 +204,14 @@ func (a *auth) renderBuilder(w http.ResponseWriter, r *http.Request, t store.The
 	v := builderView{tr: tx, Therapist: t, Patient: p, Name: in.Name, Description: in.Description, Error: problem,
 		MaxActivities: programs.MaxActivities}
 	for _, prog := range a.Library.All() {
-		bt := builderTemplate{ID: prog.ID, Name: prog.Name, Description: prog.Description}
+		bt := builderTemplate{ID: prog.ID, Name: prog.NameIn(tx.lang()), Description: prog.DescriptionIn(tx.lang())}
 		for _, act := range prog.Activities {
 			value := prog.ID + "/" + act.ID
 			on := slices.Contains(in.Lib, value)
 			bt.Open = bt.Open || on
 			taken := programs.TakeActivity(prog, act) // as the composed program will have it
 			base := taken.StartDose(programs.DefaultRules(), act.Baseline)
-			bt.Activities = append(bt.Activities, builderActivity{Value: value, ElemID: "lib-" + prog.ID + "--" + act.ID, Name: act.Name, Checked: on,
+			bt.Activities = append(bt.Activities, builderActivity{Value: value, ElemID: "lib-" + prog.ID + "--" + act.ID, Name: act.NameIn(tx.lang()), Checked: on,
 				Summary: tx.T("th.builder.summary", "amount", amountIn(tx.c, act.Unit, base, act.Sets),
 					"goal", amountIn(tx.c, act.Unit, act.Goal, act.Sets),
 					"text", scheduleWords(tx, act.Schedule.Days, act.Schedule.PerWeek, act.Schedule.Times))})
@@ -245,10 +245,10 @@ func (a *auth) renderBuilder(w http.ResponseWriter, r *http.Request, t store.The
 func (a *auth) renderBuilderAssign(w http.ResponseWriter, r *http.Request, t store.Therapist, p store.Patient, status int,
 	in builderInput, ai *assignInput, problem string) {
 	tx := therapistTr()
-	v := builderView{tr: tx, Therapist: t, Patient: p, Assigning: true, Name: ai.Program.Name, Description: ai.Program.Description,
+	v := builderView{tr: tx, Therapist: t, Patient: p, Assigning: true, Name: ai.Program.NameIn(tx.lang()), Description: ai.Program.DescriptionIn(tx.lang()),
 		Error: problem, MaxActivities: programs.MaxActivities}
 	for _, act := range ai.Program.Activities {
-		v.Chosen = append(v.Chosen, act.Name)
+		v.Chosen = append(v.Chosen, act.NameIn(tx.lang()))
 	}
 	var err error
 	if v.Assign, err = a.assignFormView(r.Context(), tx, p, ai, "/patients/"+strconv.FormatInt(p.ID, 10)+"/build"); err != nil {

@@ -236,11 +236,11 @@ func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, 
 	}
 	for _, x := range as {
 		if x.Status == clinic.StatusEnded {
-			v.Ended = append(v.Ended, assignmentView{ID: x.ID, Program: x.Program.Name, Start: x.Start.String()})
+			v.Ended = append(v.Ended, assignmentView{ID: x.ID, Program: x.Program.NameIn(tx.lang()), Start: x.Start.String()})
 		}
 	}
 	for _, prog := range a.Library.All() {
-		v.Library = append(v.Library, option{prog.ID, prog.Name, in != nil && prog.ID == in.Program.ID})
+		v.Library = append(v.Library, option{prog.ID, prog.NameIn(tx.lang()), in != nil && prog.ID == in.Program.ID})
 	}
 	if in != nil {
 		if v.Assign, err = a.assignFormView(ctx, tx, p, in, fmt.Sprintf("/patients/%d/assignments", p.ID)); err != nil {
@@ -304,12 +304,12 @@ func answerItems(s clinic.RedFlagScreen) []string {
 
 func (a *auth) assignmentView(tx tr, ap activePlan, today programs.Date) assignmentView {
 	plan, prog, rs := ap.plan, ap.a.Program, ap.reasons
-	v := assignmentView{ID: ap.a.ID, Program: prog.Name, Description: prog.Description, Start: ap.a.Start.String(), Active: true,
+	v := assignmentView{ID: ap.a.ID, Program: prog.NameIn(tx.lang()), Description: prog.DescriptionIn(tx.lang()), Start: ap.a.Start.String(), Active: true,
 		Paused: plan.Paused, Flare: plan.InFlare, RedFlag: plan.Pause == programs.PausedByRedFlag}
 	names := map[string]string{}
 	for _, act := range prog.Activities {
-		names[act.ID] = act.Name
-		v.Activities = append(v.Activities, option{Value: act.ID, Label: act.Name})
+		names[act.ID] = rs.Name(act.ID)
+		v.Activities = append(v.Activities, option{Value: act.ID, Label: names[act.ID]})
 	}
 	// Weeks up to the current one feed the charts; the list shows the last
 	// two of them, the earlier ones and the projected ones behind disclosures.
@@ -366,8 +366,8 @@ func (a *auth) assignmentView(tx tr, ap activePlan, today programs.Date) assignm
 		}
 		id := fmt.Sprintf("load-%d-%s", ap.a.ID, act.ID)
 		unit := tx.T("th.chart.unit." + string(act.Unit))
-		title := tx.T("th.chart.load.title", "activity", act.Name)
-		desc := tx.T("th.chart.load.desc", "activity", act.Name, "text", unit, "n", len(lw))
+		title := tx.T("th.chart.load.title", "activity", names[act.ID])
+		desc := tx.T("th.chart.load.desc", "activity", names[act.ID], "text", unit, "n", len(lw))
 		svg := loadChart(id, chartText{Title: title, Desc: desc, Week: week,
 			Series: []string{tx.T("th.chart.planned"), tx.T("th.chart.done")}}, unit, lw)
 		v.Loads = append(v.Loads, loadChartView{ID: id, Caption: title, Unit: unit, SVG: svg, Weeks: lw})
@@ -381,8 +381,8 @@ func (a *auth) assignmentView(tx tr, ap activePlan, today programs.Date) assignm
 		v.Signals = append(v.Signals, signalRow{s.Week, score(s.Pain), score(s.Function), score(s.Confidence)})
 	}
 	v.Schedule = scheduleFormOf(tx, ap.a, nil)
-	v.EndConfirm = tx.T("th.program.end_confirm", "text", prog.Name)
-	v.RmLabel = tx.T("th.program.remove_confirm", "text", prog.Name)
+	v.EndConfirm = tx.T("th.program.end_confirm", "text", v.Program)
+	v.RmLabel = tx.T("th.program.remove_confirm", "text", v.Program)
 	return v
 }
 
@@ -610,7 +610,7 @@ func scheduleFormOf(tx tr, a store.Assignment, form url.Values) scheduleForm {
 	f := scheduleForm{tr: tx, Prefix: fmt.Sprintf("s%d", a.ID)}
 	for i, act := range a.Program.Activities {
 		days, times, perWeek := effectiveSchedule(act, a.Params)
-		sa := scheduleActivity{ID: act.ID, Name: act.Name, Times: strings.Join(times, ", "), PerWeek: perWeek}
+		sa := scheduleActivity{ID: act.ID, Name: act.NameIn(tx.lang()), Times: strings.Join(times, ", "), PerWeek: perWeek}
 		if form != nil {
 			days, sa.Times = form["days."+act.ID], form.Get("times."+act.ID)
 		}

@@ -66,7 +66,7 @@ type assignFormView struct {
 func (a *auth) assignFormView(ctx context.Context, tx tr, p store.Patient, in *assignInput, action string) (*assignFormView, error) {
 	prog, form := in.Program, in.Form
 	today := a.today(p).String()
-	f := &assignFormView{Action: action, Program: prog.ID, Name: prog.Name, Description: prog.Description,
+	f := &assignFormView{Action: action, Program: prog.ID, Name: prog.NameIn(tx.lang()), Description: prog.DescriptionIn(tx.lang()),
 		Hidden: in.Hidden, Start: today, Preview: in.Preview}
 	get := func(key, def string) string {
 		if form != nil {
@@ -87,14 +87,14 @@ func (a *auth) assignFormView(ctx context.Context, tx tr, p store.Patient, in *a
 		return nil, err
 	}
 	if dup {
-		f.Duplicate = tx.T("th.assign.duplicate", "text", prog.Name, "day", tx.c.Day(old.Start))
+		f.Duplicate = tx.T("th.assign.duplicate", "text", prog.NameIn(tx.lang()), "day", tx.c.Day(old.Start))
 	}
 	for i, act := range prog.Activities {
 		var times []string
 		for _, c := range act.Schedule.Times {
 			times = append(times, c.String())
 		}
-		aa := assignActivity{ID: act.ID, Name: act.Name, Unit: tx.T("th.chart.unit." + string(act.Unit)), PerWeek: act.Schedule.PerWeek,
+		aa := assignActivity{ID: act.ID, Name: act.NameIn(tx.lang()), Unit: tx.T("th.chart.unit." + string(act.Unit)), PerWeek: act.Schedule.PerWeek,
 			Baseline: get("baseline."+act.ID, num(act.Baseline)), Threshold: get("threshold."+act.ID, num(act.Threshold)),
 			Goal: get("goal."+act.ID, num(act.Goal)), Times: get("times."+act.ID, strings.Join(times, ", "))}
 		aa.Days = dayOptions(tx, func(name string) bool {
@@ -186,7 +186,7 @@ func (a *auth) assignOrPreview(w http.ResponseWriter, r *http.Request, t store.T
 	switch {
 	case errors.As(err, &dup):
 		in.Duplicate = true
-		render(http.StatusConflict, in, therapistTr().T("th.assign.duplicate_refused", "text", prog.Name))
+		render(http.StatusConflict, in, therapistTr().T("th.assign.duplicate_refused", "text", prog.NameIn(therapistTr().lang())))
 		return
 	case errors.As(err, &bi):
 		render(http.StatusUnprocessableEntity, in, bi.Msg)
@@ -235,7 +235,7 @@ type previewRow struct {
 func previewOf(tx tr, prog *programs.Program, sched map[string]programs.Schedule, plan *programs.Plan) *previewView {
 	v := &previewView{}
 	for _, act := range prog.Activities {
-		v.Columns = append(v.Columns, act.Name)
+		v.Columns = append(v.Columns, act.NameIn(tx.lang()))
 	}
 	for _, w := range plan.Weeks {
 		t := w.Start.In(time.UTC, 12*60)
@@ -274,7 +274,7 @@ func previewOf(tx tr, prog *programs.Program, sched map[string]programs.Schedule
 		if !ok {
 			s = act.Schedule
 		}
-		line := tx.T("th.preview.starts", "activity", act.Name, "amount", amountIn(tx.c, first.Unit, first.Dose, first.Sets),
+		line := tx.T("th.preview.starts", "activity", act.NameIn(tx.lang()), "amount", amountIn(tx.c, first.Unit, first.Dose, first.Sets),
 			"text", scheduleWords(tx, s.Days, s.PerWeek, s.Times))
 		switch {
 		case reached > 0 && first.Dose >= first.Goal:
