@@ -197,7 +197,15 @@ func TestSocketActivation(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/readyz through the passed socket: %d\n%s", code, stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "pacer listening on http://"+addr) || !strings.Contains(stderr.String(), `"msg":"socket activation"`) {
+	// The output reaches the buffer through a pipe, maybe after the answer.
+	served := func() bool {
+		out := stderr.String()
+		return strings.Contains(out, "pacer listening on http://"+addr) && strings.Contains(out, `"msg":"socket activation"`)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !served() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !served() {
 		t.Errorf("pacer did not serve the passed socket:\n%s", stderr.String())
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
