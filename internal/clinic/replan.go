@@ -42,6 +42,28 @@ func (c *Clinic) Replan(ctx context.Context, patientID int64) error {
 	})
 }
 
+// ReplanBatch re-plans each patient of ids (give them in ascending order)
+// as Replan does, atomically, but several in one write transaction, which
+// the store commits once: the hourly review re-plans thousands of patients,
+// and one commit (one fsync on SQLite) each would bound it. It returns each
+// patient's error by the index of ids (ErrNotFound for one erased since),
+// and an error when the transaction as a whole failed, re-planning none.
+func (c *Clinic) ReplanBatch(ctx context.Context, ids []int64) ([]error, error) {
+	errs, err := c.Store.WithPatients(ctx, ids, func(tx *store.PatientTx) error {
+		_, err := c.replan(tx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if errs[i] == nil {
+			c.changed(id)
+		}
+	}
+	return errs, nil
+}
+
 // ReplanStale re-plans, one patient at a time, every patient whose stored
 // plan is missing or was computed under older rules (an upgrade), and
 // returns how many it re-planned. A patient's failure is logged and the

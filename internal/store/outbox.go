@@ -90,9 +90,9 @@ func checkReminder(r *Reminder) (sql.NullString, error) {
 }
 
 // saveReminders is the reminders part of SavePlan, inside its transaction,
-// after the sessions are written. It calls fn with all of the assignment's
-// sessions (cancelled ones included), ordered by date, time, activity and
-// slot, and upserts the rows it returns by DedupeKey:
+// after the sessions are written; saved are all of the assignment's sessions
+// as now stored (cancelled ones included). It calls fn with them, ordered by
+// date, time, activity and slot, and upserts the rows it returns by DedupeKey:
 //
 //   - a new key is inserted, pending, with NextAttemptAt = DueAt;
 //   - a pending row whose DueAt or Payload changed is updated, with
@@ -113,16 +113,10 @@ func checkReminder(r *Reminder) (sql.NullString, error) {
 // ignored. A row whose channel is not (any more) the patient's is dropped:
 // the channels may have changed since fn's caller read them, and the removal
 // skipped its pending rows. Anything else wrong fails the whole save.
-func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64,
+func (s *Store) saveReminders(ctx context.Context, tx dbtx, assignmentID, patientID int64, saved []Session,
 	fn func([]Session) []Reminder, now time.Time) error {
-	have, err := s.loadSessions(ctx, tx, assignmentID)
-	if err != nil {
-		return err
-	}
-	saved := make([]Session, 0, len(have))
-	ids := make(map[int64]bool, len(have))
-	for _, x := range have {
-		saved = append(saved, *x)
+	ids := make(map[int64]bool, len(saved))
+	for _, x := range saved {
 		ids[x.ID] = true
 	}
 	slices.SortFunc(saved, func(a, b Session) int {

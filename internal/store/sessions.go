@@ -1,11 +1,14 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"pacer/programs"
@@ -82,16 +85,17 @@ func sameRecord(a, b *Session) bool {
 // (status, actual dose, pain) gets the new record and nothing else; an
 // unchanged one is left alone (same id, revision and updated_at). A stored
 // session no longer wanted is cancelled (revision raised) unless it already
-// is, with Cause CauseDropped. The plan's header, weeks and events replace the assignment's. When any
-// session changed, the patient's feed_version rises by one. The
-// AssignmentID and PatientID fields of want are ignored.
+// is, with Cause CauseDropped. The plan's header, weeks and events replace the
+// assignment's (old, when not nil, is what the assignment's plan rows hold
+// now, read in tx). When any session changed, the patient's feed_version
+// rises by one. The AssignmentID and PatientID fields of want are ignored.
 //
 // When reminders is not nil it is called once the sessions are written, with
 // all of the assignment's sessions as now stored, and the rows it returns are
 // upserted as saveReminders (outbox.go) says. It returns how many sessions
 // were inserted or changed.
-func (s *Store) savePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64, want []Session, plan Plan,
-	reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
+func (s *Store) savePlan(ctx context.Context, tx dbtx, assignmentID, patientID int64, want []Session, plan Plan,
+	old *Plan, reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
 	wanted := make(map[sessionKey]*Session, len(want))
 	for i := range want {
 		k := keyOf(&want[i])
@@ -111,76 +115,81 @@ func (s *Store) savePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientI
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
 
-	insert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO sessions (assignment_id, patient_id, activity, date, slot,
-			time, dose, sets, unit, week, status, projected, actual, pain, calibration, extra, cause, shown,
-			revision, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)`))
-	if err != nil {
-		return 0, fmt.Errorf("save plan: %w", err)
-	}
-	defer insert.Close()
-	update, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET time = ?, dose = ?, sets = ?, unit = ?,
-			week = ?, status = ?, projected = ?, actual = ?, pain = ?, calibration = ?, extra = ?, cause = ?,
-			shown = ?, revision = revision + 1, updated_at = ?
-		WHERE id = ?`))
-	if err != nil {
-		return 0, fmt.Errorf("save plan: %w", err)
-	}
-	defer update.Close()
-	record, err := tx.PrepareContext(ctx, s.q(`UPDATE sessions SET status = ?, actual = ?, pain = ?, calibration = ?,
-			extra = ? WHERE id = ?`))
-	if err != nil {
-		return 0, fmt.Errorf("save plan: %w", err)
-	}
-	defer record.Close()
-
+	// saved is every session of the assignment as it is once written, as a
+	// read after the writes would return it.
+	saved := make([]Session, 0, max(len(have), len(want)))
 	for i := range want {
 		w := &want[i]
 		old, ok := have[keyOf(w)]
+		x := *w
+		x.AssignmentID, x.PatientID = assignmentID, patientID
 		switch {
 		case !ok:
-			_, err = insert.ExecContext(ctx, assignmentID, patientID, w.Activity, int64(w.Date), w.Slot,
+			x.Revision, x.UpdatedAt = 0, fromMillis(at)
+			err = tx.QueryRowContext(ctx, s.q(`INSERT INTO sessions (assignment_id, patient_id, activity, date, slot,
+					time, dose, sets, unit, week, status, projected, actual, pain, calibration, extra, cause, shown,
+					revision, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id`),
+				assignmentID, patientID, w.Activity, int64(w.Date), w.Slot,
 				int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week, string(w.Status), w.Projected, w.Actual,
-				nullInt(w.Pain), w.Calibration, w.Extra, w.Cause, w.Shown, at)
+				nullInt(w.Pain), w.Calibration, w.Extra, w.Cause, w.Shown, at).Scan(&x.ID)
 		case !sameContent(old, w):
-			_, err = update.ExecContext(ctx, int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week,
+			x.ID, x.Revision, x.UpdatedAt = old.ID, old.Revision+1, fromMillis(at)
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE sessions SET time = ?, dose = ?, sets = ?, unit = ?,
+					week = ?, status = ?, projected = ?, actual = ?, pain = ?, calibration = ?, extra = ?, cause = ?,
+					shown = ?, revision = revision + 1, updated_at = ?
+				WHERE id = ?`), int64(w.Time), w.Dose, w.Sets, string(w.Unit), w.Week,
 				string(w.Status), w.Projected, w.Actual, nullInt(w.Pain), w.Calibration, w.Extra, w.Cause, w.Shown,
 				at, old.ID)
 		case !sameRecord(old, w):
-			if _, err := record.ExecContext(ctx, string(w.Status), w.Actual, nullInt(w.Pain), w.Calibration,
+			x = *old
+			x.Status, x.Actual, x.Pain, x.Calibration, x.Extra = w.Status, w.Actual, w.Pain, w.Calibration, w.Extra
+			saved = append(saved, x)
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ?, actual = ?, pain = ?, calibration = ?,
+					extra = ? WHERE id = ?`), string(w.Status), w.Actual, nullInt(w.Pain), w.Calibration,
 				w.Extra, old.ID); err != nil {
 				return 0, fmt.Errorf("save plan: %w", err)
 			}
 			continue
 		default:
+			saved = append(saved, *old)
 			continue
 		}
 		if err != nil {
 			return 0, fmt.Errorf("save plan: %w", err)
 		}
+		saved = append(saved, x)
 		changed++
 	}
-	var gone []int64
+	var gone []*Session
 	for k, old := range have {
-		if _, ok := wanted[k]; !ok && old.Status != programs.Cancelled {
-			gone = append(gone, old.ID)
+		if _, ok := wanted[k]; ok {
+			continue
+		}
+		if old.Status != programs.Cancelled {
+			gone = append(gone, old)
+		} else {
+			saved = append(saved, *old)
 		}
 	}
-	slices.Sort(gone) // rows in a fixed order, as PostgreSQL locks them
-	for _, id := range gone {
+	slices.SortFunc(gone, func(a, b *Session) int { return cmp.Compare(a.ID, b.ID) }) // a fixed order, as PostgreSQL locks rows
+	for _, x := range gone {
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE sessions SET status = ?, cause = ?, revision = revision + 1,
-			updated_at = ? WHERE id = ?`), string(programs.Cancelled), CauseDropped, at, id); err != nil {
+			updated_at = ? WHERE id = ?`), string(programs.Cancelled), CauseDropped, at, x.ID); err != nil {
 			return 0, fmt.Errorf("save plan: %w", err)
 		}
+		y := *x
+		y.Status, y.Cause, y.Revision, y.UpdatedAt = programs.Cancelled, CauseDropped, x.Revision+1, fromMillis(at)
+		saved = append(saved, y)
 		changed++
 	}
 
 	if reminders != nil {
-		if err := s.saveReminders(ctx, tx, assignmentID, patientID, reminders, now); err != nil {
+		if err := s.saveReminders(ctx, tx, assignmentID, patientID, saved, reminders, now); err != nil {
 			return 0, fmt.Errorf("save plan: %w", err)
 		}
 	}
-	if err := s.replacePlan(ctx, tx, assignmentID, patientID, plan, now); err != nil {
+	if err := s.replacePlan(ctx, tx, assignmentID, patientID, plan, old, now); err != nil {
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
 	if changed > 0 {
@@ -193,9 +202,10 @@ func (s *Store) savePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientI
 }
 
 // replacePlan makes plan the assignment's: its header always (it records
-// when the plan was computed), its weeks and events only when they differ,
-// which after the first re-plan of a day is the usual case.
-func (s *Store) replacePlan(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64, plan Plan, now time.Time) error {
+// when the plan was computed), and of its weeks and events only the rows that
+// differ, which after the first re-plan of a day are few or none. old, when
+// not nil, is what the assignment's rows hold now; else they are read.
+func (s *Store) replacePlan(ctx context.Context, tx dbtx, assignmentID, patientID int64, plan Plan, old *Plan, now time.Time) error {
 	h := plan.Header
 	answers, err := json.Marshal(h.Answers)
 	if err != nil {
@@ -215,38 +225,15 @@ func (s *Store) replacePlan(ctx context.Context, tx *sql.Tx, assignmentID, patie
 		int64(h.PausedOn), string(answers), int64(h.FlareOn), h.Persistent); err != nil {
 		return fmt.Errorf("plan header: %w", err)
 	}
-	old, err := s.planBody(ctx, tx, assignmentID)
-	if err != nil {
-		return err
-	}
-	if !slices.EqualFunc(old.Weeks, plan.Weeks, samePlanWeek) {
-		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_weeks WHERE assignment_id = ?`), assignmentID); err != nil {
-			return err
-		}
-		ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO plan_weeks (assignment_id, week, activity, start_date,
-				projected, code, decided_for, facts, unit, dose, sets, goal, threshold, learned, ceiling, done,
-				planned, signals)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+	if old == nil {
+		body, err := s.planBody(ctx, tx, assignmentID)
 		if err != nil {
 			return err
 		}
-		defer ins.Close()
-		for _, w := range plan.Weeks {
-			facts, err := json.Marshal(w.Decision.Facts)
-			if err != nil {
-				return err
-			}
-			var signals sql.NullString
-			if w.Signals != nil {
-				b, _ := json.Marshal(w.Signals)
-				signals = sql.NullString{String: string(b), Valid: true}
-			}
-			if _, err := ins.ExecContext(ctx, assignmentID, w.Week, w.Activity, int64(w.Start), w.Projected,
-				string(w.Decision.Code), w.Decision.Activity, string(facts), string(w.Unit), w.Dose, w.Sets, w.Goal,
-				w.Threshold, w.Learned, w.Ceiling, w.Done, w.Planned, signals); err != nil {
-				return fmt.Errorf("plan week %d %q: %w", w.Week, w.Activity, err)
-			}
-		}
+		old = &body
+	}
+	if err := s.replaceWeeks(ctx, tx, assignmentID, old.Weeks, plan.Weeks); err != nil {
+		return err
 	}
 	if !slices.EqualFunc(old.Events, plan.Events, samePlanEvent) {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_events WHERE assignment_id = ?`), assignmentID); err != nil {
@@ -267,13 +254,74 @@ func (s *Store) replacePlan(ctx context.Context, tx *sql.Tx, assignmentID, patie
 	return nil
 }
 
+// replaceWeeks makes want the assignment's plan weeks, given have, what they
+// are: a row is written only when it is new or differs, and deleted only
+// when it is no longer wanted.
+func (s *Store) replaceWeeks(ctx context.Context, tx dbtx, assignmentID int64, have, want []PlanWeek) error {
+	type key struct {
+		week     int
+		activity string
+	}
+	stored := make(map[key]*PlanWeek, len(have))
+	for i := range have {
+		stored[key{have[i].Week, have[i].Activity}] = &have[i]
+	}
+	given := make(map[key]bool, len(want))
+	for _, w := range want {
+		k := key{w.Week, w.Activity}
+		if given[k] {
+			return fmt.Errorf("plan week %d %q is given twice", w.Week, w.Activity)
+		}
+		given[k] = true
+		old, ok := stored[k]
+		delete(stored, k)
+		if ok && samePlanWeek(*old, w) {
+			continue
+		}
+		facts, err := json.Marshal(w.Decision.Facts)
+		if err != nil {
+			return err
+		}
+		var signals sql.NullString
+		if w.Signals != nil {
+			b, _ := json.Marshal(w.Signals)
+			signals = sql.NullString{String: string(b), Valid: true}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO plan_weeks (assignment_id, week, activity, start_date,
+				projected, code, decided_for, facts, unit, dose, sets, goal, threshold, learned, ceiling, done,
+				planned, signals)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (assignment_id, week, activity) DO UPDATE SET start_date = excluded.start_date,
+				projected = excluded.projected, code = excluded.code, decided_for = excluded.decided_for,
+				facts = excluded.facts, unit = excluded.unit, dose = excluded.dose, sets = excluded.sets,
+				goal = excluded.goal, threshold = excluded.threshold, learned = excluded.learned,
+				ceiling = excluded.ceiling, done = excluded.done, planned = excluded.planned,
+				signals = excluded.signals`),
+			assignmentID, w.Week, w.Activity, int64(w.Start), w.Projected,
+			string(w.Decision.Code), w.Decision.Activity, string(facts), string(w.Unit), w.Dose, w.Sets, w.Goal,
+			w.Threshold, w.Learned, w.Ceiling, w.Done, w.Planned, signals); err != nil {
+			return fmt.Errorf("plan week %d %q: %w", w.Week, w.Activity, err)
+		}
+	}
+	gone := make([]key, 0, len(stored))
+	for k := range stored {
+		gone = append(gone, k)
+	}
+	slices.SortFunc(gone, func(a, b key) int { return cmp.Or(cmp.Compare(a.week, b.week), strings.Compare(a.activity, b.activity)) })
+	for _, k := range gone {
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_weeks WHERE assignment_id = ? AND week = ? AND activity = ?`),
+			assignmentID, k.week, k.activity); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// samePlanWeek reports whether two plan weeks would be stored alike.
 func samePlanWeek(a, b PlanWeek) bool {
-	fa, _ := json.Marshal(a.Decision.Facts)
-	fb, _ := json.Marshal(b.Decision.Facts)
-	sa, _ := json.Marshal(a.Signals)
-	sb, _ := json.Marshal(b.Signals)
-	a.Decision.Facts, b.Decision.Facts, a.Signals, b.Signals = programs.Facts{}, programs.Facts{}, nil, nil
-	return string(fa) == string(fb) && string(sa) == string(sb) && a.Week == b.Week && a.Activity == b.Activity &&
+	return sameFacts(a.Decision.Facts, b.Decision.Facts) &&
+		(a.Signals == nil) == (b.Signals == nil) && (a.Signals == nil || *a.Signals == *b.Signals) &&
+		a.Week == b.Week && a.Activity == b.Activity &&
 		a.Start == b.Start && a.Projected == b.Projected && a.Decision.Code == b.Decision.Code &&
 		a.Decision.Activity == b.Decision.Activity && a.Unit == b.Unit && a.Dose == b.Dose && a.Sets == b.Sets &&
 		a.Goal == b.Goal && a.Threshold == b.Threshold && a.Learned == b.Learned && a.Ceiling == b.Ceiling &&
@@ -281,15 +329,23 @@ func samePlanWeek(a, b PlanWeek) bool {
 }
 
 func samePlanEvent(a, b PlanEvent) bool {
-	fa, _ := json.Marshal(a.Facts)
-	fb, _ := json.Marshal(b.Facts)
-	return string(fa) == string(fb) && a.Week == b.Week && a.Seq == b.Seq && a.Date == b.Date && a.Code == b.Code &&
+	return sameFacts(a.Facts, b.Facts) && a.Week == b.Week && a.Seq == b.Seq && a.Date == b.Date && a.Code == b.Code &&
 		a.Activity == b.Activity
+}
+
+// sameFacts reports whether two facts are stored as the same JSON: equal
+// fields, with a nil list equal to an empty one (both are left out).
+func sameFacts(a, b programs.Facts) bool {
+	if !slices.Equal(a.Doses, b.Doses) || !slices.Equal(a.Answers, b.Answers) {
+		return false
+	}
+	a.Doses, b.Doses, a.Answers, b.Answers = nil, nil, nil, nil
+	return reflect.DeepEqual(a, b)
 }
 
 // loadSessions reads all of an assignment's sessions, keyed, closing the rows
 // before the caller writes on the same connection.
-func (s *Store) loadSessions(ctx context.Context, tx *sql.Tx, assignmentID int64) (map[sessionKey]*Session, error) {
+func (s *Store) loadSessions(ctx context.Context, tx dbtx, assignmentID int64) (map[sessionKey]*Session, error) {
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT `+sessionColumns+` FROM sessions WHERE assignment_id = ?`), assignmentID)
 	if err != nil {
 		return nil, err
