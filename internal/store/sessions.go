@@ -307,7 +307,9 @@ func (s *Store) replaceWeeks(ctx context.Context, tx dbtx, assignmentID int64, h
 	for k := range stored {
 		gone = append(gone, k)
 	}
-	slices.SortFunc(gone, func(a, b key) int { return cmp.Or(cmp.Compare(a.week, b.week), strings.Compare(a.activity, b.activity)) })
+	slices.SortFunc(gone, func(a, b key) int {
+		return cmp.Or(cmp.Compare(a.week, b.week), strings.Compare(a.activity, b.activity))
+	})
 	for _, k := range gone {
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM plan_weeks WHERE assignment_id = ? AND week = ? AND activity = ?`),
 			assignmentID, k.week, k.activity); err != nil {
