@@ -59,20 +59,29 @@ type Population struct {
 	// Key is the server's secret key, so that the seeded feed and
 	// check-in links are the ones the server accepts.
 	Key []byte
-	// HistoryDays is how long ago the program started (default 15: in its
-	// third week).
+	// HistoryDays is about how long ago the program started (default 15:
+	// in its third week); the templates of a zone start up to a week
+	// apart from it.
 	HistoryDays int
+	// Templates is how many patients per zone are built through the clinic
+	// (default 8): they start on different days of the week and miss
+	// different sessions, so that on any day some patients' plans change
+	// much and others' little, as in a real population.
+	Templates int
 	// JobsRanAt records the periodic jobs as run then (see Seed.JobsRanAt).
 	JobsRanAt time.Time
+	// Feeds is about how many feed paths to return, spread over the
+	// patients (default 3 per zone).
+	Feeds int
 	// Log, if set, is told the progress.
 	Log func(format string, args ...any)
 }
 
 // Seeded is what SeedPopulation made.
 type Seeded struct {
-	// Templates are the patients seeded through the clinic, one per zone;
+	// Templates are the patients seeded through the clinic, by zone;
 	// every other patient is a copy of one of them.
-	Templates map[string]int64
+	Templates map[string][]int64
 	// Feeds are the feed paths (/feed/TOKEN.ics) of a few patients per zone,
 	// for a load on the feeds.
 	Feeds []string
@@ -89,11 +98,14 @@ type Seeded struct {
 // hold, at a cost of rows written rather than re-plans computed;
 // VerifyPopulation re-plans a sample to show that nothing changes.
 func SeedPopulation(ctx context.Context, dsn string, p Population) (Seeded, error) {
-	if p.Patients < len(p.Zones) || p.Now.IsZero() || p.HookURL == "" || len(p.Key) == 0 {
-		return Seeded{}, errors.New("seed population: patients (at least one per zone), zones, now, hook URL and key are required")
-	}
 	if p.HistoryDays == 0 {
 		p.HistoryDays = 15
+	}
+	if p.Templates == 0 {
+		p.Templates = 8
+	}
+	if p.Patients < len(p.Zones)*p.Templates || p.Now.IsZero() || p.HookURL == "" || len(p.Key) == 0 {
+		return Seeded{}, errors.New("seed population: patients (at least one per template), zones, now, hook URL and key are required")
 	}
 	logf := p.Log
 	if logf == nil {
@@ -127,13 +139,26 @@ func SeedPopulation(ctx context.Context, dsn string, p Population) (Seeded, erro
 	if err := w.close(true); err != nil {
 		return Seeded{}, fmt.Errorf("seed population: %w", err)
 	}
+	if !p.JobsRanAt.IsZero() {
+		db, err := Open(dsn)
+		if err != nil {
+			return Seeded{}, err
+		}
+		defer db.Close()
+		for _, job := range []string{"review", "retention", "digest"} {
+			if _, err := db.ExecContext(ctx, rebind(dsn, `INSERT INTO job_runs (name, last_run_at) VALUES (?, ?)
+				ON CONFLICT (name) DO UPDATE SET last_run_at = excluded.last_run_at`), job, p.JobsRanAt.UnixMilli()); err != nil {
+				return Seeded{}, fmt.Errorf("seed population: job runs: %w", err)
+			}
+		}
+	}
 	return out, nil
 }
 
-// seedTemplates migrates the store and builds one patient per zone through
-// the clinic; it returns how many copies each zone's template needs.
-func seedTemplates(ctx context.Context, st *store.Store, p Population) (Seeded, map[string]int, error) {
-	out := Seeded{Templates: map[string]int64{}}
+// seedTemplates migrates the store and builds p.Templates patients per zone
+// through the clinic; it returns how many copies each template needs.
+func seedTemplates(ctx context.Context, st *store.Store, p Population) (Seeded, map[int64]int, error) {
+	out := Seeded{Templates: map[string][]int64{}}
 	if err := st.Migrate(ctx); err != nil {
 		return out, nil, err
 	}
@@ -165,63 +190,83 @@ func seedTemplates(ctx context.Context, st *store.Store, p Population) (Seeded, 
 	for _, z := range p.Zones {
 		total += z.Weight
 	}
-	clones := map[string]int{}
+	clones := map[int64]int{}
 	left := p.Patients
 	for i, z := range p.Zones {
 		n := int(float64(p.Patients) * z.Weight / total)
 		if i == len(p.Zones)-1 {
 			n = left
 		}
-		n = max(n, 1)
+		n = max(n, p.Templates)
 		left -= n
-		clones[z.Name] = n - 1
-
 		loc, err := c.Zone(z.Name)
 		if err != nil {
 			return out, nil, err
 		}
 		today := programs.DateOf(p.Now.In(loc))
-		start := today.AddDays(-p.HistoryDays)
-		now = start.In(loc, 8*60)
-		pt, err := c.AddPatient(ctx, th.ID, clinic.NewPatient{Name: "Template " + z.Name, Timezone: z.Name, Discreet: true})
-		if err != nil {
-			return out, nil, err
-		}
-		if err := st.WithPatient(ctx, pt.ID, func(tx *store.PatientTx) error {
-			cfg, _ := json.Marshal(map[string]string{"type": "webhook", "url": HookURL(p.HookURL, pt.ID)})
-			_, err := tx.SetChannels([]store.Channel{{Type: "webhook", Config: cfg}})
-			return err
-		}); err != nil {
-			return out, nil, err
-		}
-		if _, err := c.Assign(ctx, th.ID, pt.ID, clinic.Assignment{Program: prog, Start: start}); err != nil {
-			return out, nil, err
-		}
-		missed := 0
-		for d := start; d < today; d = d.AddDays(1) {
-			xs, err := st.Sessions(ctx, pt.ID, d, d)
+		for t := range p.Templates {
+			// Start on different days of the week; miss every missEvery-th
+			// session (none for some).
+			start := today.AddDays(-p.HistoryDays - t)
+			missEvery := []int{0, 3, 4, 5, 6, 8, 0, 10}[t%8]
+			id, err := template(ctx, c, st, th.ID, prog, z.Name, loc, start, today, missEvery, p.HookURL, &now)
 			if err != nil {
+				return out, nil, fmt.Errorf("template %s #%d: %w", z.Name, t+1, err)
+			}
+			now = p.Now
+			if err := c.Replan(ctx, id); err != nil {
 				return out, nil, err
 			}
-			if len(xs) == 0 || xs[0].Status == programs.Cancelled {
-				continue
-			}
-			if missed++; missed%4 == 0 {
-				continue
-			}
-			now = d.In(loc, 20*60)
-			if _, err := c.CheckIn(ctx, pt, clinic.CheckIn{CheckIn: programs.CheckIn{Date: d, Kind: programs.SessionCheckIn,
-				Activity: ActivityID, Status: programs.Done}}); err != nil {
-				return out, nil, fmt.Errorf("template %s: check-in on %s: %w", z.Name, d, err)
+			out.Templates[z.Name] = append(out.Templates[z.Name], id)
+			clones[id] = n/p.Templates - 1
+			if t == p.Templates-1 {
+				clones[id] = n - (p.Templates-1)*(n/p.Templates) - 1
 			}
 		}
-		now = p.Now
-		if err := c.Replan(ctx, pt.ID); err != nil {
-			return out, nil, err
-		}
-		out.Templates[z.Name] = pt.ID
 	}
 	return out, clones, nil
+}
+
+// template adds a patient through the clinic, with a webhook channel and the
+// program assigned from start, and checks in every planned session before
+// today in its evening, but for every missEvery-th; *now is the clinic's
+// clock.
+func template(ctx context.Context, c *clinic.Clinic, st *store.Store, therapist int64, prog *programs.Program, zone string,
+	loc *time.Location, start, today programs.Date, missEvery int, hookURL string, now *time.Time) (int64, error) {
+	*now = start.In(loc, 8*60)
+	pt, err := c.AddPatient(ctx, therapist, clinic.NewPatient{Name: "Template " + zone, Timezone: zone, Discreet: true})
+	if err != nil {
+		return 0, err
+	}
+	if err := st.WithPatient(ctx, pt.ID, func(tx *store.PatientTx) error {
+		cfg, _ := json.Marshal(map[string]string{"type": "webhook", "url": HookURL(hookURL, pt.ID)})
+		_, err := tx.SetChannels([]store.Channel{{Type: "webhook", Config: cfg}})
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	if _, err := c.Assign(ctx, therapist, pt.ID, clinic.Assignment{Program: prog, Start: start}); err != nil {
+		return 0, err
+	}
+	planned := 0
+	for d := start; d < today; d = d.AddDays(1) {
+		xs, err := st.Sessions(ctx, pt.ID, d, d)
+		if err != nil {
+			return 0, err
+		}
+		if len(xs) == 0 || xs[0].Status == programs.Cancelled {
+			continue
+		}
+		if planned++; missEvery > 0 && planned%missEvery == 0 {
+			continue
+		}
+		*now = d.In(loc, 20*60)
+		if _, err := c.CheckIn(ctx, pt, clinic.CheckIn{CheckIn: programs.CheckIn{Date: d, Kind: programs.SessionCheckIn,
+			Activity: ActivityID, Status: programs.Done}}); err != nil {
+			return 0, fmt.Errorf("check-in on %s: %w", d, err)
+		}
+	}
+	return pt.ID, nil
 }
 
 // rowWriter writes rows of the tables, in the order the references need.
@@ -251,7 +296,7 @@ var patientTables = []struct{ table, columns, where string }{
 	{"assignments", "id, patient_id, program_id, program, start_date, params, status, created_at, updated_at", "patient_id = ?"},
 	{"checkins", "id, patient_id, assignment_id, date, kind, body, created_at", "patient_id = ?"},
 	{"sessions", "id, assignment_id, patient_id, activity, date, slot, time, dose, sets, unit, week, status, projected, actual, pain, calibration, extra, cause, shown, revision, updated_at", "patient_id = ?"},
-	{"plans", "assignment_id, patient_id, rules_version, now, planned_at, weeks, pause, paused_on, answers, flare_on, persistent", "patient_id = ?"},
+	{"plans", "assignment_id, patient_id, rules_version, now, planned_at, weeks, pause, paused_on, answers, flare_on, persistent, digest", "patient_id = ?"},
 	{"plan_weeks", "assignment_id, week, activity, start_date, projected, code, decided_for, facts, unit, dose, sets, goal, threshold, learned, ceiling, done, planned, signals", "assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)"},
 	{"plan_events", "assignment_id, week, seq, date, code, activity, facts", "assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)"},
 	{"channels", "id, patient_id, therapist_id, type, config, created_at", "patient_id = ?"},
@@ -323,7 +368,7 @@ func asInt(v any) int64 {
 
 // copyTemplates writes each template's copies; the templates' own rows are
 // rewritten too (their sent reminders).
-func copyTemplates(ctx context.Context, w rowWriter, p Population, seeded *Seeded, clones map[string]int, logf func(string, ...any)) error {
+func copyTemplates(ctx context.Context, w rowWriter, p Population, seeded *Seeded, clones map[int64]int, logf func(string, ...any)) error {
 	keys, err := clinic.NewKeyring(p.Key)
 	if err != nil {
 		return err
@@ -356,32 +401,33 @@ func copyTemplates(ctx context.Context, w rowWriter, p Population, seeded *Seede
 		return w.commit(ctx)
 	}
 	for _, z := range p.Zones {
-		tid := seeded.Templates[z.Name]
-		tpl, err := readTemplate(ctx, w.db(), dsnOf(w), tid, p.Now)
-		if err != nil {
-			return err
-		}
-		// The template's reminders, now sent where due: rewritten in place.
-		if err := w.write(ctx, "reminders:replace", tpl[len(tpl)-1].columns, tpl[len(tpl)-1].rows); err != nil {
-			return err
-		}
-		for n := range clones[z.Name] {
-			c, err := clonePatient(tpl, next, keys, p.HookURL)
+		for _, tid := range seeded.Templates[z.Name] {
+			tpl, err := readTemplate(ctx, w.db(), dsnOf(w), tid, p.Now)
 			if err != nil {
 				return err
 			}
-			for _, t := range c {
-				buf[t.table] = append(buf[t.table], t.rows...)
+			// The template's reminders, now sent where due: rewritten in place.
+			if err := w.write(ctx, "reminders:replace", tpl[len(tpl)-1].columns, tpl[len(tpl)-1].rows); err != nil {
+				return err
 			}
-			if n < 3 {
-				seeded.Feeds = append(seeded.Feeds, feedPath(keys, c[0].rows[0]))
-			}
-			if done++; done%perCommit == 0 {
-				if err := flush(); err != nil {
+			for n := range clones[tid] {
+				c, err := clonePatient(tpl, next, keys, p.HookURL)
+				if err != nil {
 					return err
 				}
-				if done%(50*perCommit) == 0 {
-					logf("copied %d patients in %v", done, time.Since(start).Round(time.Second))
+				for _, t := range c {
+					buf[t.table] = append(buf[t.table], t.rows...)
+				}
+				if every := max(p.Patients/max(p.Feeds, 1), 1); (p.Feeds == 0 && n == 0) || (p.Feeds > 0 && done%every == 0) {
+					seeded.Feeds = append(seeded.Feeds, feedPath(keys, c[0].rows[0]))
+				}
+				if done++; done%perCommit == 0 {
+					if err := flush(); err != nil {
+						return err
+					}
+					if done%(50*perCommit) == 0 {
+						logf("copied %d patients in %v", done, time.Since(start).Round(time.Second))
+					}
 				}
 			}
 		}

@@ -61,7 +61,7 @@ func TestPlanStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.Header.PlannedAt = at
+		want.Header.PlannedAt, want.Header.Digest = at, PlanDigest(x, want.Weeks, want.Events)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("stored plan\n got %+v\nwant %+v", got, want)
 		}

@@ -3,11 +3,15 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,8 +98,14 @@ func sameRecord(a, b *Session) bool {
 // all of the assignment's sessions as now stored, and the rows it returns are
 // upserted as saveReminders (outbox.go) says. It returns how many sessions
 // were inserted or changed.
+//
+// When prev is not nil, the assignment's sessions are known to be prev (and,
+// besides, only cancelled ones no longer wanted), and old its plan weeks and
+// events: savePlan reads only the sessions' ids, not their rows. It returns
+// errUnknownRows, having written nothing, when a wanted session is stored
+// but not in prev (a cancelled one wanted again), whose row it would need.
 func (s *Store) savePlan(ctx context.Context, tx dbtx, assignmentID, patientID int64, want []Session, plan Plan,
-	old *Plan, reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
+	old *Plan, prev []Session, reminders func(saved []Session) []Reminder, now time.Time) (changed int, err error) {
 	wanted := make(map[sessionKey]*Session, len(want))
 	for i := range want {
 		k := keyOf(&want[i])
@@ -110,10 +120,16 @@ func (s *Store) savePlan(ctx context.Context, tx dbtx, assignmentID, patientID i
 		assignmentID, patientID).Scan(&id); err != nil {
 		return 0, fmt.Errorf("save plan: assignment %d of patient %d: %w", assignmentID, patientID, notFound(err))
 	}
-	have, err := s.loadSessions(ctx, tx, assignmentID)
+	var have map[sessionKey]*Session
+	if prev == nil {
+		have, err = s.loadSessions(ctx, tx, assignmentID)
+	} else {
+		have, err = s.knownSessions(ctx, tx, assignmentID, prev, wanted)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
+	plan.Header.Digest = PlanDigest(want, plan.Weeks, plan.Events)
 
 	// saved is every session of the assignment as it is once written, as a
 	// read after the writes would return it.
@@ -215,14 +231,14 @@ func (s *Store) replacePlan(ctx context.Context, tx dbtx, assignmentID, patientI
 		answers = []byte("[]")
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO plans (assignment_id, patient_id, rules_version, now, planned_at,
-			weeks, pause, paused_on, answers, flare_on, persistent)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			weeks, pause, paused_on, answers, flare_on, persistent, digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (assignment_id) DO UPDATE SET rules_version = excluded.rules_version, now = excluded.now,
 			planned_at = excluded.planned_at, weeks = excluded.weeks, pause = excluded.pause,
 			paused_on = excluded.paused_on, answers = excluded.answers, flare_on = excluded.flare_on,
-			persistent = excluded.persistent`),
+			persistent = excluded.persistent, digest = excluded.digest`),
 		assignmentID, patientID, h.RulesVersion, int64(h.Now), millis(now), h.Weeks, string(h.Pause),
-		int64(h.PausedOn), string(answers), int64(h.FlareOn), h.Persistent); err != nil {
+		int64(h.PausedOn), string(answers), int64(h.FlareOn), h.Persistent, h.Digest); err != nil {
 		return fmt.Errorf("plan header: %w", err)
 	}
 	if old == nil {
@@ -345,6 +361,118 @@ func sameFacts(a, b programs.Facts) bool {
 	return reflect.DeepEqual(a, b)
 }
 
+// errUnknownRows: see savePlan.
+var errUnknownRows = errors.New("a wanted session's stored row is not known")
+
+// knownSessions keys prev, the sessions the caller knows an assignment to
+// have, with their ids read from the store (from the unique index alone).
+// A session of wanted that is stored but not in prev is errUnknownRows.
+func (s *Store) knownSessions(ctx context.Context, tx dbtx, assignmentID int64, prev []Session,
+	wanted map[sessionKey]*Session) (map[sessionKey]*Session, error) {
+	have := make(map[sessionKey]*Session, len(prev))
+	for i := range prev {
+		have[keyOf(&prev[i])] = &prev[i]
+	}
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT id, activity, date, slot FROM sessions WHERE assignment_id = ?`), assignmentID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			k    sessionKey
+			id   int64
+			date int64
+		)
+		if err := rows.Scan(&id, &k.activity, &date, &k.slot); err != nil {
+			return nil, err
+		}
+		k.date = programs.Date(date)
+		x, ok := have[k]
+		switch {
+		case ok:
+			x.ID = id
+		case wanted[k] != nil:
+			return nil, errUnknownRows
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for k, x := range have {
+		if x.ID == 0 {
+			return nil, fmt.Errorf("%s on %s slot %d: %w", k.activity, k.date, k.slot, errUnknownRows)
+		}
+	}
+	return have, nil
+}
+
+// PlanDigest digests what a re-plan writes of an assignment: its sessions
+// (every column savePlan compares or writes, in the order given), plan weeks
+// and events. Two plans with equal digests store equal rows.
+func PlanDigest(sessions []Session, weeks []PlanWeek, events []PlanEvent) string {
+	h := sha256.New()
+	b := make([]byte, 0, 256)
+	num := func(n int64) { b = strconv.AppendInt(b, n, 10); b = append(b, ',') }
+	str := func(v string) { b = strconv.AppendQuote(b, v); b = append(b, ',') }
+	flag := func(v bool) { b = strconv.AppendBool(b, v); b = append(b, ',') }
+	for i := range sessions {
+		x := &sessions[i]
+		b = append(b[:0], 's')
+		str(x.Activity)
+		num(int64(x.Date))
+		num(int64(x.Slot))
+		num(int64(x.Time))
+		num(int64(x.Dose))
+		num(int64(x.Sets))
+		str(string(x.Unit))
+		num(int64(x.Week))
+		str(string(x.Status))
+		flag(x.Projected)
+		num(int64(x.Actual))
+		flag(x.Pain != nil)
+		if x.Pain != nil {
+			num(int64(*x.Pain))
+		}
+		flag(x.Calibration)
+		flag(x.Extra)
+		num(int64(x.Cause))
+		str(x.Shown)
+		h.Write(append(b, '\n'))
+	}
+	for _, w := range weeks {
+		facts, _ := json.Marshal(w.Decision.Facts)
+		signals, _ := json.Marshal(w.Signals)
+		b = append(b[:0], 'w')
+		num(int64(w.Week))
+		str(w.Activity)
+		num(int64(w.Start))
+		flag(w.Projected)
+		str(string(w.Decision.Code))
+		str(w.Decision.Activity)
+		b = append(append(b, facts...), ',')
+		str(string(w.Unit))
+		for _, n := range []int{w.Dose, w.Sets, w.Goal, w.Threshold, w.Ceiling, w.Done, w.Planned} {
+			num(int64(n))
+		}
+		flag(w.Learned)
+		b = append(b, signals...)
+		h.Write(append(b, '\n'))
+	}
+	for _, e := range events {
+		facts, _ := json.Marshal(e.Facts)
+		b = append(b[:0], 'e')
+		num(int64(e.Week))
+		num(int64(e.Seq))
+		num(int64(e.Date))
+		str(string(e.Code))
+		str(e.Activity)
+		b = append(b, facts...)
+		h.Write(append(b, '\n'))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // loadSessions reads all of an assignment's sessions, keyed, closing the rows
 // before the caller writes on the same connection.
 func (s *Store) loadSessions(ctx context.Context, tx dbtx, assignmentID int64) (map[sessionKey]*Session, error) {
@@ -420,27 +548,10 @@ func (s *Store) Plan(ctx context.Context, assignmentID int64) (_ Plan, err error
 	return p, nil
 }
 
-func (s *Store) plan(ctx context.Context, db dbtx, assignmentID int64) (Plan, error) {
-	var (
-		p                      Plan
-		pause, answers         string
-		now, paused, flare, at int64
-	)
-	h := &p.Header
-	err := db.QueryRowContext(ctx, s.q(`SELECT assignment_id, patient_id, rules_version, now, planned_at, weeks, pause,
-			paused_on, answers, flare_on, persistent
-		FROM plans WHERE assignment_id = ?`), assignmentID).Scan(&h.AssignmentID, &h.PatientID, &h.RulesVersion,
-		&now, &at, &h.Weeks, &pause, &paused, &answers, &flare, &h.Persistent)
+func (s *Store) plan(ctx context.Context, db dbtx, assignmentID int64) (p Plan, err error) {
+	p.Header, err = s.planHeader(ctx, db, assignmentID)
 	if err != nil {
-		return Plan{}, notFound(err)
-	}
-	h.Now, h.PlannedAt, h.Pause = programs.Date(now), fromMillis(at), programs.PauseCause(pause)
-	h.PausedOn, h.FlareOn = programs.Date(paused), programs.Date(flare)
-	if err := json.Unmarshal([]byte(answers), &h.Answers); err != nil {
-		return Plan{}, fmt.Errorf("answers: %w", err)
-	}
-	if len(h.Answers) == 0 {
-		h.Answers = nil
+		return Plan{}, err
 	}
 	body, err := s.planBody(ctx, db, assignmentID)
 	if err != nil {
@@ -448,6 +559,31 @@ func (s *Store) plan(ctx context.Context, db dbtx, assignmentID int64) (Plan, er
 	}
 	p.Weeks, p.Events = body.Weeks, body.Events
 	return p, nil
+}
+
+// planHeader reads an assignment's plan header; ErrNotFound if never planned.
+func (s *Store) planHeader(ctx context.Context, db dbtx, assignmentID int64) (PlanHeader, error) {
+	var (
+		h                      PlanHeader
+		pause, answers         string
+		now, paused, flare, at int64
+	)
+	err := db.QueryRowContext(ctx, s.q(`SELECT assignment_id, patient_id, rules_version, now, planned_at, weeks, pause,
+			paused_on, answers, flare_on, persistent, digest
+		FROM plans WHERE assignment_id = ?`), assignmentID).Scan(&h.AssignmentID, &h.PatientID, &h.RulesVersion,
+		&now, &at, &h.Weeks, &pause, &paused, &answers, &flare, &h.Persistent, &h.Digest)
+	if err != nil {
+		return PlanHeader{}, notFound(err)
+	}
+	h.Now, h.PlannedAt, h.Pause = programs.Date(now), fromMillis(at), programs.PauseCause(pause)
+	h.PausedOn, h.FlareOn = programs.Date(paused), programs.Date(flare)
+	if err := json.Unmarshal([]byte(answers), &h.Answers); err != nil {
+		return PlanHeader{}, fmt.Errorf("answers: %w", err)
+	}
+	if len(h.Answers) == 0 {
+		h.Answers = nil
+	}
+	return h, nil
 }
 
 // planBody reads an assignment's plan weeks and events.

@@ -11,6 +11,11 @@ import (
 // queries for every patient of a batch (WithPatients). The statements close
 // with the transaction. On PostgreSQL it passes the queries through: pgx
 // keeps prepared statements per connection itself.
+//
+// Its statements run without ctx's cancellation: the driver would watch it
+// with a goroutine for each statement, which costs more than the
+// statement; database/sql rolls the transaction back when ctx ends, and the
+// callers check ctx between patients.
 type stmtCache struct {
 	tx    *sql.Tx
 	stmts map[string]*sql.Stmt // nil on PostgreSQL
@@ -48,6 +53,7 @@ func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = context.WithoutCancel(ctx)
 	st, err := c.stmt(ctx, query)
 	if err != nil || st == nil {
 		if err != nil {
@@ -59,6 +65,7 @@ func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) 
 }
 
 func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = context.WithoutCancel(ctx)
 	st, err := c.stmt(ctx, query)
 	if err != nil || st == nil {
 		if err != nil {
@@ -72,6 +79,7 @@ func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any)
 // QueryRowContext is as sql.Tx's; an error preparing the query is the
 // row's Scan error.
 func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = context.WithoutCancel(ctx)
 	st, err := c.stmt(ctx, query)
 	if err != nil || st == nil {
 		return c.tx.QueryRowContext(ctx, query, args...) // fails the same way if the query is bad

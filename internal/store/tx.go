@@ -212,11 +212,44 @@ func (t *PatientTx) SavePlan(assignmentID int64, sessions []Session, plan Plan,
 		old = &p
 		delete(t.read, assignmentID)
 	}
-	n, err := t.s.savePlan(t.ctx, t.db, assignmentID, t.Patient.ID, sessions, plan, old, reminders, now)
+	n, err := t.s.savePlan(t.ctx, t.db, assignmentID, t.Patient.ID, sessions, plan, old, nil, reminders, now)
 	if n > 0 {
 		t.FeedChanged = true
 	}
 	return n, err
+}
+
+// PlanHeader returns the header of what the last re-plan stored of an
+// assignment of the patient's; one never planned is ErrNotFound.
+func (t *PatientTx) PlanHeader(assignmentID int64) (PlanHeader, error) {
+	return t.s.planHeader(t.ctx, t.db, assignmentID)
+}
+
+// SavePlanOver is SavePlan for a caller that knows what the assignment's
+// rows are: prev its sessions and old its plan weeks and events, as a re-plan
+// computed them and as the stored header's Digest proves (PlanDigest of prev,
+// old.Weeks and old.Events equals it). It reads the sessions' ids, not their
+// rows. ok is false, and nothing was written, when the proof fails or a
+// wanted session is stored but not in prev; then call SavePlan.
+func (t *PatientTx) SavePlanOver(assignmentID int64, sessions []Session, plan Plan, prev []Session, old Plan,
+	reminders func(saved []Session) []Reminder, now time.Time) (n int, ok bool, err error) {
+	start := time.Now()
+	defer func() {
+		if ok { // counted by the metrics: how often the review reads no rows back
+			t.s.timed("save_plan_over", start, &err)
+		}
+	}()
+	if old.Header.Digest == "" || PlanDigest(prev, old.Weeks, old.Events) != old.Header.Digest {
+		return 0, false, nil
+	}
+	n, err = t.s.savePlan(t.ctx, t.db, assignmentID, t.Patient.ID, sessions, plan, &old, prev, reminders, now)
+	if errors.Is(err, errUnknownRows) {
+		return 0, false, nil
+	}
+	if n > 0 {
+		t.FeedChanged = true
+	}
+	return n, err == nil, err
 }
 
 // AddReminders adds reminders in the transaction (see Store.AddReminders).
