@@ -122,7 +122,7 @@ func SeedPopulation(ctx context.Context, dsn string, p Population) (Seeded, erro
 	if err != nil {
 		return Seeded{}, fmt.Errorf("seed population: %w", err)
 	}
-	logf("seeded %d template patients through the clinic; copying them", len(out.Templates))
+	logf("seeded the template patients of %d zones through the clinic; copying them", len(out.Templates))
 	var w rowWriter
 	if IsPostgres(dsn) {
 		w, err = newPostgresWriter(ctx, dsn)
@@ -209,7 +209,7 @@ func seedTemplates(ctx context.Context, st *store.Store, p Population) (Seeded, 
 			// session (none for some).
 			start := today.AddDays(-p.HistoryDays - t)
 			missEvery := []int{0, 3, 4, 5, 6, 8, 0, 10}[t%8]
-			id, err := template(ctx, c, st, th.ID, prog, z.Name, loc, start, today, missEvery, p.HookURL, &now)
+			id, err := template(ctx, c, st, th.ID, prog, z.Name, loc, start, today, missEvery, p, &now)
 			if err != nil {
 				return out, nil, fmt.Errorf("template %s #%d: %w", z.Name, t+1, err)
 			}
@@ -228,18 +228,18 @@ func seedTemplates(ctx context.Context, st *store.Store, p Population) (Seeded, 
 }
 
 // template adds a patient through the clinic, with a webhook channel and the
-// program assigned from start, and checks in every planned session before
-// today in its evening, but for every missEvery-th; *now is the clinic's
+// program assigned from start, and checks in every planned session at 20:00
+// on its day, up to p.Now, but for every missEvery-th; *now is the clinic's
 // clock.
 func template(ctx context.Context, c *clinic.Clinic, st *store.Store, therapist int64, prog *programs.Program, zone string,
-	loc *time.Location, start, today programs.Date, missEvery int, hookURL string, now *time.Time) (int64, error) {
+	loc *time.Location, start, today programs.Date, missEvery int, p Population, now *time.Time) (int64, error) {
 	*now = start.In(loc, 8*60)
 	pt, err := c.AddPatient(ctx, therapist, clinic.NewPatient{Name: "Template " + zone, Timezone: zone, Discreet: true})
 	if err != nil {
 		return 0, err
 	}
 	if err := st.WithPatient(ctx, pt.ID, func(tx *store.PatientTx) error {
-		cfg, _ := json.Marshal(map[string]string{"type": "webhook", "url": HookURL(hookURL, pt.ID)})
+		cfg, _ := json.Marshal(map[string]string{"type": "webhook", "url": HookURL(p.HookURL, pt.ID)})
 		_, err := tx.SetChannels([]store.Channel{{Type: "webhook", Config: cfg}})
 		return err
 	}); err != nil {
@@ -249,7 +249,7 @@ func template(ctx context.Context, c *clinic.Clinic, st *store.Store, therapist 
 		return 0, err
 	}
 	planned := 0
-	for d := start; d < today; d = d.AddDays(1) {
+	for d := start; d <= today && d.In(loc, 20*60).Before(p.Now); d = d.AddDays(1) {
 		xs, err := st.Sessions(ctx, pt.ID, d, d)
 		if err != nil {
 			return 0, err

@@ -181,8 +181,13 @@ func (s *Store) saveReminders(ctx context.Context, tx dbtx, assignmentID, patien
 		session    string // the session's status
 	}
 	old := make(map[string]stored)
+	// Only pending rows and rows skipped as cancelled can change; the
+	// others (sent, failed, being sent, skipped otherwise) are left alone,
+	// which the upsert below does to a row not read.
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT r.id, r.dedupe_key, r.status, r.skip_reason, r.due_at, r.payload, s.status
-		FROM reminders r JOIN sessions s ON s.id = r.session_id WHERE s.assignment_id = ?`), assignmentID)
+		FROM reminders r JOIN sessions s ON s.id = r.session_id
+		WHERE s.assignment_id = ? AND (r.status = 'pending' OR (r.status = 'skipped' AND r.skip_reason = ?))`),
+		assignmentID, SkipCancelled)
 	if err != nil {
 		return err
 	}

@@ -151,3 +151,16 @@ func TestMigrateFromSentencesToFacts(t *testing.T) {
 		}
 	})
 }
+
+// PlanDigest writes each field of programs.Facts; one it does not know
+// would let two different plans share a digest.
+func TestPlanDigestKnowsEveryFact(t *testing.T) {
+	if n := reflect.TypeFor[programs.Facts]().NumField(); n != factsFields {
+		t.Errorf("programs.Facts has %d fields; appendFacts writes %d: add the new ones", n, factsFields)
+	}
+	a := []PlanWeek{{Week: 1, Decision: programs.Decision{Facts: programs.Facts{Doses: []programs.ActivityDose{{Activity: "walk", Dose: 4}}}}}}
+	b := []PlanWeek{{Week: 1, Decision: programs.Decision{Facts: programs.Facts{Doses: []programs.ActivityDose{{Activity: "walk", Dose: 5}}}}}}
+	if PlanDigest(nil, a, nil) == PlanDigest(nil, b, nil) {
+		t.Error("two plans whose facts differ share a digest")
+	}
+}

@@ -441,36 +441,68 @@ func PlanDigest(sessions []Session, weeks []PlanWeek, events []PlanEvent) string
 		h.Write(append(b, '\n'))
 	}
 	for _, w := range weeks {
-		facts, _ := json.Marshal(w.Decision.Facts)
-		signals, _ := json.Marshal(w.Signals)
 		b = append(b[:0], 'w')
+		b = appendFacts(b, &w.Decision.Facts)
+		if w.Signals != nil {
+			num(int64(w.Signals.Function))
+			num(int64(w.Signals.Symptoms))
+			num(int64(w.Signals.Confidence))
+		}
 		num(int64(w.Week))
 		str(w.Activity)
 		num(int64(w.Start))
 		flag(w.Projected)
 		str(string(w.Decision.Code))
 		str(w.Decision.Activity)
-		b = append(append(b, facts...), ',')
 		str(string(w.Unit))
 		for _, n := range []int{w.Dose, w.Sets, w.Goal, w.Threshold, w.Ceiling, w.Done, w.Planned} {
 			num(int64(n))
 		}
 		flag(w.Learned)
-		b = append(b, signals...)
 		h.Write(append(b, '\n'))
 	}
 	for _, e := range events {
-		facts, _ := json.Marshal(e.Facts)
 		b = append(b[:0], 'e')
+		b = appendFacts(b, &e.Facts)
 		num(int64(e.Week))
 		num(int64(e.Seq))
 		num(int64(e.Date))
 		str(string(e.Code))
 		str(e.Activity)
-		b = append(b, facts...)
 		h.Write(append(b, '\n'))
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// factsFields is how many fields programs.Facts has: appendFacts writes
+// each, and a test fails when a field is added that it does not know.
+const factsFields = 21
+
+// appendFacts appends every field of f, as its JSON would hold it (an empty
+// list as none), without the cost of encoding/json.
+func appendFacts(b []byte, f *programs.Facts) []byte {
+	for _, n := range []int{f.Dose, f.Prev, f.Done, f.Planned, f.Percent, f.Days, f.Rise, f.Baseline, f.Goal,
+		f.Threshold, int(f.Flare), int(f.From), int(f.Since)} {
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, ',')
+	}
+	for _, v := range []bool{f.Projected, f.Calibrated, f.Logged, f.Capped} {
+		b = strconv.AppendBool(b, v)
+		b = append(b, ',')
+	}
+	b = strconv.AppendQuote(b, string(f.Clamp))
+	b = strconv.AppendQuote(b, string(f.Change))
+	b = strconv.AppendInt(b, int64(len(f.Doses)), 10)
+	for _, d := range f.Doses {
+		b = strconv.AppendQuote(b, d.Activity)
+		b = strconv.AppendInt(b, int64(d.Dose), 10)
+		b = append(b, ',')
+	}
+	b = strconv.AppendInt(b, int64(len(f.Answers)), 10)
+	for _, a := range f.Answers {
+		b = strconv.AppendQuote(b, a)
+	}
+	return append(b, ';')
 }
 
 // loadSessions reads all of an assignment's sessions, keyed, closing the rows

@@ -84,6 +84,7 @@ type options struct {
 	binary      string
 	keep        bool
 	postgres    string
+	worst       bool
 	logf        func(format string, a ...any)
 }
 
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	binary := fs.String("pacer", "", "the pacer binary (default: built from ./cmd/pacer)")
 	keep := fs.Bool("keep", false, "keep the temporary directories")
 	postgres := fs.String("postgres", "", "a PostgreSQL URL: also time the review there, in a schema of its own")
+	worst := fs.Bool("worst", true, "also seed every patient in one zone and time the review of them all")
 	child := fs.String("review-child", "", "internal: run the review on this database and print the figures as JSON")
 	at := fs.String("at", "", "internal: the review child's clock (RFC 3339)")
 	since := fs.String("since", "", "internal: the review child's last review (RFC 3339)")
@@ -107,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *child != "" {
 		return reviewChild(ctx, *child, *at, *since, *keyFile, *cpuProfile, stdout)
 	}
-	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres,
+	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres, worst: *worst,
 		logf: func(format string, a ...any) {
 			fmt.Fprintf(stderr, "%s scale: %s\n", time.Now().Format(time.TimeOnly), fmt.Sprintf(format, a...))
 		}}
@@ -215,7 +217,8 @@ func measure(ctx context.Context, o options, n int, dir, path string) (*result, 
 		return nil, err
 	}
 
-	now := time.Now().Truncate(time.Second)
+	at := reviewAt(time.Now())
+	now := at.Add(-65 * time.Minute)
 	pop := reminderload.Population{Patients: n, Zones: reminderload.Spread, Now: now, HookURL: sink.URL, Key: key,
 		JobsRanAt: now, Feeds: 2000, Log: o.logf}
 	o.logf("%d: seeding", n)
@@ -280,33 +283,42 @@ func measure(ctx context.Context, o options, n int, dir, path string) (*result, 
 	o.logf("%d: burst of %d drained in %v; feeds meanwhile p99 %v", n, len(keys), r.burst.drain.Round(time.Millisecond), r.burst.feeds.p99)
 
 	// The hourly review, at a clock of its own, in a child process.
-	r.spread, r.everyone, err = reviews(ctx, o, n, path, keyFile, now, dir)
-	if err != nil {
+	o.logf("%d: review at %s (New York's day begins)", n, at.Format(time.RFC3339))
+	if r.spread, err = reviewChildRun(ctx, path, at, at.Add(-time.Hour), keyFile, filepath.Join(dir, "review-spread.pprof")); err != nil {
 		return nil, err
+	}
+	o.logf("%d: re-planned %d in %v", n, r.spread.Replanned, r.spread.Took.Round(time.Millisecond))
+	os.Remove(path)
+	os.Remove(path + "-wal")
+	os.Remove(path + "-shm")
+
+	// The worst case: every patient in one zone, so that every day begins
+	// in the same hour.
+	if o.worst {
+		pop.Zones = []reminderload.Zone{{Name: "America/New_York", Weight: 1}}
+		pop.Feeds = 0
+		o.logf("%d: seeding everyone in New York", n)
+		if _, err := reminderload.SeedPopulation(ctx, path, pop); err != nil {
+			return nil, err
+		}
+		if r.everyone, err = reviewChildRun(ctx, path, at, at.Add(-time.Hour), keyFile, filepath.Join(dir, "review-everyone.pprof")); err != nil {
+			return nil, err
+		}
+		o.logf("%d: everyone: re-planned %d in %v", n, r.everyone.Replanned, r.everyone.Took.Round(time.Millisecond))
 	}
 	r.describe = "SQLite"
 	return r, nil
 }
 
-// reviews runs the review twice in a child process: at 00:05 in New York the
-// day after now (the largest group's day begins), then a day later with the
-// last review a day before (everyone's day has begun).
-func reviews(ctx context.Context, o options, n int, dsn, keyFile string, now time.Time, dir string) (spread, everyone reviewResult, err error) {
+// reviewAt is the instant the review is measured at: 00:05 in New York,
+// the next after now, when the day of the largest group (US and Canadian
+// eastern time, 31% of the spread) has just begun. The population is seeded
+// as of 65 minutes before, its patients having checked in their sessions of
+// the day in the evening.
+func reviewAt(now time.Time) time.Time {
 	ny, _ := time.LoadLocation("America/New_York")
 	l := now.In(ny)
-	at := time.Date(l.Year(), l.Month(), l.Day()+1, 0, 5, 0, 0, ny)
-	o.logf("%d: review at %s (New York's day begins)", n, at.Format(time.RFC3339))
-	spread, err = reviewChildRun(ctx, dsn, at, at.Add(-time.Hour), keyFile, filepath.Join(dir, "review-spread.pprof"))
-	if err != nil {
-		return spread, everyone, err
-	}
-	o.logf("%d: re-planned %d in %v", n, spread.Replanned, spread.Took.Round(time.Millisecond))
-	at2 := at.Add(24 * time.Hour)
-	everyone, err = reviewChildRun(ctx, dsn, at2, at2.Add(-24*time.Hour), keyFile, filepath.Join(dir, "review-everyone.pprof"))
-	if err == nil {
-		o.logf("%d: everyone: re-planned %d in %v", n, everyone.Replanned, everyone.Took.Round(time.Millisecond))
-	}
-	return spread, everyone, err
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 5, 0, 0, ny)
 }
 
 func measurePostgres(ctx context.Context, o options, n int, tmp, dsn string) (*result, error) {
@@ -320,7 +332,8 @@ func measurePostgres(ctx context.Context, o options, n int, tmp, dsn string) (*r
 	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
 		return nil, err
 	}
-	now := time.Now().Truncate(time.Second)
+	at := reviewAt(time.Now())
+	now := at.Add(-65 * time.Minute)
 	pop := reminderload.Population{Patients: n, Zones: reminderload.Spread, Now: now, HookURL: sink.URL, Key: key,
 		JobsRanAt: now, Log: o.logf}
 	o.logf("postgres %d: seeding", n)
@@ -337,7 +350,7 @@ func measurePostgres(ctx context.Context, o options, n int, tmp, dsn string) (*r
 	db.QueryRowContext(ctx, `SELECT current_setting('server_version')`).Scan(&version)
 	db.Close()
 	r.describe = "PostgreSQL " + version
-	r.spread, r.everyone, err = reviews(ctx, o, n, dsn, keyFile, now, tmp)
+	r.spread, err = reviewChildRun(ctx, dsn, at, at.Add(-time.Hour), keyFile, filepath.Join(tmp, "pg-review.pprof"))
 	return r, err
 }
 
@@ -738,7 +751,7 @@ func report(w io.Writer, o options, rs []*result, growth bool) {
 		for _, x := range []struct {
 			name string
 			r    reviewResult
-		}{{"review at 00:05 in New York", r.spread}, {"review of everyone", r.everyone}} {
+		}{{"review at 00:05 in New York", r.spread}, {"review of everyone, all in New York (the worst case)", r.everyone}} {
 			fmt.Fprintf(w, "- %s: %d re-planned in %s (%.0f a second), CPU %s, peak RSS %s (load %s)\n",
 				x.name, x.r.Replanned, sec(x.r.Took), rate(x.r), sec(x.r.CPU), x.r.HWM, x.r.Load)
 		}
