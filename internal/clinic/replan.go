@@ -65,9 +65,9 @@ func (c *Clinic) ReplanBatch(ctx context.Context, ids []int64) ([]error, error) 
 	return errs, nil
 }
 
-// ReplanStale re-plans, one patient at a time, every patient whose stored
-// plan is missing or was computed under older rules (an upgrade), and
-// returns how many it re-planned. A patient's failure is logged and the
+// ReplanStale re-plans every patient whose stored plan is missing or was
+// computed under older rules (an upgrade), a batch at a time (ReplanBatch),
+// and returns how many it re-planned. A patient's failure is logged and the
 // others go on.
 func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 	ids, err := c.Store.StalePatients(ctx, programs.RulesVersion)
@@ -76,18 +76,31 @@ func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 	}
 	n := 0
 	var errs []error
-	for _, id := range ids {
+	for len(ids) > 0 {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if err := c.Replan(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("patient %d: %w", id, err))
+		batch := ids[:min(len(ids), staleBatch)]
+		ids = ids[len(batch):]
+		perPatient, err := c.ReplanBatch(ctx, batch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("patients %d to %d: %w", batch[0], batch[len(batch)-1], err))
 			continue
 		}
-		n++
+		for i, err := range perPatient {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("patient %d: %w", batch[i], err))
+				continue
+			}
+			n++
+		}
 	}
 	return n, errors.Join(errs...)
 }
+
+// staleBatch is how many patients one write transaction of ReplanStale
+// re-plans.
+const staleBatch = 100
 
 // replan is the one place a stored plan is computed. Inside tx, which holds
 // the patient, it reads the patient's check-ins, overrides, channels and
