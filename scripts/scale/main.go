@@ -27,7 +27,7 @@
 //
 // Usage (from the module root):
 //
-//	go run ./scripts/scale [-sizes 10000,100000,1000000] [-burst 100000] [-feed-seconds 15] [-keep] [-pacer BINARY] [-postgres URL]
+//	go run ./scripts/scale [-sizes 10000,100000,1000000] [-worst-upto 1000000] [-burst 100000] [-feed-seconds 15] [-keep] [-pacer BINARY] [-postgres URL]
 //
 // -postgres (default: none) also seeds PostgreSQL with the smallest size
 // above 10,000 and times the review there. It removes what it made unless
@@ -84,7 +84,7 @@ type options struct {
 	binary      string
 	keep        bool
 	postgres    string
-	worst       bool
+	worstUpTo   int
 	logf        func(format string, a ...any)
 }
 
@@ -97,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	binary := fs.String("pacer", "", "the pacer binary (default: built from ./cmd/pacer)")
 	keep := fs.Bool("keep", false, "keep the temporary directories")
 	postgres := fs.String("postgres", "", "a PostgreSQL URL: also time the review there, in a schema of its own")
-	worst := fs.Bool("worst", true, "also seed every patient in one zone and time the review of them all")
+	worstUpTo := fs.Int("worst-upto", 1000000, "for sizes up to this, also seed every patient in one zone and time the review of them all (0: never)")
 	child := fs.String("review-child", "", "internal: run the review on this database and print the figures as JSON")
 	at := fs.String("at", "", "internal: the review child's clock (RFC 3339)")
 	since := fs.String("since", "", "internal: the review child's last review (RFC 3339)")
@@ -109,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *child != "" {
 		return reviewChild(ctx, *child, *at, *since, *keyFile, *cpuProfile, stdout)
 	}
-	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres, worst: *worst,
+	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres, worstUpTo: *worstUpTo,
 		logf: func(format string, a ...any) {
 			fmt.Fprintf(stderr, "%s scale: %s\n", time.Now().Format(time.TimeOnly), fmt.Sprintf(format, a...))
 		}}
@@ -294,7 +294,7 @@ func measure(ctx context.Context, o options, n int, dir, path string) (*result, 
 
 	// The worst case: every patient in one zone, so that every day begins
 	// in the same hour.
-	if o.worst {
+	if n <= o.worstUpTo {
 		pop.Zones = []reminderload.Zone{{Name: "America/New_York", Weight: 1}}
 		pop.Feeds = 0
 		o.logf("%d: seeding everyone in New York", n)
