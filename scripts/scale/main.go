@@ -85,6 +85,7 @@ type options struct {
 	keep        bool
 	postgres    string
 	worstUpTo   int
+	spread      bool
 	logf        func(format string, a ...any)
 }
 
@@ -97,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	binary := fs.String("pacer", "", "the pacer binary (default: built from ./cmd/pacer)")
 	keep := fs.Bool("keep", false, "keep the temporary directories")
 	postgres := fs.String("postgres", "", "a PostgreSQL URL: also time the review there, in a schema of its own")
+	spread := fs.Bool("spread", true, "measure the population spread over time zones (false: only the worst case)")
 	worstUpTo := fs.Int("worst-upto", 1000000, "for sizes up to this, also seed every patient in one zone and time the review of them all (0: never)")
 	child := fs.String("review-child", "", "internal: run the review on this database and print the figures as JSON")
 	at := fs.String("at", "", "internal: the review child's clock (RFC 3339)")
@@ -109,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *child != "" {
 		return reviewChild(ctx, *child, *at, *since, *keyFile, *cpuProfile, stdout)
 	}
-	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres, worstUpTo: *worstUpTo,
+	o := options{burst: *burst, feedSeconds: *feedSeconds, binary: *binary, keep: *keep, postgres: *postgres, worstUpTo: *worstUpTo, spread: *spread,
 		logf: func(format string, a ...any) {
 			fmt.Fprintf(stderr, "%s scale: %s\n", time.Now().Format(time.TimeOnly), fmt.Sprintf(format, a...))
 		}}
@@ -221,76 +223,78 @@ func measure(ctx context.Context, o options, n int, dir, path string) (*result, 
 	now := at.Add(-65 * time.Minute)
 	pop := reminderload.Population{Patients: n, Zones: reminderload.Spread, Now: now, HookURL: sink.URL, Key: key,
 		JobsRanAt: now, Feeds: 2000, Log: o.logf}
-	o.logf("%d: seeding", n)
-	t0 := time.Now()
-	seeded, err := reminderload.SeedPopulation(ctx, path, pop)
-	if err != nil {
-		return nil, err
-	}
-	r.seeded, r.seedLoad = time.Since(t0), loadavg()
-	r.dbBytes = fileSize(path) + fileSize(path+"-wal")
-	o.logf("%d: seeded in %v, %.2f GB", n, r.seeded.Round(time.Second), float64(r.dbBytes)/1e9)
+	if o.spread {
+		o.logf("%d: seeding", n)
+		t0 := time.Now()
+		seeded, err := reminderload.SeedPopulation(ctx, path, pop)
+		if err != nil {
+			return nil, err
+		}
+		r.seeded, r.seedLoad = time.Since(t0), loadavg()
+		r.dbBytes = fileSize(path) + fileSize(path+"-wal")
+		o.logf("%d: seeded in %v, %.2f GB", n, r.seeded.Round(time.Second), float64(r.dbBytes)/1e9)
 
-	// Re-planning a sample at the seeded instant changes nothing.
-	var sample []int64
-	for range 20 {
-		sample = append(sample, 1+mrand.Int64N(int64(n)))
-	}
-	if err := reminderload.VerifyPopulation(ctx, path, pop, sample); err != nil {
-		return nil, err
-	}
-	r.verified = len(sample)
+		// Re-planning a sample at the seeded instant changes nothing.
+		var sample []int64
+		for range 20 {
+			sample = append(sample, 1+mrand.Int64N(int64(n)))
+		}
+		if err := reminderload.VerifyPopulation(ctx, path, pop, sample); err != nil {
+			return nil, err
+		}
+		r.verified = len(sample)
 
-	env := append(os.Environ(), "STATE_DIRECTORY="+dir, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn",
-		"PACER_SECRET_KEY_FILE="+keyFile)
-	// First start: the start-up, idle memory, feeds alone.
-	d, err := start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-1.log"))
-	if err != nil {
-		return nil, err
-	}
-	r.cold = d.startup
-	r.idleRSS = procStatus(d.cmd.Process.Pid, "VmRSS:")
-	o.logf("%d: ready in %v, settled in %v, RSS %s", n, r.cold.ready.Round(time.Millisecond), r.cold.settled.Round(time.Millisecond), r.idleRSS)
-	r.feeds = loadFeeds(ctx, d.base, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
-	r.feeds.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
-	o.logf("%d: feeds p50 %v p99 %v, %.0f/s", n, r.feeds.p50, r.feeds.p99, r.feeds.rps)
-	if err := d.stop(); err != nil {
-		return nil, err
-	}
+		env := append(os.Environ(), "STATE_DIRECTORY="+dir, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn",
+			"PACER_SECRET_KEY_FILE="+keyFile)
+		// First start: the start-up, idle memory, feeds alone.
+		d, err := start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-1.log"))
+		if err != nil {
+			return nil, err
+		}
+		r.cold = d.startup
+		r.idleRSS = procStatus(d.cmd.Process.Pid, "VmRSS:")
+		o.logf("%d: ready in %v, settled in %v, RSS %s", n, r.cold.ready.Round(time.Millisecond), r.cold.settled.Round(time.Millisecond), r.idleRSS)
+		r.feeds = loadFeeds(ctx, d.base, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
+		r.feeds.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
+		o.logf("%d: feeds p50 %v p99 %v, %.0f/s", n, r.feeds.p50, r.feeds.p99, r.feeds.rps)
+		if err := d.stop(); err != nil {
+			return nil, err
+		}
 
-	// Second start: a burst of reminders due in one minute, under the
-	// same feed load.
-	k := min(o.burst, n)
-	due := time.Now().Add(25 * time.Second).Truncate(time.Second)
-	keys, err := rearm(ctx, path, k, due)
-	if err != nil {
-		return nil, err
-	}
-	d, err = start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-2.log"))
-	if err != nil {
-		return nil, err
-	}
-	r.warm = d.startup
-	r.burst, err = runBurst(ctx, d, sink, keys, due, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
-	if err != nil {
-		d.stop()
-		return nil, err
-	}
-	r.burst.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
-	if err := d.stop(); err != nil {
-		return nil, err
-	}
-	o.logf("%d: burst of %d drained in %v; feeds meanwhile p99 %v", n, len(keys), r.burst.drain.Round(time.Millisecond), r.burst.feeds.p99)
+		// Second start: a burst of reminders due in one minute, under the
+		// same feed load.
+		k := min(o.burst, n)
+		due := time.Now().Add(25 * time.Second).Truncate(time.Second)
+		keys, err := rearm(ctx, path, k, due)
+		if err != nil {
+			return nil, err
+		}
+		d, err = start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-2.log"))
+		if err != nil {
+			return nil, err
+		}
+		r.warm = d.startup
+		r.burst, err = runBurst(ctx, d, sink, keys, due, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
+		if err != nil {
+			d.stop()
+			return nil, err
+		}
+		r.burst.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
+		if err := d.stop(); err != nil {
+			return nil, err
+		}
+		o.logf("%d: burst of %d drained in %v; feeds meanwhile p99 %v", n, len(keys), r.burst.drain.Round(time.Millisecond), r.burst.feeds.p99)
 
-	// The hourly review, at a clock of its own, in a child process.
-	o.logf("%d: review at %s (New York's day begins)", n, at.Format(time.RFC3339))
-	if r.spread, err = reviewChildRun(ctx, path, at, at.Add(-time.Hour), keyFile, filepath.Join(dir, "review-spread.pprof")); err != nil {
-		return nil, err
+		// The hourly review, at a clock of its own, in a child process.
+		o.logf("%d: review at %s (New York's day begins)", n, at.Format(time.RFC3339))
+		if r.spread, err = reviewChildRun(ctx, path, at, at.Add(-time.Hour), keyFile, filepath.Join(dir, "review-spread.pprof")); err != nil {
+			return nil, err
+		}
+		o.logf("%d: re-planned %d in %v", n, r.spread.Replanned, r.spread.Took.Round(time.Millisecond))
+		os.Remove(path)
+		os.Remove(path + "-wal")
+		os.Remove(path + "-shm")
 	}
-	o.logf("%d: re-planned %d in %v", n, r.spread.Replanned, r.spread.Took.Round(time.Millisecond))
-	os.Remove(path)
-	os.Remove(path + "-wal")
-	os.Remove(path + "-shm")
 
 	// The worst case: every patient in one zone, so that every day begins
 	// in the same hour.
