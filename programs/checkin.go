@@ -19,7 +19,14 @@ const (
 	SettledCheckIn CheckInKind = "settled"
 	WeeklyCheckIn  CheckInKind = "weekly"
 	RedFlagCheckIn CheckInKind = "red_flag"
+	// StillInFlareCheckIn answers "still in a flare-up?", asked on the last
+	// day of a flare's step-back (Plan.FlareAsk): Yes true extends the flare
+	// as a flare check-in does, false ends it as settled does. Without an
+	// answer the flare ends after that day.
+	StillInFlareCheckIn CheckInKind = "still_in_flare"
 )
+
+var checkInKinds = "session, daily, flare, still_in_flare, settled, weekly or red_flag"
 
 // order is the order in which a day's check-ins apply: what was done before
 // what was declared, so that a red flag never cancels a session already done.
@@ -33,12 +40,14 @@ func (k CheckInKind) order() int {
 		return 2
 	case FlareCheckIn:
 		return 3
-	case SettledCheckIn:
+	case StillInFlareCheckIn:
 		return 4
-	case RedFlagCheckIn:
+	case SettledCheckIn:
 		return 5
+	case RedFlagCheckIn:
+		return 6
 	}
-	return 6
+	return 7
 }
 
 // CheckIn is one event a patient logged; fields apply by Kind.
@@ -47,33 +56,100 @@ type CheckIn struct {
 	Kind     CheckInKind `json:"kind"`
 	Activity string      `json:"activity,omitempty"`
 	// Time picks one of several sessions on the same day.
-	Time       *Clock   `json:"time,omitempty"`
-	Status     Status   `json:"status,omitempty"`
-	Dose       *int     `json:"dose,omitempty"`
-	Pain       *int     `json:"pain,omitempty"`
-	Function   *int     `json:"function,omitempty"`
-	Symptoms   *int     `json:"symptoms,omitempty"`
-	Confidence *int     `json:"confidence,omitempty"`
-	Answers    []string `json:"answers,omitempty"`
+	Time       *Clock `json:"time,omitempty"`
+	Status     Status `json:"status,omitempty"`
+	Dose       *int   `json:"dose,omitempty"`
+	Pain       *int   `json:"pain,omitempty"`
+	Function   *int   `json:"function,omitempty"`
+	Symptoms   *int   `json:"symptoms,omitempty"`
+	Confidence *int   `json:"confidence,omitempty"`
+	// Yes answers "still in a flare-up?" (still_in_flare).
+	Yes *bool `json:"yes,omitempty"`
+	// Answers are the red-flag items answered yes; Worse those of them the
+	// patient says are worse than when the therapist marked them known.
+	Answers []string `json:"answers,omitempty"`
+	Worse   []string `json:"worse,omitempty"`
 	// At is when it was recorded, if known. It orders events of one day that
 	// must not be reordered: a therapist's resume applies after a red flag of
 	// the same day only when it was recorded after it.
 	At time.Time `json:"at,omitzero"`
 }
 
-// RedFlag is one question of the red-flag screen; a "yes" pauses the
-// program. The question's wording is the message catalogues' (redflag.q.<ID>).
-type RedFlag struct {
-	ID string
+// Urgency is how soon a red-flag answer needs a doctor (progression.md,
+// "Red-flag screen"); the guidance a patient reads is the most urgent
+// answered, worded by the message catalogues (redflag.urgency.<urgency>).
+type Urgency string
+
+// The urgency tiers, least urgent first.
+const (
+	UrgencySoon      Urgency = "soon"      // contact your doctor soon
+	UrgencyToday     Urgency = "today"     // see a doctor today
+	UrgencyEmergency Urgency = "emergency" // emergency now
+)
+
+func (u Urgency) rank() int {
+	switch u {
+	case UrgencySoon:
+		return 1
+	case UrgencyToday:
+		return 2
+	case UrgencyEmergency:
+		return 3
+	}
+	return 0
 }
 
-// RedFlags is the red-flag screen of progression.md, in the order it is asked.
+// RedFlag is one item of the red-flag screen; a "yes" pauses the program.
+// Its question is the message catalogues' (redflag.q.<ID>), asked as new or
+// worse since the patient's last answers.
+type RedFlag struct {
+	ID      string
+	Urgency Urgency
+}
+
+// RedFlags is the red-flag screen of progression.md (version 2), in the
+// order it is asked: most urgent first.
 var RedFlags = []RedFlag{
-	{"leg_weakness"}, {"saddle_numbness"}, {"bladder_bowel"}, {"fever_weight_cancer"}, {"night_pain"}, {"fall_injury"},
+	{"saddle_numbness", UrgencyEmergency},
+	{"bladder_bowel", UrgencyEmergency},
+	{"leg_weakness", UrgencyEmergency},
+	{"fever_unwell", UrgencyToday},
+	{"weight_loss_cancer", UrgencyToday},
+	{"fall_injury", UrgencyToday},
+	{"immune_drugs", UrgencyToday},
+	{"night_pain", UrgencySoon},
+}
+
+// retiredRedFlags were asked by the first screen and may be in stored
+// check-ins; they are no longer asked but keep their meaning.
+var retiredRedFlags = []RedFlag{
+	{"fever_weight_cancer", UrgencyToday},
+}
+
+// RedFlagUrgency is the urgency of a red-flag answer, asked or retired.
+func RedFlagUrgency(id string) (Urgency, bool) {
+	for _, r := range slices.Concat(RedFlags, retiredRedFlags) {
+		if r.ID == id {
+			return r.Urgency, true
+		}
+	}
+	return "", false
+}
+
+// MostUrgent is the most urgent tier of the answers ("" for none).
+func MostUrgent(answers []string) Urgency {
+	var most Urgency
+	for _, a := range answers {
+		if u, ok := RedFlagUrgency(a); ok && u.rank() > most.rank() {
+			most = u
+		}
+	}
+	return most
 }
 
 func isRedFlag(id string) bool {
-	return slices.ContainsFunc(RedFlags, func(r RedFlag) bool { return r.ID == id })
+	_, ok := RedFlagUrgency(id)
+	return ok
 }
 
 func redFlagIDs() string {
@@ -82,6 +158,33 @@ func redFlagIDs() string {
 		ids[i] = r.ID
 	}
 	return strings.Join(ids, ", ")
+}
+
+// KnownRedFlag is a red-flag item a therapist has marked known and reviewed
+// for a patient, e.g. a history of cancer already assessed. The screen asks
+// what is new or worse since the last answers; a patient with a known item
+// will still answer it yes. Such a yes, on a screen after the item was
+// marked, does not pause. A screen pauses when it holds any other yes (a new
+// item) or lists the known item in the check-in's Worse (worse than when it
+// was reviewed). Marking an item changes nothing before it was marked: a
+// pause it explained stays in the plan's history, and a therapist resumes it.
+type KnownRedFlag struct {
+	ID string
+	// Since is the day it was marked, At when (if known). It covers answers
+	// dated after Since, and those dated Since and recorded after At.
+	Since Date
+	At    time.Time
+}
+
+// covers reports whether k covers a yes to its item on screen c.
+func (k *KnownRedFlag) covers(c *CheckIn) bool {
+	switch {
+	case c.Date > k.Since:
+		return true
+	case c.Date < k.Since:
+		return false
+	}
+	return !k.At.IsZero() && !c.At.IsZero() && c.At.After(k.At)
 }
 
 // Validate checks one check-in against a program and says what to fix.
@@ -135,11 +238,26 @@ func (c *CheckIn) Validate(p *Program) error {
 				return fmt.Errorf("unknown red-flag answer %q (known: %s)", a, redFlagIDs())
 			}
 		}
+		for _, a := range c.Worse {
+			if !slices.Contains(c.Answers, a) {
+				return fmt.Errorf("worse lists %q, which is not among the answers; list an item in worse only when it is answered yes", a)
+			}
+		}
+	case StillInFlareCheckIn:
+		if c.Yes == nil {
+			return fmt.Errorf(`a still_in_flare check-in needs "yes": true (still in a flare-up) or false (it has settled)`)
+		}
 	case FlareCheckIn, SettledCheckIn:
 	case "":
-		return fmt.Errorf("kind is missing: use session, daily, flare, settled, weekly or red_flag")
+		return fmt.Errorf("kind is missing: use %s", checkInKinds)
 	default:
-		return fmt.Errorf("unknown kind %q: use session, daily, flare, settled, weekly or red_flag", c.Kind)
+		return fmt.Errorf("unknown kind %q: use %s", c.Kind, checkInKinds)
+	}
+	if c.Kind != RedFlagCheckIn && (len(c.Answers) > 0 || len(c.Worse) > 0) {
+		return fmt.Errorf("answers and worse belong to a red_flag check-in")
+	}
+	if c.Kind != StillInFlareCheckIn && c.Yes != nil {
+		return fmt.Errorf(`"yes" belongs to a still_in_flare check-in`)
 	}
 	return nil
 }
@@ -168,7 +286,13 @@ func compareCheckIns(a, b *CheckIn) int {
 			return c
 		}
 	}
+	if c := cmp.Compare(boolOr(a.Yes), boolOr(b.Yes)); c != 0 {
+		return c
+	}
 	if c := slices.Compare(a.Answers, b.Answers); c != 0 {
+		return c
+	}
+	if c := slices.Compare(a.Worse, b.Worse); c != 0 {
 		return c
 	}
 	return a.At.Compare(b.At)
@@ -179,6 +303,16 @@ func clockOr(c *Clock) Clock {
 		return -1
 	}
 	return *c
+}
+
+func boolOr(v *bool) int {
+	switch {
+	case v == nil:
+		return -1
+	case *v:
+		return 1
+	}
+	return 0
 }
 
 func intOr(v *int) int {
@@ -199,6 +333,27 @@ const (
 	ThresholdOverride OverrideKind = "threshold"
 	GoalOverride      OverrideKind = "goal"
 )
+
+// order is the order in which a day's overrides recorded at the same instant
+// (or at none known, as in a check-ins file) apply: a pause before a resume
+// (so that both leave the plan running), a resume before a dose (so that a
+// dose the therapist sets on resuming is the one that holds). Overrides
+// recorded at different instants apply in the order they were recorded.
+func (k OverrideKind) order() int {
+	switch k {
+	case PauseOverride:
+		return 0
+	case ResumeOverride:
+		return 1
+	case ThresholdOverride:
+		return 2
+	case GoalOverride:
+		return 3
+	case DoseOverride:
+		return 4
+	}
+	return 5
+}
 
 // Overriding is a therapist's change to an assignment from a date on.
 type Overriding struct {

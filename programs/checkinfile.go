@@ -30,21 +30,39 @@ func DecodeCheckIn(p *Program, data []byte) (CheckIn, error) {
 	return c, c.Validate(p)
 }
 
-// ReadCheckIns reads a check-ins file: a JSON array of check-in objects, plus
-// therapist actions {"kind":"pause"|"resume"} and {"kind":"override",
-// "activity":…, "dose"|"threshold"|"goal":…}. Every problem names its entry.
+// CheckInFile is what a check-ins file holds: the patient's check-ins and,
+// for trying plans out, the therapist's actions.
+type CheckInFile struct {
+	CheckIns  []CheckIn
+	Overrides []Overriding
+	Known     []KnownRedFlag
+}
+
+// ReadCheckIns reads a check-ins file (ReadCheckInFile) for its check-ins
+// and overrides.
 func ReadCheckIns(p *Program, r io.Reader) ([]CheckIn, []Overriding, error) {
+	f, err := ReadCheckInFile(p, r)
+	return f.CheckIns, f.Overrides, err
+}
+
+// ReadCheckInFile reads a check-ins file: a JSON array of check-in objects,
+// plus therapist actions {"kind":"pause"|"resume"}, {"kind":"override",
+// "activity":…, "dose"|"threshold"|"goal":…} and {"kind":"red_flag_known",
+// "answers":[…]} (red-flag items marked known and reviewed from the entry's
+// date; see KnownRedFlag). Every problem names its entry.
+func ReadCheckInFile(p *Program, r io.Reader) (CheckInFile, error) {
+	var f CheckInFile
 	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read check-ins: %w", err)
+		return f, fmt.Errorf("read check-ins: %w", err)
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, nil, fmt.Errorf("check-ins must be a JSON array of objects, not a JSON %s", te.Value)
+			return f, fmt.Errorf("check-ins must be a JSON array of objects, not a JSON %s", te.Value)
 		}
-		return nil, nil, fmt.Errorf("check-ins are not valid JSON: %s", jsonMessage(err))
+		return f, fmt.Errorf("check-ins are not valid JSON: %s", jsonMessage(err))
 	}
 	var (
 		cs   []CheckIn
@@ -62,13 +80,33 @@ func ReadCheckIns(p *Program, r io.Reader) ([]CheckIn, []Overriding, error) {
 			errs = append(errs, fmt.Errorf("entry %d: date is missing: write YYYY-MM-DD", i+1))
 			continue
 		}
+		others := e.Activity != "" || e.Dose != nil || e.Threshold != nil || e.Goal != nil || e.Status != "" ||
+			e.Pain != nil || e.Yes != nil || len(e.Worse) > 0
 		switch e.Kind {
 		case "pause", "resume":
-			if e.Activity != "" || e.Dose != nil || e.Threshold != nil || e.Goal != nil || e.Status != "" || e.Pain != nil {
+			if others || len(e.Answers) > 0 {
 				errs = append(errs, fmt.Errorf("%s: %s takes only a date and its kind", where, e.Kind))
 				continue
 			}
 			ovs = append(ovs, Overriding{Date: e.Date, Kind: OverrideKind(e.Kind)})
+			continue
+		case "red_flag_known":
+			if others || len(e.Answers) == 0 {
+				errs = append(errs, fmt.Errorf("%s: red_flag_known takes a date and the answers the therapist marks known and reviewed", where))
+				continue
+			}
+			bad := false
+			for _, a := range e.Answers {
+				if !isRedFlag(a) {
+					errs = append(errs, fmt.Errorf("%s: unknown red-flag answer %q (known: %s)", where, a, redFlagIDs()))
+					bad = true
+				}
+			}
+			if !bad {
+				for _, a := range e.Answers {
+					f.Known = append(f.Known, KnownRedFlag{ID: a, Since: e.Date})
+				}
+			}
 			continue
 		case "override":
 			o := Overriding{Date: e.Date, Activity: e.Activity}
@@ -102,7 +140,8 @@ func ReadCheckIns(p *Program, r io.Reader) ([]CheckIn, []Overriding, error) {
 		}
 		cs = append(cs, e.CheckIn)
 	}
-	return cs, ovs, errors.Join(errs...)
+	f.CheckIns, f.Overrides = cs, ovs
+	return f, errors.Join(errs...)
 }
 
 func strictJSON(data []byte, v any) error {

@@ -65,6 +65,41 @@ func TestReadCheckInsOverrides(t *testing.T) {
 	}
 }
 
+// Version 2 of the format: the answer to "still in a flare-up?", red-flag
+// answers said to be worse, and items the therapist marked known.
+func TestReadCheckInFileV2(t *testing.T) {
+	in := `[{"date":"2026-12-27","kind":"still_in_flare","yes":true},
+ {"date":"2027-01-03","kind":"still_in_flare","yes":false},
+ {"date":"2027-01-02","kind":"red_flag_known","answers":["weight_loss_cancer","night_pain"]},
+ {"date":"2027-01-09","kind":"red_flag","answers":["weight_loss_cancer","night_pain"],"worse":["night_pain"]}]`
+	f, err := ReadCheckInFile(walkingTemplate(t), strings.NewReader(in))
+	if err != nil {
+		t.Fatalf("ReadCheckInFile: %v", err)
+	}
+	yes, no := true, false
+	want := CheckInFile{
+		CheckIns: []CheckIn{
+			{Date: MakeDate(2026, time.December, 27), Kind: StillInFlareCheckIn, Yes: &yes},
+			{Date: MakeDate(2027, time.January, 3), Kind: StillInFlareCheckIn, Yes: &no},
+			{Date: MakeDate(2027, time.January, 9), Kind: RedFlagCheckIn, Answers: []string{"weight_loss_cancer", "night_pain"}, Worse: []string{"night_pain"}},
+		},
+		Known: []KnownRedFlag{{ID: "weight_loss_cancer", Since: MakeDate(2027, time.January, 2)}, {ID: "night_pain", Since: MakeDate(2027, time.January, 2)}},
+	}
+	if !reflect.DeepEqual(f, want) {
+		t.Errorf("file =\n%+v\nwant\n%+v", f, want)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{`[{"date":"2027-01-02","kind":"red_flag_known"}]`, "entry 1 (2027-01-02 red_flag_known): red_flag_known takes a date and the answers the therapist marks known and reviewed"},
+		{`[{"date":"2027-01-02","kind":"red_flag_known","answers":["headache"]}]`, `entry 1 (2027-01-02 red_flag_known): unknown red-flag answer "headache"`},
+		{`[{"date":"2027-01-02","kind":"still_in_flare"}]`, `entry 1 (2027-01-02 still_in_flare): a still_in_flare check-in needs "yes": true (still in a flare-up) or false (it has settled)`},
+		{`[{"date":"2027-01-02","kind":"pause","answers":["night_pain"]}]`, "entry 1 (2027-01-02 pause): pause takes only a date and its kind"},
+	} {
+		if _, err := ReadCheckInFile(walkingTemplate(t), strings.NewReader(tc.in)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}
+
 func TestReadCheckInsErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name, in, want string
@@ -80,7 +115,7 @@ func TestReadCheckInsErrors(t *testing.T) {
 			want: `entry 1 (2026-11-23 session): unknown activity "run" (this program has walk)`},
 		{name: "unknown kind",
 			in:   `[{"date":"2026-11-23","kind":"nap"}]`,
-			want: `entry 1 (2026-11-23 nap): unknown kind "nap": use session, daily, flare, settled, weekly or red_flag`},
+			want: `entry 1 (2026-11-23 nap): unknown kind "nap": use session, daily, flare, still_in_flare, settled, weekly or red_flag`},
 		{name: "pain 11",
 			in:   `[{"date":"2026-11-23","kind":"daily","pain":11}]`,
 			want: `entry 1 (2026-11-23 daily): pain 11 is outside 0-10`},
@@ -89,7 +124,7 @@ func TestReadCheckInsErrors(t *testing.T) {
 			want: `entry 1: unknown field "mood"`},
 		{name: "red-flag answer that does not exist",
 			in:   `[{"date":"2026-11-23","kind":"red_flag","answers":["headache"]}]`,
-			want: `entry 1 (2026-11-23 red_flag): unknown red-flag answer "headache" (known: leg_weakness, saddle_numbness, bladder_bowel, fever_weight_cancer, night_pain, fall_injury)`},
+			want: `entry 1 (2026-11-23 red_flag): unknown red-flag answer "headache" (known: saddle_numbness, bladder_bowel, leg_weakness, fever_unwell, weight_loss_cancer, fall_injury, immune_drugs, night_pain)`},
 		{name: "override with two values",
 			in:   `[{"date":"2026-11-23","kind":"override","activity":"walk","dose":10,"goal":20}]`,
 			want: `entry 1 (2026-11-23 override): an override sets exactly one of dose, threshold or goal`},

@@ -42,19 +42,32 @@ func (d Date) AddDays(n int) Date { return d + Date(n) }
 func (d Date) Weekday() time.Weekday { return time.Weekday((int(d)%7 + 7 + 4) % 7) }
 
 // In returns the instant at the local wall-clock time hh:mm on d in loc. A time
-// that a DST change skips is moved forward by the gap, so it stays on d: 02:30
-// on the day Berlin springs forward is 03:30, and 00:00 on the day Santiago
-// skips midnight is 01:00 (time.Date alone may give 23:00 the day before).
+// that occurs twice (when the clocks go back) is its first occurrence: 02:30 on
+// the day Berlin falls back is 02:30 summer time. A time that a DST change
+// skips is moved forward by the gap, so it stays on d: 02:30 on the day Berlin
+// springs forward is 03:30, and 00:00 on the day Santiago skips midnight is
+// 01:00 (time.Date alone may give 23:00 the day before, and leaves the choice
+// between two occurrences unspecified).
 func (d Date) In(loc *time.Location, minuteOfDay int) time.Time {
 	y, m, day := d.time().Date()
 	h, mi := minuteOfDay/60, minuteOfDay%60
-	t := time.Date(y, m, day, h, mi, 0, 0, loc)
-	if t.Hour() == h && t.Minute() == mi {
-		return t
+	wall := time.Date(y, m, day, h, mi, 0, 0, time.UTC)
+	// The offsets in force a day before and a day after give every instant
+	// that can read as this wall time; a zone changes its offset at most once
+	// in two days.
+	_, before := wall.Add(-24 * time.Hour).In(loc).Zone()
+	_, after := wall.Add(24 * time.Hour).In(loc).Zone()
+	var first time.Time
+	for _, off := range [2]int{before, after} {
+		t := wall.Add(-time.Duration(off) * time.Second).In(loc)
+		if t.Hour() == h && t.Minute() == mi && DateOf(t) == d && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	if !first.IsZero() {
+		return first
 	}
 	// In a gap: read the wall time with the offset in force before the change.
-	wall := time.Date(y, m, day, h, mi, 0, 0, time.UTC)
-	_, before := wall.Add(-24 * time.Hour).In(loc).Zone()
 	return wall.Add(-time.Duration(before) * time.Second).In(loc)
 }
 

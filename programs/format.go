@@ -75,6 +75,15 @@ type Rules struct {
 	WeeklyLoadCapPercent int `yaml:"weekly_load_cap_percent"`
 	LoadHistoryWeeks     int `yaml:"load_history_weeks"`
 	LoadMinWeeks         int `yaml:"load_min_weeks"`
+	// Version 2 of the rules.
+	ReentryPercent      int `yaml:"reentry_percent"`
+	LearnAfterFlareDays int `yaml:"learn_after_flare_days"`
+	CeilingReviewWeeks  int `yaml:"ceiling_review_weeks"`
+	AdjustPercent       int `yaml:"adjust_percent"`
+	AdjustWeeks         int `yaml:"adjust_weeks"`
+	ResumeAfterDays     int `yaml:"resume_after_days"`
+	ResumePercent       int `yaml:"resume_percent"`
+	LateLogDays         int `yaml:"late_log_days"`
 }
 
 // DefaultRules are progression.md's defaults.
@@ -86,6 +95,8 @@ func DefaultRules() Rules {
 		FlareStepBackPercent: 50, FlareDays: 7, PersistentFlareDays: 14,
 		SpikeCapPercent: 110, SpikeWindowDays: 30,
 		WeeklyLoadCapPercent: 130, LoadHistoryWeeks: 4, LoadMinWeeks: 2,
+		ReentryPercent: 75, LearnAfterFlareDays: 7, CeilingReviewWeeks: 4,
+		AdjustPercent: 80, AdjustWeeks: 2, ResumeAfterDays: 7, ResumePercent: 80, LateLogDays: 2,
 	}
 }
 
@@ -99,14 +110,22 @@ func (r *Rules) fields() []ruleField {
 		{"partial_done_percent", &r.PartialDonePercent, 1, 100},
 		{"response_pain_rise", &r.ResponsePainRise, 1, 10},
 		{"response_days", &r.ResponseDays, 1, 7},
-		{"flare_step_back_percent", &r.FlareStepBackPercent, 1, 99},
+		{"flare_step_back_percent", &r.FlareStepBackPercent, 1, 100}, // 100: a flare does not step back (a floor)
 		{"flare_days", &r.FlareDays, 1, 28},
 		{"persistent_flare_days", &r.PersistentFlareDays, 1, 60},
-		{"spike_cap_percent", &r.SpikeCapPercent, 100, 300},
+		{"spike_cap_percent", &r.SpikeCapPercent, 101, 300}, // at 100 nothing could ever rise
 		{"spike_window_days", &r.SpikeWindowDays, 1, 90},
 		{"weekly_load_cap_percent", &r.WeeklyLoadCapPercent, 100, 300},
 		{"load_history_weeks", &r.LoadHistoryWeeks, 1, 12},
 		{"load_min_weeks", &r.LoadMinWeeks, 1, 12},
+		{"reentry_percent", &r.ReentryPercent, 1, 100},
+		{"learn_after_flare_days", &r.LearnAfterFlareDays, 0, 28},
+		{"ceiling_review_weeks", &r.CeilingReviewWeeks, 1, 52},
+		{"adjust_percent", &r.AdjustPercent, 1, 100},
+		{"adjust_weeks", &r.AdjustWeeks, 1, 12},
+		{"resume_after_days", &r.ResumeAfterDays, 0, 90},
+		{"resume_percent", &r.ResumePercent, 1, 100},
+		{"late_log_days", &r.LateLogDays, 0, 7},
 	}
 }
 
@@ -279,27 +298,40 @@ func (a *Activity) StartDose(r Rules, baseline int) int {
 	return roundDown(float64(baseline)*float64(a.startPercent(r))/100, a.Granule)
 }
 
-// StepFor is the weekly step for a baseline: the activity's own step, or
-// StepPercent of the baseline rounded to the granule, at least one granule.
-func (a *Activity) StepFor(r Rules, baseline int) int {
+// StepHundredths is the weekly step for a baseline in hundredths of the
+// unit: the activity's own step, or StepPercent of the baseline. The engine
+// carries what is below a granule to the next week, so the average rise is
+// the step however small it is, and no week rises by a granule more than it.
+func (a *Activity) StepHundredths(r Rules, baseline int) int {
 	if a.Step > 0 {
-		return a.Step
+		return a.Step * 100
 	}
-	return roundDown(float64(baseline)*float64(r.StepPercent)/100, a.Granule)
+	return baseline * r.StepPercent
 }
 
-// Ceiling is the highest dose allowed below a flare threshold (0: none known).
-// It is never below one granule: pacer keeps people gently active.
+// Ceiling is the highest dose allowed below a flare threshold (0: none known):
+// the largest whole number of granules at most threshold × (1 − margin) and
+// below the threshold. When that is less than one granule the threshold is
+// tiny (Tiny) and the ceiling is one granule, which the engine then schedules
+// on every other session only: pacer keeps people gently active.
 func (a *Activity) Ceiling(r Rules, threshold int) int {
 	if threshold <= 0 {
 		return 0
 	}
-	c := float64(threshold) * float64(100-r.CeilingMarginPercent) / 100
-	n := roundDown(c, a.Granule)
-	if n >= threshold && n > a.Granule { // never at the threshold itself
+	return max(a.ceiling(r, threshold), a.Granule)
+}
+
+func (a *Activity) ceiling(r Rules, threshold int) int {
+	n := threshold * (100 - r.CeilingMarginPercent) / 100 / a.Granule * a.Granule
+	if n >= threshold { // never at the threshold itself
 		n -= a.Granule
 	}
 	return n
+}
+
+// Tiny reports whether a threshold leaves no whole granule below its ceiling.
+func (a *Activity) Tiny(r Rules, threshold int) bool {
+	return threshold > 0 && a.ceiling(r, threshold) < a.Granule
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)

@@ -652,7 +652,7 @@ activities:
 `, want: []string{
 		`bad.yaml:4:18: rules.start_percent must be between 1 and 100, not 150`,
 		`bad.yaml:5:27: rules.ceiling_margin_percent must be between 0 and 90, not 95`,
-		`bad.yaml:6:3: unknown key "colour" in rules (known keys: start_percent, step_percent, ceiling_margin_percent, adherence_gate_percent, partial_done_percent, response_pain_rise, response_days, flare_step_back_percent, flare_days, persistent_flare_days, spike_cap_percent, spike_window_days, weekly_load_cap_percent, load_history_weeks, load_min_weeks)`,
+		`bad.yaml:6:3: unknown key "colour" in rules (known keys: start_percent, step_percent, ceiling_margin_percent, adherence_gate_percent, partial_done_percent, response_pain_rise, response_days, flare_step_back_percent, flare_days, persistent_flare_days, spike_cap_percent, spike_window_days, weekly_load_cap_percent, load_history_weeks, load_min_weeks, reentry_percent, learn_after_flare_days, ceiling_review_weeks, adjust_percent, adjust_weeks, resume_after_days, resume_percent, late_log_days)`,
 		`bad.yaml:14:20: start_percent must be between 1 and 100, not 0`,
 	}},
 	{name: "calibration days out of range", yaml: `id: test
@@ -987,5 +987,44 @@ func TestParseDocumentBoundaries(t *testing.T) {
 				t.Errorf("error:\n%v\nwant:\n%s", err, tc.want)
 			}
 		})
+	}
+}
+
+// The rule settings of version 2 have progression.md's defaults, and a
+// program may set them within their ranges.
+func TestParseRulesV2(t *testing.T) {
+	const base = `id: r
+name: R
+activities:
+  - {id: walk, name: Walk, kind: aerobic, unit: minutes, baseline: 10, goal: 30, schedule: {days: [daily], times: ["07:30"]}, instructions: Walk. Stop if it hurts.}
+`
+	p, err := Parse("r.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Rules
+	if r.ReentryPercent != 75 || r.LearnAfterFlareDays != 7 || r.CeilingReviewWeeks != 4 || r.AdjustPercent != 80 ||
+		r.AdjustWeeks != 2 || r.ResumeAfterDays != 7 || r.ResumePercent != 80 || r.LateLogDays != 2 {
+		t.Errorf("defaults %+v", r)
+	}
+	p, err = Parse("r.yaml", []byte(base+`rules: {reentry_percent: 60, learn_after_flare_days: 14, ceiling_review_weeks: 6, adjust_percent: 70,
+  adjust_weeks: 3, resume_after_days: 10, resume_percent: 70, late_log_days: 0, flare_step_back_percent: 100}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = p.Rules
+	if r.ReentryPercent != 60 || r.LearnAfterFlareDays != 14 || r.CeilingReviewWeeks != 6 || r.AdjustPercent != 70 ||
+		r.AdjustWeeks != 3 || r.ResumeAfterDays != 10 || r.ResumePercent != 70 || r.LateLogDays != 0 || r.FlareStepBackPercent != 100 {
+		t.Errorf("set %+v", r)
+	}
+	for rule, want := range map[string]string{
+		"late_log_days: 8":       "rules.late_log_days must be between 0 and 7, not 8",
+		"spike_cap_percent: 100": "rules.spike_cap_percent must be between 101 and 300, not 100",
+		"reentry_percent: 0":     "rules.reentry_percent must be between 1 and 100, not 0",
+	} {
+		if _, err := Parse("r.yaml", []byte(base+"rules: {"+rule+"}\n")); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", rule, err, want)
+		}
 	}
 }

@@ -129,3 +129,91 @@ func TestTemplatesPlan(t *testing.T) {
 		})
 	}
 }
+
+// The templates as reviewed for version 2 of the rules (issue 10): every
+// activity tells a patient with new leg weakness or numbness, or bladder or
+// bowel changes, to get urgent care (those are red flags, not a reason to
+// rest); the figure-4 stretch warns about a hip replacement and knee to
+// chest about pain into a leg; floor exercises offer a bed; low-energy-day
+// is a fixed floor a flare does not cut; desk-breaks are fixed doses logged
+// once a day.
+func TestTemplatesReviewed(t *testing.T) {
+	const urgent = "New leg weakness, numbness between your legs or around your bottom, or bladder or bowel changes: get urgent medical care now."
+	lib := loadLibrary(t)
+	for _, p := range lib.All() {
+		for _, a := range p.Activities {
+			if !strings.Contains(a.Instructions, urgent) {
+				t.Errorf("%s/%s: no urgent-care line:\n%s", p.ID, a.ID, a.Instructions)
+			}
+			if strings.Contains(a.Instructions, "new numbness or weakness") {
+				t.Errorf("%s/%s: tells a patient with new numbness or weakness to rest:\n%s", p.ID, a.ID, a.Instructions)
+			}
+			floor := strings.Contains(a.Instructions, "Lie on your") || strings.Contains(a.Instructions, "hands and knees")
+			if floor && !strings.Contains(a.Instructions, "bed") {
+				t.Errorf("%s/%s: a floor exercise with no bed alternative:\n%s", p.ID, a.ID, a.Instructions)
+			}
+		}
+	}
+	stretching, _ := lib.Get("stretching")
+	fig4, _ := stretching.Activity("figure-four")
+	k2c, _ := stretching.Activity("knee-to-chest")
+	if !strings.Contains(fig4.Instructions, "hip replacement") || !strings.Contains(k2c.Instructions, "sends pain into a leg") {
+		t.Errorf("caveats missing:\n%s\n%s", fig4.Instructions, k2c.Instructions)
+	}
+	for _, id := range []string{"low-energy-day", "desk-breaks"} {
+		p, _ := lib.Get(id)
+		for _, a := range p.Activities {
+			if start := a.StartDose(p.Rules, a.Baseline); a.Goal != start {
+				t.Errorf("%s/%s: goal %d, start %d; a fixed activity has its goal at its start", id, a.ID, a.Goal, start)
+			}
+			if id == "desk-breaks" && len(a.Schedule.Times) != 1 {
+				t.Errorf("desk-breaks/%s: %d times a day; it is logged once a day", a.ID, len(a.Schedule.Times))
+			}
+		}
+	}
+	// A flare-up does not cut the low-energy floor.
+	low, _ := lib.Get("low-energy-day")
+	start := MakeDate(2026, time.March, 2)
+	as := Assignment{Program: low, Start: start, Location: time.UTC, Weeks: 3}
+	plan, err := Compute(as, []CheckIn{{Date: start.AddDays(2), Kind: FlareCheckIn}}, nil, start.AddDays(3).In(time.UTC, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, aw := range plan.Weeks[0].Activities {
+		for _, x := range aw.Sessions {
+			if a, _ := low.Activity(aw.ID); x.Dose != a.Goal {
+				t.Errorf("low-energy-day/%s on %s: %d during a flare, want the floor %d", aw.ID, x.Date, x.Dose, a.Goal)
+			}
+		}
+	}
+}
+
+// Every template activity whose goal is above its start reaches its goal in
+// a 52-week projection with every session done.
+func TestTemplatesReachTheirGoals(t *testing.T) {
+	start := MakeDate(2026, time.January, 5)
+	for _, p := range loadLibrary(t).All() {
+		as := Assignment{Program: p, Start: start, Location: time.UTC, Weeks: 52}
+		plan, err := Compute(as, nil, nil, start.In(time.UTC, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, a := range p.Activities {
+			if a.Goal <= a.StartDose(p.Rules, a.Baseline) {
+				continue
+			}
+			reached := 0
+			for _, wk := range plan.Weeks {
+				if wk.Activities[i].Dose == a.Goal {
+					reached = wk.Week
+					break
+				}
+			}
+			if reached == 0 {
+				t.Errorf("%s/%s does not reach its goal %d in 52 weeks", p.ID, a.ID, a.Goal)
+				continue
+			}
+			t.Logf("%s/%s: from %d to %d %s by week %d", p.ID, a.ID, a.StartDose(p.Rules, a.Baseline), a.Goal, a.Unit, reached)
+		}
+	}
+}

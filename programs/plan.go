@@ -4,64 +4,65 @@ import "time"
 
 // RulesVersion is the version of progression.md the engine follows. A plan
 // stored under older rules is computed again when pacer starts.
-const RulesVersion = 1
+const RulesVersion = 2
 
 // Code names a progression decision; progression.md lists them.
 type Code string
 
-// The decision codes.
+// The decision and event codes. Decisions are a week's, per activity;
+// events happen on a day (Event). THRESHOLD_LEARNED, CEILING_READY and
+// THRESHOLD_TINY are events only: they tell the therapist something to review
+// and never decide a week.
 const (
-	Start           Code = "START"
-	Progress        Code = "PROGRESS"
-	HoldAdherence   Code = "HOLD_ADHERENCE"
-	HoldResponse    Code = "HOLD_RESPONSE"
-	HoldCeiling     Code = "HOLD_CEILING"
-	GoalReached     Code = "GOAL_REACHED"
-	FlareStepBack   Code = "FLARE_STEP_BACK"
-	FlareResume     Code = "FLARE_RESUME"
-	FlarePersistent Code = "FLARE_PERSISTENT"
-	PausedRedFlag   Code = "PAUSED_RED_FLAG"
-	CalibrationCode Code = "CALIBRATION"
-	Override        Code = "OVERRIDE"
+	Start            Code = "START"
+	Progress         Code = "PROGRESS"
+	HoldAdherence    Code = "HOLD_ADHERENCE"
+	HoldResponse     Code = "HOLD_RESPONSE"
+	HoldCeiling      Code = "HOLD_CEILING"
+	HoldSpike        Code = "HOLD_SPIKE"
+	HoldLoad         Code = "HOLD_LOAD"
+	GoalReached      Code = "GOAL_REACHED"
+	AdjustToLogged   Code = "ADJUST_TO_LOGGED"
+	FlareStepBack    Code = "FLARE_STEP_BACK"
+	FlareReentry     Code = "FLARE_REENTRY"
+	FlareResume      Code = "FLARE_RESUME"
+	FlarePersistent  Code = "FLARE_PERSISTENT"
+	Paused           Code = "PAUSED"
+	PausedRedFlag    Code = "PAUSED_RED_FLAG"
+	Resumed          Code = "RESUMED"
+	CalibrationCode  Code = "CALIBRATION"
+	Override         Code = "OVERRIDE"
+	ThresholdLearned Code = "THRESHOLD_LEARNED"
+	CeilingReady     Code = "CEILING_READY"
+	ThresholdTiny    Code = "THRESHOLD_TINY"
 )
 
-// weight orders codes by how much they matter to the person reading a week
-// that mixes several activities: the week shows its weightiest decision.
-func (c Code) weight() int {
-	switch c {
-	case PausedRedFlag:
-		return 12
-	case FlarePersistent:
-		return 11
-	case FlareStepBack:
-		return 10
-	case FlareResume:
-		return 9
-	case CalibrationCode:
-		return 8
-	case Override:
-		return 7
-	case HoldResponse:
-		return 6
-	case HoldAdherence:
-		return 5
-	case HoldCeiling:
-		return 4
-	case Progress:
-		return 3
-	case GoalReached:
-		return 2
-	case Start:
-		return 1
-	}
-	return 0
+// Codes lists every code, weightiest first: a week that mixes several
+// activities shows the weightiest of their decisions. What stops the plan
+// outweighs what steps it back, which outweighs what holds it, which
+// outweighs what moves it on.
+var Codes = []Code{
+	PausedRedFlag, Paused, FlarePersistent, FlareStepBack, FlareReentry, FlareResume, Resumed,
+	CalibrationCode, Override, AdjustToLogged, HoldResponse, HoldAdherence, HoldCeiling, HoldLoad,
+	HoldSpike, Progress, GoalReached, Start, ThresholdTiny, ThresholdLearned, CeilingReady,
 }
+
+var codeWeight = func() map[Code]int {
+	m := make(map[Code]int, len(Codes))
+	for i, c := range Codes {
+		m[c] = len(Codes) - i
+	}
+	return m
+}()
+
+func (c Code) weight() int { return codeWeight[c] }
 
 // Status is a session's state.
 type Status string
 
-// Session statuses. Planned sessions in the past become Missed; sessions a
-// red flag or a pause removed become Cancelled.
+// Session statuses. A session with no check-in LateLogDays after its day
+// becomes Missed (until then it is Planned: it may still be logged); sessions
+// a red flag removed become Cancelled.
 const (
 	Planned   Status = "planned"
 	Done      Status = "done"
@@ -101,9 +102,9 @@ type Clamp string
 
 // The clamps of the weekly review (progression.md, "Weekly review").
 const (
-	ClampCeiling Clamp = "ceiling" // Facts.Percent: the margin; Facts.Threshold
-	ClampSpike   Clamp = "spike"   // Facts.Percent: the spike cap; Facts.Days: its window
-	ClampLoad    Clamp = "load"    // Facts.Percent: the weekly load cap
+	ClampCeiling Clamp = "ceiling" // HOLD_CEILING; Facts.Percent: the margin; Facts.Threshold
+	ClampSpike   Clamp = "spike"   // HOLD_SPIKE; Facts.Percent: the spike cap; Facts.Days: its window
+	ClampLoad    Clamp = "load"    // HOLD_LOAD; Facts.Percent: the weekly load cap; Facts.Weeks: the counted weeks it looks at
 )
 
 // ActivityDose is one activity's dose, e.g. in a flare's step-back.
@@ -119,27 +120,37 @@ type ActivityDose struct {
 // rules' own numbers (a gate, a cap) are copied in, so that a stored reason
 // stays true to the rules it was decided under.
 type Facts struct {
-	Dose       int            `json:"dose,omitempty"`       // the dose from now on
-	Prev       int            `json:"prev,omitempty"`       // the dose before the decision
-	Done       int            `json:"done,omitempty"`       // sessions done in the week judged
-	Planned    int            `json:"planned,omitempty"`    // sessions planned in the week judged
-	Percent    int            `json:"percent,omitempty"`    // the rule's percentage: start, gate, margin or cap
-	Days       int            `json:"days,omitempty"`       // days the rule counts
-	Rise       int            `json:"rise,omitempty"`       // pain points above usual (response gate)
-	Baseline   int            `json:"baseline,omitempty"`   // the baseline a start is taken from
-	Goal       int            `json:"goal,omitempty"`       // the goal
-	Threshold  int            `json:"threshold,omitempty"`  // the flare threshold
-	Clamp      Clamp          `json:"clamp,omitempty"`      // the limit that held the dose back
-	Change     OverrideKind   `json:"change,omitempty"`     // what a therapist changed
-	Projected  bool           `json:"projected,omitempty"`  // the week judged is still to come
-	Calibrated bool           `json:"calibrated,omitempty"` // the start comes from calibration
-	Logged     bool           `json:"logged,omitempty"`     // calibration amounts were logged
-	Capped     bool           `json:"capped,omitempty"`     // a therapist's dose was lowered to the goal or ceiling
-	Flare      Date           `json:"flare,omitzero"`       // the day a flare was declared
-	From       Date           `json:"from,omitzero"`        // the day a change takes effect
-	Since      Date           `json:"since,omitzero"`       // the day a pause or a restart began
-	Doses      []ActivityDose `json:"doses,omitempty"`      // per activity, e.g. a flare's step-back
-	Answers    []string       `json:"answers,omitempty"`    // red-flag answers
+	Dose        int            `json:"dose,omitempty"`         // the dose from now on
+	Prev        int            `json:"prev,omitempty"`         // the dose before the decision
+	Done        int            `json:"done,omitempty"`         // sessions done in the week judged
+	Planned     int            `json:"planned,omitempty"`      // sessions planned in the week judged
+	Percent     int            `json:"percent,omitempty"`      // the rule's percentage: start, gate, margin, cap, re-entry, restart
+	Days        int            `json:"days,omitempty"`         // days the rule counts; days paused
+	Weeks       int            `json:"weeks,omitempty"`        // counted weeks the rule looks at
+	Rise        int            `json:"rise,omitempty"`         // pain points above usual (response gate)
+	Baseline    int            `json:"baseline,omitempty"`     // the baseline a start is taken from
+	Goal        int            `json:"goal,omitempty"`         // the goal
+	Threshold   int            `json:"threshold,omitempty"`    // the flare threshold
+	Ceiling     int            `json:"ceiling,omitempty"`      // the ceiling below the threshold
+	PrevCeiling int            `json:"prev_ceiling,omitempty"` // the ceiling before a threshold was learned; 0: none
+	Granule     int            `json:"granule,omitempty"`      // the smallest step: what a carried step adds up to
+	Clamp       Clamp          `json:"clamp,omitempty"`        // the limit that held the dose back
+	Change      OverrideKind   `json:"change,omitempty"`       // what a therapist changed
+	Projected   bool           `json:"projected,omitempty"`    // the week judged is still to come, or has sessions still to be logged
+	Calibrated  bool           `json:"calibrated,omitempty"`   // the start comes from calibration
+	Logged      bool           `json:"logged,omitempty"`       // calibration amounts were logged
+	Capped      bool           `json:"capped,omitempty"`       // a therapist's dose was lowered to the goal or ceiling
+	Carried     bool           `json:"carried,omitempty"`      // the week's step is less than a granule: carried to the next week
+	Exempt      bool           `json:"exempt,omitempty"`       // a relaxation activity: a flare does not change it
+	EveryOther  bool           `json:"every_other,omitempty"`  // the threshold leaves no granule below it: one granule, every other session
+	Flare       Date           `json:"flare,omitzero"`         // the day a flare was declared
+	From        Date           `json:"from,omitzero"`          // the day a change takes effect
+	Until       Date           `json:"until,omitzero"`         // the last day a change lasts (a re-entry)
+	Since       Date           `json:"since,omitzero"`         // the day a pause or a restart began
+	Doses       []ActivityDose `json:"doses,omitempty"`        // per activity, e.g. a flare's step-back
+	Answers     []string       `json:"answers,omitempty"`      // red-flag answers (every yes of the screen)
+	Known       []string       `json:"known,omitempty"`        // the answers the therapist had marked known and reviewed
+	Urgency     Urgency        `json:"urgency,omitempty"`      // the most urgent of the answers that paused
 }
 
 // Decision is what the weekly review decided for an activity, or, for a
@@ -167,9 +178,15 @@ type ActivityWeek struct {
 	Threshold int  `json:"threshold,omitempty"`
 	Learned   bool `json:"learned,omitempty"`
 	Ceiling   int  `json:"ceiling,omitempty"`
-	// Done of Planned sessions: the week's adherence as the gate counts it
-	// (extra and cancelled sessions do not count; in a projection every
-	// planned session counts as done).
+	// EveryOther: the ceiling is below one granule, so the activity runs at
+	// one granule on every other planned session (the tiny-threshold rule).
+	EveryOther bool `json:"every_other,omitempty"`
+	// Done of Planned sessions: the week's adherence as the gate counts it.
+	// Planned counts the scheduled sessions that were not cancelled; Done
+	// counts done sessions (a partial one from PartialDonePercent of its
+	// dose), including extra ones logged on other days of the week, up to
+	// Planned. A session still open to logging, like one in a projection,
+	// counts as done.
 	Done     int       `json:"done"`
 	Planned  int       `json:"planned"`
 	Sessions []Session `json:"sessions"`
@@ -177,8 +194,10 @@ type ActivityWeek struct {
 
 // Event is a change that took effect during a week rather than at its review:
 // a flare (dated the day it was declared, its step-back from Facts.From), a
-// flare's end, a red-flag pause, a therapist's change, the end of
-// calibration.
+// flare's end and re-entry, a red-flag pause, a therapist's change, the end
+// of calibration; or something the therapist is told to review (a learned
+// threshold, a ceiling held long enough to test, a tiny threshold). An event
+// on a review day is also that week's decision for what it changes.
 type Event struct {
 	Date     Date   `json:"date"`
 	Code     Code   `json:"code"`
@@ -221,13 +240,19 @@ type Plan struct {
 	Now      Date   `json:"now"`
 	// Paused and InFlare describe the assignment on Now; Pause says who
 	// paused it and PausedOn when, FlareOn is the day the current flare was
-	// declared, Answers the red-flag answers of a red-flag pause.
+	// declared, Answers the red-flag answers of a red-flag pause and Urgency
+	// the most urgent of those that paused. FlareAsk is the day the patient
+	// is asked "still in a flare-up?": the last day of the step-back, which a
+	// "yes" (a still_in_flare check-in, or a flare) extends; without one the
+	// flare ends after it.
 	Paused     bool       `json:"paused"`
 	InFlare    bool       `json:"in_flare"`
 	Pause      PauseCause `json:"pause,omitempty"`
 	PausedOn   Date       `json:"paused_on,omitzero"`
 	Answers    []string   `json:"answers,omitempty"`
+	Urgency    Urgency    `json:"urgency,omitempty"`
 	FlareOn    Date       `json:"flare_on,omitzero"`
+	FlareAsk   Date       `json:"flare_ask,omitzero"`
 	Persistent bool       `json:"persistent,omitempty"`
 	Weeks      []Week     `json:"weeks"`
 }

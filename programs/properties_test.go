@@ -15,10 +15,12 @@ import (
 )
 
 // Property tests for the engine's invariants (progression.md, "Properties the
-// engine must always satisfy") over random programs, assignments, check-in
-// histories and therapist overrides. Each property re-derives what it needs
-// (flare episodes, pauses, thresholds in force, adherence) from the inputs and
-// the plan's session records rather than from the engine's own bookkeeping.
+// engine must always satisfy", all eight) over random programs, assignments,
+// check-in histories and therapist overrides. Each property re-derives what it
+// needs (flare episodes and their re-entries, pauses, adherence, the windows a
+// threshold may not be learned from) from the inputs and the plan's session
+// records rather than from the engine's own bookkeeping. Run more cases with
+// go test ./programs -run Property -rapid.checks=5000.
 
 // propInput is one generated call of Compute.
 type propInput struct {
@@ -192,6 +194,12 @@ func genAssignment(t *rapid.T) Assignment {
 			setIn(&as.Schedule, a.ID, genSchedule(t))
 		}
 	}
+	for _, r := range RedFlags {
+		if chance(t, 15, "known_red_flag") {
+			as.KnownRedFlags = append(as.KnownRedFlags, KnownRedFlag{ID: r.ID,
+				Since: as.Start.AddDays(rapid.IntRange(-7, 7*as.Weeks).Draw(t, "known_since"))})
+		}
+	}
 	if err := as.Validate(); err != nil {
 		t.Fatalf("the generator made an invalid assignment: %v", err)
 	}
@@ -260,6 +268,9 @@ func genHistory(t *rapid.T, in propInput) []CheckIn {
 		if chance(t, rate, "flare") {
 			cs = append(cs, CheckIn{Date: d, Kind: FlareCheckIn})
 		}
+		if chance(t, 10, "still_in_flare") {
+			cs = append(cs, CheckIn{Date: d, Kind: StillInFlareCheckIn, Yes: ptr(rapid.Bool().Draw(t, "still"))})
+		}
 		if chance(t, 20, "settled") {
 			cs = append(cs, CheckIn{Date: d, Kind: SettledCheckIn})
 		}
@@ -273,6 +284,11 @@ func genHistory(t *rapid.T, in propInput) []CheckIn {
 			c := CheckIn{Date: d, Kind: RedFlagCheckIn}
 			if chance(t, redFlagRate, "red_flag_yes") {
 				c.Answers = answers.Draw(t, "answers")
+				for _, a := range c.Answers {
+					if chance(t, 30, "worse") {
+						c.Worse = append(c.Worse, a)
+					}
+				}
 			}
 			cs = append(cs, c)
 		}
@@ -283,7 +299,8 @@ func genHistory(t *rapid.T, in propInput) []CheckIn {
 var overrideKinds = []OverrideKind{PauseOverride, ResumeOverride, DoseOverride, ThresholdOverride, GoalOverride}
 
 // genOverrides draws therapist overrides dated from three days before the
-// start to the plan's end, sometimes two of a kind on one day.
+// start to the plan's end, sometimes two of a kind on one day, often on a
+// review day.
 func genOverrides(t *rapid.T, in propInput) []Overriding {
 	p := in.as.Program
 	var ovs []Overriding
@@ -292,7 +309,11 @@ func genOverrides(t *rapid.T, in propInput) []Overriding {
 		if len(ovs) > 0 && chance(t, 30, "same_again") {
 			o = ovs[len(ovs)-1]
 		} else {
-			o.Date = in.as.Start.AddDays(rapid.IntRange(-3, in.days()).Draw(t, "override_day"))
+			off := rapid.IntRange(-3, in.days()).Draw(t, "override_day")
+			if chance(t, 30, "on_a_review_day") {
+				off = off / 7 * 7
+			}
+			o.Date = in.as.Start.AddDays(off)
 			o.Kind = rapid.SampledFrom(overrideKinds).Draw(t, "override_kind")
 			if o.Kind != PauseOverride && o.Kind != ResumeOverride {
 				o.Activity = rapid.SampledFrom(p.ActivityIDs()).Draw(t, "override_activity")
@@ -347,21 +368,23 @@ func activitySessions(plan *Plan, i int) []Session {
 }
 
 // flareEpisode is a flare declared while not already in one: step-back
-// applies on the days after start up to and including end.
+// applies on the days after start up to and including end, then re-entry up
+// to and including reentry (the end of the week of the day after end).
 type flareEpisode struct {
-	start, end Date
+	start, end, reentry Date
 }
 
 // flareEpisodes re-derives the flares from the check-ins: a flare ends on the
-// day the patient reports settled, or FlareDays after the last flare day.
-// A day's flare report comes before its settled report.
+// day the patient reports settled (or answers no to "still in a flare-up?"),
+// or FlareDays after the last day a flare was reported (or a yes answered).
+// A day's flare report comes before its answer, and that before settled.
 func flareEpisodes(in propInput) []flareEpisode {
 	flare, settled := map[Date]bool{}, map[Date]bool{}
 	for _, c := range in.checkIns {
-		switch c.Kind {
-		case FlareCheckIn:
+		switch {
+		case c.Kind == FlareCheckIn, c.Kind == StillInFlareCheckIn && *c.Yes:
 			flare[c.Date] = true
-		case SettledCheckIn:
+		case c.Kind == SettledCheckIn, c.Kind == StillInFlareCheckIn:
 			settled[c.Date] = true
 		}
 	}
@@ -378,9 +401,11 @@ func flareEpisodes(in propInput) []flareEpisode {
 		}
 		return lastFlare.AddDays(flareDays)
 	}
+	weekEnd := func(d Date) Date { return in.as.Start.AddDays(int(d-in.as.Start)/7*7 + 6) }
 	for d := in.as.Start; d <= in.lastDay(); d++ {
 		if inFlare && d > end() {
 			cur.end, inFlare = end(), false
+			cur.reentry = weekEnd(d)
 			eps = append(eps, cur)
 		}
 		if flare[d] {
@@ -396,9 +421,31 @@ func flareEpisodes(in propInput) []flareEpisode {
 	}
 	if inFlare {
 		cur.end = min(end(), in.lastDay())
+		cur.reentry = cur.end
 		eps = append(eps, cur)
 	}
+	// A new flare ends the re-entry of the one before (its first day was one).
+	for i := 1; i < len(eps); i++ {
+		eps[i-1].reentry = min(eps[i-1].reentry, eps[i].start)
+	}
 	return eps
+}
+
+// pausing reports whether a red-flag screen pauses: some yes is not covered
+// by a known item, or is said to be worse.
+func pausing(in propInput, c CheckIn) bool {
+	for _, a := range c.Answers {
+		known := false
+		for _, k := range in.as.KnownRedFlags {
+			if k.ID == a && c.Date > k.Since && !slices.Contains(c.Worse, a) {
+				known = true
+			}
+		}
+		if !known {
+			return true
+		}
+	}
+	return false
 }
 
 // pauseReplay replays pause and resume overrides and red flags. scheduling[off]
@@ -415,7 +462,7 @@ func pauseReplay(in propInput) (scheduling, dayEnd []bool) {
 		}
 	}
 	for _, c := range in.checkIns {
-		if off, ok := in.offset(c.Date); ok && c.Kind == RedFlagCheckIn && len(c.Answers) > 0 {
+		if off, ok := in.offset(c.Date); ok && c.Kind == RedFlagCheckIn && pausing(in, c) {
 			red[off] = true
 		}
 	}
@@ -436,40 +483,42 @@ func pauseReplay(in propInput) (scheduling, dayEnd []bool) {
 
 // propCeiling is progression.md's ceiling: the largest whole number of
 // granules at most threshold × (1 − margin) and below the threshold, but
-// never below one granule.
-func propCeiling(r Rules, granule, threshold int) int {
+// never below one granule; tiny is true when that is less than one granule.
+func propCeiling(r Rules, granule, threshold int) (ceiling int, tiny bool) {
 	if threshold <= 0 {
-		return 0
+		return 0, false
 	}
 	c := threshold * (100 - r.CeilingMarginPercent) / 100 / granule * granule
 	if c >= threshold {
 		c -= granule
 	}
-	return max(c, granule)
+	return max(c, granule), c < granule
 }
 
 // limits re-derives an activity's threshold and goal in force on each day,
 // when its sessions are scheduled: the therapist's values, changed by
-// overrides from their day on and by a flare's learned threshold (the most
-// done that day and the two before) from the next day on. Overrides of one
-// kind for one activity on one day with different values leave the value in
-// force unspecified: the days from then on are not derived (known is the
-// number of days that are).
-func limits(in propInput, plan *Plan, i int) (threshold, goal []int, known int) {
+// overrides from their day on and by the thresholds the plan's
+// THRESHOLD_LEARNED events report (Property 8 checks where they come from)
+// from the next day on. Overrides of one kind for one activity on one day
+// with different values leave the value in force unspecified: the days from
+// then on are not derived (known is the number of days that are).
+//
+// thresholdAfter is the threshold in force at the end of each day (after a
+// threshold learned that day): a week shows it for its review day, as a
+// flare declared on a review day is that week's decision.
+func limits(in propInput, plan *Plan, i int) (threshold, thresholdAfter, goal []int, known int) {
 	a := &in.as.Program.Activities[i]
 	n := in.days()
 	thr, gl := pick(in.as.Threshold, a.ID, a.Threshold), pick(in.as.Goal, a.ID, a.Goal)
-	done := make([]int, n)
-	for _, x := range activitySessions(plan, i) {
-		if off, ok := in.offset(x.Date); ok && (x.Status == Done || x.Status == Partial) {
-			done[off] = max(done[off], x.Actual)
+	learned := map[Date]int{}
+	for _, wk := range plan.Weeks {
+		for _, ev := range wk.Events {
+			if ev.Code == ThresholdLearned && ev.Activity == a.ID {
+				learned[ev.Date] = ev.Facts.Threshold
+			}
 		}
 	}
-	starts := map[Date]bool{}
-	for _, ep := range flareEpisodes(in) {
-		starts[ep.start] = true
-	}
-	threshold, goal = make([]int, n), make([]int, n)
+	threshold, thresholdAfter, goal = make([]int, n), make([]int, n), make([]int, n)
 	for off := range n {
 		d := in.as.Start.AddDays(off)
 		setThr, setGoal := map[int]bool{}, map[int]bool{}
@@ -484,17 +533,15 @@ func limits(in propInput, plan *Plan, i int) (threshold, goal []int, known int) 
 			}
 		}
 		if len(setThr) > 1 || len(setGoal) > 1 {
-			return threshold, goal, off
+			return threshold, thresholdAfter, goal, off
 		}
 		threshold[off], goal[off] = thr, gl
-		if starts[d] {
-			most := slices.Max(done[max(off-2, 0) : off+1])
-			if most > 0 && (thr == 0 || most < thr) {
-				thr = most
-			}
+		if v, ok := learned[d]; ok {
+			thr = v
 		}
+		thresholdAfter[off] = thr
 	}
-	return threshold, goal, n
+	return threshold, thresholdAfter, goal, n
 }
 
 func describe(in propInput) string {
@@ -503,18 +550,26 @@ func describe(in propInput) string {
 	fmt.Fprintf(&b, "start %s, %d weeks, zone %s, now %s (%s)\n", in.as.Start, in.as.Weeks, in.as.Location, in.today, in.now)
 	fmt.Fprintf(&b, "rules %+v calibration %+v\n", p.Rules, p.Calibration)
 	for _, a := range p.Activities {
-		fmt.Fprintf(&b, "activity %s: unit %s granule %d sets %d baseline %d goal %d threshold %d step %d start%% %d schedule %+v\n",
-			a.ID, a.Unit, a.Granule, a.Sets, a.Baseline, a.Goal, a.Threshold, a.Step, a.StartPercent, a.Schedule)
+		fmt.Fprintf(&b, "activity %s: kind %s unit %s granule %d sets %d baseline %d goal %d threshold %d step %d start%% %d schedule %+v\n",
+			a.ID, a.Kind, a.Unit, a.Granule, a.Sets, a.Baseline, a.Goal, a.Threshold, a.Step, a.StartPercent, a.Schedule)
 	}
-	fmt.Fprintf(&b, "therapist baseline %v threshold %v goal %v schedule %v\n", in.as.Baseline, in.as.Threshold, in.as.Goal, in.as.Schedule)
+	fmt.Fprintf(&b, "therapist baseline %v threshold %v goal %v schedule %v known red flags %v\n",
+		in.as.Baseline, in.as.Threshold, in.as.Goal, in.as.Schedule, in.as.KnownRedFlags)
 	for _, c := range in.checkIns {
 		if _, ok := in.offset(c.Date); !ok {
 			continue
 		}
-		if c.Kind == SessionCheckIn || c.Kind == FlareCheckIn || c.Kind == SettledCheckIn || c.Kind == RedFlagCheckIn && len(c.Answers) > 0 {
-			j, _ := json.Marshal(c)
-			fmt.Fprintf(&b, "check-in %s\n", j)
+		switch c.Kind {
+		case SessionCheckIn, FlareCheckIn, SettledCheckIn, StillInFlareCheckIn:
+		case RedFlagCheckIn:
+			if len(c.Answers) == 0 {
+				continue
+			}
+		default:
+			continue
 		}
+		j, _ := json.Marshal(c)
+		fmt.Fprintf(&b, "check-in %s\n", j)
 	}
 	for _, o := range in.overrides {
 		j, _ := json.Marshal(o)
@@ -523,27 +578,55 @@ func describe(in propInput) string {
 	return b.String()
 }
 
+// slots re-derives the planned slots of activity i on day off (its times,
+// or the first one on a calibration day), in time order.
+func slots(in propInput, i, off int) []Clock {
+	a := &in.as.Program.Activities[i]
+	s := in.schedule(a)
+	if c := in.as.Program.Calibration; c != nil && off < c.Days {
+		if _, given := in.as.Baseline[a.ID]; !given {
+			return s.Times[:1]
+		}
+	}
+	if s.PerWeek > 0 {
+		for k := range s.PerWeek {
+			if k*7/s.PerWeek == off%7 {
+				return s.Times
+			}
+		}
+		return nil
+	}
+	if slices.Contains(s.Days, in.as.Start.AddDays(off).Weekday()) {
+		return s.Times
+	}
+	return nil
+}
+
 // Property 1: no scheduled session, and no week's dose, is above the ceiling
 // of the threshold in force that day, nor above the goal in force; the weeks
-// show the threshold, ceiling and goal in force at their review.
+// show the threshold, ceiling and goal in force at their review. The one
+// exception, a tiny threshold: one granule, on every other planned session
+// (no two planned slots in a row are both scheduled while it is in force).
 func TestProperty1NoDoseAboveCeilingOrGoal(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := genInput(t)
 		plan := propCompute(t, in)
 		r := in.as.Program.Rules
+		paused, _ := pauseReplay(in)
 		for i := range in.as.Program.Activities {
 			a := &in.as.Program.Activities[i]
-			thr, goal, known := limits(in, plan, i)
+			thr, after, goal, known := limits(in, plan, i)
 			for w, wk := range plan.Weeks {
 				if 7*w >= known {
 					break
 				}
 				aw := wk.Activities[i]
-				if aw.Threshold != thr[7*w] || aw.Goal != goal[7*w] || aw.Ceiling != propCeiling(r, a.Granule, thr[7*w]) {
-					t.Fatalf("%s week %d shows threshold %d, ceiling %d, goal %d; want %d, %d, %d\n%s", a.ID, w+1,
-						aw.Threshold, aw.Ceiling, aw.Goal, thr[7*w], propCeiling(r, a.Granule, thr[7*w]), goal[7*w], describe(in))
+				c, tiny := propCeiling(r, a.Granule, after[7*w])
+				if aw.Threshold != after[7*w] || aw.Goal != goal[7*w] || aw.Ceiling != c || aw.EveryOther != tiny {
+					t.Fatalf("%s week %d shows threshold %d, ceiling %d, goal %d, every other %v; want %d, %d, %d, %v\n%s", a.ID, w+1,
+						aw.Threshold, aw.Ceiling, aw.Goal, aw.EveryOther, after[7*w], c, goal[7*w], tiny, describe(in))
 				}
-				if c := aw.Ceiling; aw.Dose > aw.Goal || c > 0 && aw.Dose > c {
+				if aw.Dose > aw.Goal || c > 0 && aw.Dose > c {
 					t.Fatalf("%s week %d: dose %d is above the goal %d or the ceiling %d\n%s", a.ID, w+1, aw.Dose, aw.Goal, c, describe(in))
 				}
 				for _, x := range aw.Sessions {
@@ -557,10 +640,32 @@ func TestProperty1NoDoseAboveCeilingOrGoal(t *testing.T) {
 					if x.Dose > goal[off] {
 						t.Fatalf("%s on %s: dose %d is above the goal %d\n%s", a.ID, x.Date, x.Dose, goal[off], describe(in))
 					}
-					if c := propCeiling(r, a.Granule, thr[off]); c > 0 && x.Dose > c {
-						t.Fatalf("%s on %s: dose %d is above the ceiling %d of the threshold %d\n%s",
-							a.ID, x.Date, x.Dose, c, thr[off], describe(in))
+					if c, tiny := propCeiling(r, a.Granule, thr[off]); c > 0 && x.Dose > c || tiny && x.Dose != a.Granule {
+						t.Fatalf("%s on %s: dose %d is above the ceiling %d of the threshold %d (tiny %v)\n%s",
+							a.ID, x.Date, x.Dose, c, thr[off], tiny, describe(in))
 					}
+				}
+			}
+			// Every other planned slot under a tiny threshold.
+			scheduled := map[[2]int]bool{}
+			for _, x := range activitySessions(plan, i) {
+				if !x.Extra {
+					scheduled[[2]int{int(x.Date - in.as.Start), int(x.Time)}] = true
+				}
+			}
+			prev := false
+			for off := range known {
+				if _, tiny := propCeiling(r, a.Granule, thr[off]); !tiny || paused[off] {
+					prev = false
+					continue
+				}
+				for _, tm := range slots(in, i, off) {
+					on := scheduled[[2]int{off, int(tm)}]
+					if on && prev {
+						t.Fatalf("%s: two planned sessions in a row under the tiny threshold %d, the second on %s at %s\n%s",
+							a.ID, thr[off], in.as.Start.AddDays(off), tm, describe(in))
+					}
+					prev = on
 				}
 			}
 		}
@@ -568,9 +673,9 @@ func TestProperty1NoDoseAboveCeilingOrGoal(t *testing.T) {
 }
 
 // baseline is activity i's baseline: the therapist's or the program's, or,
-// when the program calibrates and the therapist gave none, the mean of the
-// amounts logged in calibration sessions, rounded down to the granule (the
-// program's when none was logged).
+// when the program calibrates and the therapist gave none, the lower median
+// of the amounts logged in calibration sessions, rounded down to the granule
+// (the program's when none was logged).
 func baseline(in propInput, plan *Plan, i int) int {
 	a := &in.as.Program.Activities[i]
 	base, given := in.as.Baseline[a.ID]
@@ -580,35 +685,44 @@ func baseline(in propInput, plan *Plan, i int) int {
 	if in.as.Program.Calibration == nil || given {
 		return base
 	}
-	sum, n := 0, 0
+	var logged []int
 	for _, x := range plan.Weeks[0].Activities[i].Sessions {
 		if x.Calibration && (x.Status == Done || x.Status == Partial) && x.Actual > 0 {
-			sum, n = sum+x.Actual, n+1
+			logged = append(logged, x.Actual)
 		}
 	}
-	if n == 0 {
+	if len(logged) == 0 {
 		return base
 	}
-	return max(sum/(n*a.Granule)*a.Granule, a.Granule)
+	slices.Sort(logged)
+	return max(logged[(len(logged)-1)/2]/a.Granule*a.Granule, a.Granule)
 }
 
-// Property 2: between consecutive scheduled sessions of an activity the dose
-// rises by at most one step plus one granule, unless a flare's end, a
-// therapist's override or the start after calibration came between them. And
-// over the whole plan, unless a therapist set the dose, no session after
-// calibration is above the start dose plus one step per weekly review since
-// the start (plus one granule): a flare's end resumes a dose the plan already
-// reached, never a higher one.
+// raises reports whether a code may raise a dose by more than a step: the
+// start after calibration, a flare's re-entry and resume, a therapist's
+// change or restart.
+func raises(c Code) bool {
+	return c == FlareResume || c == FlareReentry || c == Override || c == Start || c == Resumed
+}
+
+// Property 2: the week-over-week increase of an activity is at most one
+// granule above the carried step: between consecutive scheduled sessions the
+// dose rises by less than the step (StepHundredths / 100) per weekly review
+// between them plus one granule, unless a flare's end, a therapist's change
+// or the start after calibration came between them. And over the whole
+// plan, unless a therapist set the dose, no session after calibration is
+// above the start dose plus the exact step times the weekly reviews since the
+// start: the fraction of a step is carried, never rounded up, and a flare's
+// end resumes a dose the plan already reached.
 func TestProperty2IncreaseAtMostOneStep(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := genInput(t)
 		plan := propCompute(t, in)
 		r := in.as.Program.Rules
-		explains := func(c Code) bool { return c == FlareResume || c == Override || c == Start }
 		for i := range in.as.Program.Activities {
 			a := &in.as.Program.Activities[i]
 			base := baseline(in, plan, i)
-			step := a.StepFor(r, base)
+			stepH := a.StepHundredths(r, base)
 			started := in.as.Start // the day the dose starts rising: the end of calibration, if any
 			if c := in.as.Program.Calibration; c != nil {
 				if _, given := in.as.Baseline[a.ID]; !given {
@@ -618,36 +732,47 @@ func TestProperty2IncreaseAtMostOneStep(t *testing.T) {
 			setByTherapist := slices.ContainsFunc(in.overrides, func(o Overriding) bool {
 				return o.Kind == DoseOverride && o.Activity == a.ID
 			})
-			var prev *Session
-			for _, x := range activitySessions(plan, i) {
-				if x.Extra {
-					continue
-				}
-				reviews := 0
+			reviewsBetween := func(from, to Date) int {
+				n := 0
 				for _, wk := range plan.Weeks {
-					if wk.Start > started && wk.Start <= x.Date {
-						reviews++
+					if wk.Start > from && wk.Start <= to {
+						n++
 					}
 				}
-				if bound := a.StartDose(r, base) + reviews*step + a.Granule; !x.Calibration && !setByTherapist && x.Dose > bound {
-					t.Fatalf("%s on %s: dose %d is above the start dose %d (baseline %d) plus %d steps of %d since %s\n%s",
-						a.ID, x.Date, x.Dose, a.StartDose(r, base), base, reviews, step, started, describe(in))
+				return n
+			}
+			var prev *Session
+			for _, x := range activitySessions(plan, i) {
+				if x.Extra || x.Status == Cancelled { // a red flag cancels what its day's review planned
+					continue
 				}
-				if prev != nil && x.Dose-prev.Dose > step+a.Granule {
+				reviews := reviewsBetween(started, x.Date)
+				if bound := a.StartDose(r, base) + reviews*stepH/100; !x.Calibration && !setByTherapist && x.Date >= started && x.Dose > bound {
+					t.Fatalf("%s on %s: dose %d is above the start dose %d (baseline %d) plus %d steps of %d/100 since %s\n%s",
+						a.ID, x.Date, x.Dose, a.StartDose(r, base), base, reviews, stepH, started, describe(in))
+				}
+				if prev != nil && (x.Dose-prev.Dose)*100 >= reviewsBetween(prev.Date, x.Date)*stepH+100*a.Granule {
 					explained := false
 					for _, wk := range plan.Weeks {
-						if wk.Start > prev.Date && wk.Start <= x.Date && explains(wk.Activities[i].Decision.Code) {
+						if wk.Start > prev.Date && wk.Start <= x.Date && raises(wk.Activities[i].Decision.Code) {
 							explained = true
 						}
 						for _, ev := range wk.Events {
-							if ev.Date > prev.Date && ev.Date <= x.Date && explains(ev.Code) && (ev.Activity == "" || ev.Activity == a.ID) {
+							if ev.Date > prev.Date && ev.Date <= x.Date && raises(ev.Code) && (ev.Activity == "" || ev.Activity == a.ID) {
+								explained = true
+							}
+						}
+					}
+					for _, ep := range flareEpisodes(in) { // a re-entry on a review day is its decision, which a new flare may replace
+						for _, end := range []Date{ep.end.AddDays(1), ep.reentry.AddDays(1)} {
+							if end > prev.Date && end <= x.Date {
 								explained = true
 							}
 						}
 					}
 					if !explained {
-						t.Fatalf("%s rose from %d on %s to %d on %s, more than the step %d + granule %d, with no flare end or override between\n%s",
-							a.ID, prev.Dose, prev.Date, x.Dose, x.Date, step, a.Granule, describe(in))
+						t.Fatalf("%s rose from %d on %s to %d on %s, a granule (%d) or more above the carried step %d/100, with no flare end or override between\n%s",
+							a.ID, prev.Dose, prev.Date, x.Dose, x.Date, a.Granule, stepH, describe(in))
 					}
 				}
 				prev = &x
@@ -673,7 +798,7 @@ func doseInForce(in propInput, plan *Plan, i int, d Date) (int, bool) {
 		}
 	}
 	switch aw.Decision.Code {
-	case FlareStepBack, FlarePersistent, CalibrationCode, PausedRedFlag:
+	case FlareStepBack, FlarePersistent, FlareReentry, CalibrationCode, PausedRedFlag, Paused, Override, Resumed:
 		return 0, false
 	}
 	return aw.Dose, true
@@ -682,8 +807,9 @@ func doseInForce(in propInput, plan *Plan, i int, d Date) (int, bool) {
 // Property 3: from the day after a flare is declared until it ends, every
 // scheduled dose is at most FlareStepBackPercent of the dose in force on the
 // flare's day (rounded down to the granule, at least one granule) and above
-// zero. Flares declared while paused or while already in a flare are not
-// checked. Plan.InFlare says whether now's day is in a flare.
+// zero; relaxation activities are exempt and keep their dose. Flares
+// declared while paused or while already in a flare are not checked.
+// Plan.InFlare says whether now's day is in a flare.
 func TestProperty3FlareStepBack(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := genInput(t)
@@ -709,6 +835,17 @@ func TestProperty3FlareStepBack(t *testing.T) {
 					if x.Extra || x.Date <= ep.start || x.Date > ep.end {
 						continue
 					}
+					if a.Kind == Relaxation { // exempt: the flare is not what sets its dose
+						wk := plan.Weeks[int(x.Date-in.as.Start)/7]
+						if x.Cause > 0 && wk.Events[x.Cause-1].Code == FlareStepBack || x.Dose <= 0 {
+							t.Fatalf("%s (relaxation) on %s: dose %d set by the flare declared on %s\n%s",
+								a.ID, x.Date, x.Dose, ep.start, describe(in))
+						}
+						if d := wk.Activities[i].Decision; d.Code == FlareStepBack && !d.Facts.Exempt {
+							t.Fatalf("%s (relaxation) week %d: %+v, not exempt\n%s", a.ID, wk.Week, d, describe(in))
+						}
+						continue
+					}
 					if x.Dose > bound || x.Dose <= 0 {
 						t.Fatalf("%s on %s: dose %d (calibration %v) during the flare declared on %s (ends %s); want 1..%d, %d%% of %d\n%s",
 							a.ID, x.Date, x.Dose, x.Calibration, ep.start, ep.end, bound, r.FlareStepBackPercent, ref, describe(in))
@@ -722,36 +859,52 @@ func TestProperty3FlareStepBack(t *testing.T) {
 	})
 }
 
-// Property 4: after a week (entirely before now) whose adherence is below the
-// gate, the next week does not progress and its dose is not above the last
-// week's last scheduled dose, unless a flare's end, an override or the start
-// after calibration raised it.
+// adherence re-derives a week's adherence from its sessions as progression.md
+// counts it: the scheduled sessions that were not cancelled, and of them the
+// done ones (a partial from PartialDonePercent of its dose; one still open to
+// logging, or in the projection, counts as done), plus extra sessions done on
+// other days, up to the number planned. last is the week's last scheduled
+// session.
+func adherence(r Rules, aw ActivityWeek) (done, planned int, last *Session) {
+	extra := 0
+	for _, x := range aw.Sessions {
+		counts := x.Status == Done || x.Status == Planned ||
+			x.Status == Partial && x.Actual*100 >= x.Dose*r.PartialDonePercent
+		switch {
+		case x.Extra:
+			if counts {
+				extra++
+			}
+		default:
+			last = &x
+			if x.Status == Cancelled {
+				continue
+			}
+			planned++
+			if counts {
+				done++
+			}
+		}
+	}
+	return min(planned, done+extra), planned, last
+}
+
+// Property 4: after a week whose adherence is below the gate, the next week
+// does not progress (not even by a carried fraction) and its dose is not
+// above the last week's last scheduled dose, unless a flare's end, an
+// override or the start after calibration raised it.
 func TestProperty4NoProgressBelowAdherenceGate(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := genInput(t)
 		plan := propCompute(t, in)
 		r := in.as.Program.Rules
 		for w := 1; w < len(plan.Weeks); w++ {
-			if in.as.Start.AddDays(7*w-1) >= in.today {
-				break
-			}
 			for i := range in.as.Program.Activities {
 				a := &in.as.Program.Activities[i]
 				prev, cur := plan.Weeks[w-1].Activities[i], plan.Weeks[w].Activities[i]
-				planned, done := 0, 0
-				var last *Session
-				for _, x := range prev.Sessions {
-					if x.Extra {
-						continue
-					}
-					last = &x
-					if x.Status == Cancelled {
-						continue
-					}
-					planned++
-					if x.Status == Done || x.Status == Partial && x.Actual*100 >= x.Dose*r.PartialDonePercent {
-						done++
-					}
+				done, planned, last := adherence(r, prev)
+				if done != prev.Done || planned != prev.Planned {
+					t.Fatalf("%s week %d shows %d of %d done, want %d of %d\n%s", a.ID, w, prev.Done, prev.Planned, done, planned, describe(in))
 				}
 				if planned == 0 || done*100 >= planned*r.AdherenceGatePercent {
 					continue
@@ -760,22 +913,19 @@ func TestProperty4NoProgressBelowAdherenceGate(t *testing.T) {
 					t.Fatalf("%s week %d progresses (%+v) after %d of %d sessions done, below the %d%% gate\n%s",
 						a.ID, w+1, cur.Decision, done, planned, r.AdherenceGatePercent, describe(in))
 				}
-				raised := last.Calibration // the start after calibration, said by the review unless paused
-				switch cur.Decision.Code {
-				case FlareResume, Override, Start:
-					raised = true
-				}
+				raised := last.Calibration || raises(cur.Decision.Code)
 				for _, wk := range plan.Weeks[w-1 : w+1] {
 					for _, ev := range wk.Events {
-						if ev.Date > last.Date && ev.Date <= plan.Weeks[w].Start &&
-							(ev.Code == FlareResume || ev.Code == Override || ev.Code == Start) {
+						if ev.Date > last.Date && ev.Date <= plan.Weeks[w].Start && raises(ev.Code) {
 							raised = true
 						}
 					}
 				}
-				for _, ep := range flareEpisodes(in) { // a flare that ends while paused has no event
-					if end := ep.end.AddDays(1); end > last.Date && end <= plan.Weeks[w].Start {
-						raised = true
+				for _, ep := range flareEpisodes(in) { // a flare or a re-entry that ends while paused has no event
+					for _, end := range []Date{ep.end.AddDays(1), ep.reentry.AddDays(1)} {
+						if end > last.Date && end <= plan.Weeks[w].Start {
+							raised = true
+						}
 					}
 				}
 				if !raised && cur.Dose > last.Dose {
@@ -787,11 +937,13 @@ func TestProperty4NoProgressBelowAdherenceGate(t *testing.T) {
 	})
 }
 
-// Property 5: after a red flag, nothing is scheduled until a therapist
-// resumes: on the flag's day only sessions checked in that day are done,
-// partial or skipped and the rest are cancelled; on later days no session is
-// scheduled. Nor is one on a day a therapist's pause covers. Plan.Paused says
-// whether the assignment is paused on now's day.
+// Property 5: after a red flag (a yes the therapist has not marked known, or
+// one said to be worse), nothing is scheduled until a therapist resumes: on
+// the flag's day only sessions checked in that day are done, partial or
+// skipped and the rest are cancelled; on later days no session is scheduled.
+// Nor is one on a day a therapist's pause covers. Plan.Paused says whether
+// the assignment is paused on now's day, and Plan.Urgency the most urgent of
+// the answers that paused it.
 func TestProperty5RedFlagPauses(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		in := genInput(t)
@@ -805,7 +957,7 @@ func TestProperty5RedFlagPauses(t *testing.T) {
 			}
 		}
 		for _, c := range in.checkIns {
-			if _, ok := in.offset(c.Date); !ok || c.Kind != RedFlagCheckIn || len(c.Answers) == 0 {
+			if _, ok := in.offset(c.Date); !ok || c.Kind != RedFlagCheckIn || !pausing(in, c) {
 				continue
 			}
 			until := in.lastDay().AddDays(1)
@@ -851,6 +1003,11 @@ func TestProperty5RedFlagPauses(t *testing.T) {
 		if plan.Paused != want {
 			t.Fatalf("plan.Paused = %v on %s, want %v\n%s", plan.Paused, in.today, want, describe(in))
 		}
+		if plan.Pause == PausedByRedFlag {
+			if plan.Urgency == "" || MostUrgent(plan.Answers).rank() < plan.Urgency.rank() {
+				t.Fatalf("plan.Urgency = %q for the answers %v\n%s", plan.Urgency, plan.Answers, describe(in))
+			}
+		}
 	})
 }
 
@@ -881,7 +1038,174 @@ func TestProperty6Deterministic(t *testing.T) {
 	})
 }
 
-// firstDiff shows where two JSON documents first differ.
+// Property 7: with every session done, no flare and no threshold, every
+// activity whose goal is above its start reaches its goal in finite weeks:
+// every review until the goal rises, or carries a fraction of a step, and
+// none holds. So the goal is reached at the latest after one rise of a
+// granule per ⌈granule / step⌉ weeks, from the start (after calibration).
+// And over random histories, a fully completed week is never followed by a
+// HOLD_LOAD.
+func TestProperty7NoCapDeadlock(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		locs, _ := propZones()
+		p := genProgram(t)
+		for i := range p.Activities {
+			p.Activities[i].Threshold = 0
+		}
+		as := Assignment{Program: p, Start: MakeDate(2026, time.January, 5).AddDays(rapid.IntRange(0, 400).Draw(t, "start")),
+			Location: rapid.SampledFrom(locs).Draw(t, "zone"), Weeks: MaxWeeks}
+		plan, err := Compute(as, nil, nil, as.Start.In(as.Location, 0))
+		if err != nil {
+			t.Fatalf("Compute: %v", err)
+		}
+		r := p.Rules
+		for i := range p.Activities {
+			a := &p.Activities[i]
+			start := a.StartDose(r, a.Baseline)
+			if a.Goal <= start {
+				continue
+			}
+			first := 0 // the first week that may rise
+			if p.Calibration != nil {
+				first = 1
+			}
+			g, stepH := a.Granule, a.StepHundredths(r, a.Baseline)
+			bound := first + 1 + (a.Goal-start+g-1)/g*((100*g+stepH-1)/stepH)
+			reached := -1
+			for w, wk := range plan.Weeks {
+				aw := wk.Activities[i]
+				switch aw.Decision.Code {
+				case Start, CalibrationCode, Progress, GoalReached:
+				default:
+					t.Fatalf("%s week %d: %+v with every session done and no threshold\n%s", a.ID, w+1, aw.Decision, describeProgram(p))
+				}
+				if aw.Dose == a.Goal && reached < 0 {
+					reached = w
+				}
+			}
+			if bound < len(plan.Weeks) && (reached < 0 || reached > bound) {
+				t.Fatalf("%s reaches its goal %d from %d in week %d, later than week %d\n%s", a.ID, a.Goal, start, reached+1, bound+1, describeProgram(p))
+			}
+		}
+	})
+	rapid.Check(t, func(t *rapid.T) {
+		in := genInput(t)
+		plan := propCompute(t, in)
+		for w := 1; w < len(plan.Weeks); w++ {
+			for i := range in.as.Program.Activities {
+				done, planned, _ := adherence(in.as.Program.Rules, plan.Weeks[w-1].Activities[i])
+				if d := plan.Weeks[w].Activities[i].Decision; planned > 0 && done == planned && d.Code == HoldLoad {
+					t.Fatalf("%s week %d: HOLD_LOAD after a fully completed week\n%s", in.as.Program.Activities[i].ID, w+1, describe(in))
+				}
+			}
+		}
+	})
+}
+
+// refDose is the dose a flare declared on d learns from at or above: the
+// dose in force that day. Not known in calibration.
+func refDose(in propInput, plan *Plan, i int, d Date) (int, bool) {
+	if off, _ := in.offset(d); in.as.Program.Calibration != nil && off <= in.as.Program.Calibration.Days {
+		return 0, false
+	}
+	return doseInForce(in, plan, i, d)
+}
+
+func describeProgram(p *Program) string {
+	return describe(propInput{as: Assignment{Program: p, Location: time.UTC}})
+}
+
+// Property 8: a learned threshold never comes from a step-back, re-entry or
+// post-flare session, nor for a relaxation activity: each THRESHOLD_LEARNED
+// event is the most logged on a day of the 48 hours before a flare's start
+// that was none of those, at or above the dose in force, below the threshold
+// it replaces; a flare that has such a day learns; and every learned
+// threshold a week shows comes from such an event.
+func TestProperty8LearnOnlyFromFullDoses(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		in := genInput(t)
+		plan := propCompute(t, in)
+		r := in.as.Program.Rules
+		eps := flareEpisodes(in)
+		noLearn := make([]bool, in.days())
+		starts := map[Date]bool{}
+		for _, ep := range eps {
+			starts[ep.start] = true
+			for d := ep.start.AddDays(1); d <= ep.end.AddDays(r.LearnAfterFlareDays) || d <= ep.reentry; d++ {
+				if off, ok := in.offset(d); ok && (d <= ep.end || ep.end < in.lastDay()) {
+					noLearn[off] = true
+				}
+			}
+		}
+		for i := range in.as.Program.Activities {
+			a := &in.as.Program.Activities[i]
+			logged := make([]int, in.days())
+			for _, x := range activitySessions(plan, i) {
+				if off, ok := in.offset(x.Date); ok && (x.Status == Done || x.Status == Partial) {
+					logged[off] = max(logged[off], x.Actual)
+				}
+			}
+			learned := map[Date]int{}
+			for _, wk := range plan.Weeks {
+				for _, ev := range wk.Events {
+					if ev.Code != ThresholdLearned || ev.Activity != a.ID {
+						continue
+					}
+					learned[ev.Date] = ev.Facts.Threshold
+					off, _ := in.offset(ev.Date)
+					ok := a.Kind != Relaxation && starts[ev.Date]
+					found := false
+					for d := max(off-2, 0); d <= off; d++ {
+						if !noLearn[d] && logged[d] == ev.Facts.Threshold {
+							found = true
+						}
+					}
+					if ref, known := refDose(in, plan, i, ev.Date); known && ev.Facts.Threshold < ref {
+						ok = false
+					}
+					if !ok || !found {
+						t.Fatalf("%s learned %d on %s, not from a full-dose session of the 48 hours before a flare (logged %v, no-learn %v)\n%s",
+							a.ID, ev.Facts.Threshold, ev.Date, logged[max(off-2, 0):off+1], noLearn[max(off-2, 0):off+1], describe(in))
+					}
+				}
+			}
+			thr, _, _, known := limits(in, plan, i)
+			for _, ep := range eps {
+				off, _ := in.offset(ep.start)
+				ref, ok := refDose(in, plan, i, ep.start)
+				if !ok || a.Kind == Relaxation || off >= known {
+					continue
+				}
+				most := 0
+				for d := max(off-2, 0); d <= off; d++ {
+					if !noLearn[d] && logged[d] >= ref {
+						most = max(most, logged[d])
+					}
+				}
+				if _, did := learned[ep.start]; most > 0 && (thr[off] == 0 || most < thr[off]) && !did {
+					t.Fatalf("%s: the flare of %s learns nothing, though %d was done at or above the dose in force %d\n%s",
+						a.ID, ep.start, most, ref, describe(in))
+				}
+			}
+			for w, wk := range plan.Weeks {
+				aw := wk.Activities[i]
+				if !aw.Learned {
+					continue
+				}
+				from := false
+				for d, v := range learned {
+					if d <= wk.Start && v == aw.Threshold {
+						from = true
+					}
+				}
+				if !from {
+					t.Fatalf("%s week %d shows a learned threshold %d that no THRESHOLD_LEARNED event gave\n%s", a.ID, w+1, aw.Threshold, describe(in))
+				}
+			}
+		}
+	})
+}
+
 func firstDiff(a, b []byte) string {
 	i := 0
 	for i < len(a) && i < len(b) && a[i] == b[i] {

@@ -81,11 +81,14 @@ func FlareMessage(c *i18n.Catalog, key, stepBack, url string) notify.Message {
 	}
 }
 
-// RedFlagMessage repeats the urgent-care guidance shown on the check-in page.
-// It does not rotate: its wording is reviewed and stays as it is.
-func RedFlagMessage(c *i18n.Catalog, url string) notify.Message {
-	return notify.Message{Title: c.Text("redflag.title", nil),
-		Body: c.Text("message.with_url", i18n.Args{"text": c.Text("redflag.guidance", nil), "url": url}),
+// RedFlagMessage repeats the guidance shown on the check-in page for the
+// most urgent answer of a red-flag screen ("" when unknown: the first
+// screen's guidance). It does not rotate: its wording is reviewed and stays
+// as it is.
+func RedFlagMessage(c *i18n.Catalog, u programs.Urgency, url string) notify.Message {
+	title, body := c.RedFlagGuidance(u)
+	return notify.Message{Title: title,
+		Body: c.Text("message.with_url", i18n.Args{"text": body, "url": url}),
 		URL:  url, Tag: "red_flag", Urgent: true}
 }
 

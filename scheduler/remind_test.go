@@ -135,9 +135,15 @@ func TestGermanMessages(t *testing.T) {
 	if m := SessionMessage(de, KindSession, "session:1:1", "Brücke", programs.Reps, 1, 1, "u"); !strings.Contains(m.Title, "1 Wiederholung") {
 		t.Errorf("German reminder %q, want the singular", m.Title)
 	}
-	red := RedFlagMessage(de, "u")
+	red := RedFlagMessage(de, "", "u")
 	if red.Title != "Bitte holen Sie noch heute ärztlichen Rat ein" || !strings.Contains(red.Body, "Notaufnahme") || !red.Urgent {
 		t.Errorf("German red-flag message %+v", red)
+	}
+	if red := RedFlagMessage(de, programs.UrgencyEmergency, "u"); !strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "pausiert") {
+		t.Errorf("German emergency message %+v", red)
+	}
+	if red := RedFlagMessage(de, programs.UrgencySoon, "u"); strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "bald") {
+		t.Errorf("German contact-your-doctor-soon message %+v", red)
 	}
 	lib, _ := programs.LoadLibrary()
 	walking, _ := lib.Get("walking")

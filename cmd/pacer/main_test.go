@@ -144,6 +144,31 @@ func TestPlanWithCheckIns(t *testing.T) {
 	}
 }
 
+// The check-ins file of version 2 of the rules: a walk done on another day
+// of the week, an override on a review day, a flare extended by "still in a
+// flare-up?", a red-flag item marked known and answered again (no pause),
+// then said to be worse (a pause, with the guidance of its tier), and a
+// resume after more than 7 days paused.
+func TestPlanWithCheckInsV2(t *testing.T) {
+	args := []string{"program", "plan", "walking", "--start", "2026-01-05", "--checkins", "testdata/checkins.v2.json",
+		"--now", "2026-03-19", "--tz", "Europe/Berlin"}
+	js, errs, code := pacer(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	golden(t, "checkins.v2.plan.json.golden", js)
+	table, _, _ := pacer(t, args...)
+	golden(t, "checkins.v2.plan.golden", table)
+	for _, code := range []string{"OVERRIDE", "THRESHOLD_LEARNED", "FLARE_REENTRY", "FLARE_RESUME", "PAUSED_RED_FLAG", "RESUMED"} {
+		if !strings.Contains(js, `"code": "`+code+`"`) {
+			t.Errorf("plan lacks %s", code)
+		}
+	}
+	if strings.Count(js, `"code": "PAUSED_RED_FLAG"`) == 0 || !strings.Contains(js, `"urgency": "today"`) {
+		t.Error("the worse answer does not pause with the see-a-doctor-today tier")
+	}
+}
+
 func TestBadInputNamesTheProblem(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) string {
@@ -167,7 +192,7 @@ func TestBadInputNamesTheProblem(t *testing.T) {
 			`entry 1 (2026-01-05 session): unknown activity "run" (this program has walk)`, 1},
 		{"unknown kind", []string{"program", "plan", "walking", "--checkins",
 			write("c.json", `[{"date":"2026-01-05","kind":"mood"}]`)},
-			`entry 1 (2026-01-05 mood): unknown kind "mood": use session, daily, flare, settled, weekly or red_flag`, 1},
+			`entry 1 (2026-01-05 mood): unknown kind "mood": use session, daily, flare, still_in_flare, settled, weekly or red_flag`, 1},
 		{"pain of 11", []string{"program", "plan", "walking", "--checkins",
 			write("d.json", `[{"date":"2026-01-05","kind":"daily","pain":3},{"date":"2026-01-06","kind":"daily","pain":11}]`)},
 			`entry 2 (2026-01-06 daily): pain 11 is outside 0-10`, 1},

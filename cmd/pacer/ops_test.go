@@ -149,8 +149,8 @@ func TestMetricsEndpoint(t *testing.T) {
 	if decisions != 2 {
 		t.Errorf("/metrics counts %d current decisions, want 2:\n%s", decisions, body)
 	}
-	if !regexp.MustCompile(`(?m)^pacer_engine_runs_total [1-9]\d+$`).MatchString(body) {
-		t.Error("/metrics lacks pacer_engine_runs_total, or it is below 10 after the demo's history")
+	if !regexp.MustCompile(`(?m)^pacer_engine_runs_total [1-9]\d*$`).MatchString(body) {
+		t.Error("/metrics lacks pacer_engine_runs_total, or it is 0 after the demo's re-plan and the sweep")
 	}
 	for _, want := range []string{`pacer_feed_requests_total{code="200"} 1`, `pacer_review_sweeps_total 1`,
 		`pacer_store_duration_seconds_count{op="patient_by_feed_token"} 1`, `pacer_reminders_outbox{status="pending"} 0`,

@@ -204,22 +204,21 @@ func (c *cli) programPlan(args []string) error {
 		}
 	}
 	now := as.Start
-	var (
-		cs  []programs.CheckIn
-		ovs []programs.Overriding
-	)
+	var file programs.CheckInFile
 	if *checkins != "" {
 		f, err := os.Open(*checkins)
 		if err != nil {
 			return fmt.Errorf("--checkins: %w", err)
 		}
-		cs, ovs, err = programs.ReadCheckIns(p, f)
+		file, err = programs.ReadCheckInFile(p, f)
 		f.Close()
 		if err != nil {
 			return fmt.Errorf("%s: %w", *checkins, err)
 		}
 		now = today
 	}
+	cs, ovs := file.CheckIns, file.Overrides
+	as.KnownRedFlags = file.Known
 	if *nowFlag != "" {
 		if now, err = programs.ParseDate(*nowFlag); err != nil {
 			return fmt.Errorf("--now: %w", err)

@@ -9,8 +9,11 @@ import (
 	"pacer/programs"
 )
 
-// CheckInBackDays is how far back a patient may log: enough for a forgotten
-// weekend, not so far that old weeks are rewritten.
+// CheckInBackDays is how far back a patient may log daily pain, a flare or
+// the weekly check: enough for a forgotten weekend, not so far that old
+// weeks are rewritten. A session may be logged up to its program's
+// late_log_days (progression.md: 2) after its day; later, the plan has
+// counted it as not done.
 const CheckInBackDays = 30
 
 // CheckIn is one check-in as a patient sends it: one object of the check-ins
@@ -74,6 +77,10 @@ func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Reco
 				return Problemf("activity %q is in more than one of your programs; say which with \"assignment\"", ci.Activity)
 			}
 			row.AssignmentID, prog = target[0].ID, target[0].Program
+			if late := prog.Rules.LateLogDays; ci.Date < today.AddDays(-late) {
+				return Problemf("date %s is more than %d days ago; a session can be logged up to %d days after its day, and after that it counts as not done",
+					ci.Date, late, late)
+			}
 		}
 		if err := ci.Validate(prog); err != nil {
 			return Problemf("%v", err)

@@ -81,6 +81,14 @@ type Clinic struct {
 	zones      sync.Map // zone name → *time.Location
 }
 
+// At is a clinic with the same parts that lives at another clock: to replay
+// a history day by day, as `serve --demo` does. Its engine runs are counted
+// apart.
+func (c *Clinic) At(now func() time.Time) *Clinic {
+	return &Clinic{Store: c.Store, Keys: c.Keys, BaseURL: c.BaseURL, Library: c.Library, Now: now, Log: c.Log,
+		Channels: c.Channels, TherapistEmail: c.TherapistEmail, Wake: c.Wake, Changed: c.Changed}
+}
+
 // EngineRuns is how many times the engine has run: the re-plans of this
 // process. Reading a page or a feed never runs it.
 func (c *Clinic) EngineRuns() int64 { return c.engineRuns.Load() }

@@ -1,6 +1,7 @@
 package clinic
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -17,7 +18,9 @@ import (
 // The messages a re-plan sends at once follow from what changed between the
 // plan it replaced and the one it computed, once per patient: a flare that
 // was not in the old plan, a red-flag pause that was not, a flare that has
-// just become persistent, a week boundary crossed. A first plan (a new
+// just become persistent, a threshold learned from a flare, a learned
+// ceiling held long enough to test, a threshold below one granule, a week
+// boundary crossed. A first plan (a new
 // assignment, or the re-plan of every patient after an upgrade) changes
 // nothing, so it sends nothing. Each message's dedupe key names the patient
 // and the day, so a repeated re-plan writes no second copy.
@@ -40,7 +43,9 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		alerts      []alert
 		flareDoses  = map[programs.Date][]string{}
 		redFlag     programs.Date
+		urgency     programs.Urgency
 		persistents []programs.Date
+		reviews     = map[reviewKey][]review{} // the therapist's reviews to do, by kind and day
 	)
 	for _, pl := range plans {
 		for _, w := range pl.plan.Weeks {
@@ -49,10 +54,13 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 				case ev.Code == programs.FlareStepBack && recent(ev.Facts.Flare) && !pl.had(ev):
 					flareDoses[ev.Facts.Flare] = append(flareDoses[ev.Facts.Flare], cat.Doses(pl.a.Program, ev.Facts.Doses, ""))
 				case ev.Code == programs.PausedRedFlag && recent(ev.Date) && !pl.had(ev):
-					redFlag = ev.Date
+					redFlag, urgency = ev.Date, ev.Facts.Urgency // a patient's screen: the same in every plan
 				case ev.Code == programs.FlarePersistent && ev.Date <= today && recent(ev.Date) && !pl.had(ev) &&
 					!slices.Contains(persistents, ev.Facts.Flare):
 					persistents = append(persistents, ev.Facts.Flare)
+				case reviewAlerts[ev.Code] != "" && ev.Date <= today && recent(ev.Date) && !pl.had(ev):
+					k := reviewKey{reviewAlerts[ev.Code], ev.Date}
+					reviews[k] = append(reviews[k], review{pl.a.Program, ev})
 				}
 			}
 		}
@@ -61,16 +69,20 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		subject := fmt.Sprintf("p%d:%s", p.ID, day)
 		m := scheduler.FlareMessage(cat, subject, strings.Join(flareDoses[day], "; "), url)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindFlare, subject, m, now)...)
-		alerts = append(alerts, alert{scheduler.KindAlertFlare, subject})
+		alerts = append(alerts, alert{kind: scheduler.KindAlertFlare, subject: subject})
 	}
 	if redFlag != 0 {
 		subject := fmt.Sprintf("p%d:%s", p.ID, redFlag)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
-			scheduler.RedFlagMessage(cat, url), now)...)
-		alerts = append(alerts, alert{scheduler.KindAlertRedFlag, subject})
+			scheduler.RedFlagMessage(cat, urgency, url), now)...)
+		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: subject})
 	}
 	for _, flare := range persistents {
-		alerts = append(alerts, alert{scheduler.KindAlertPersistent, fmt.Sprintf("p%d:%s", p.ID, flare)})
+		alerts = append(alerts, alert{kind: scheduler.KindAlertPersistent, subject: fmt.Sprintf("p%d:%s", p.ID, flare)})
+	}
+	for _, k := range slices.SortedFunc(mapKeys(reviews), compareReviewKeys) {
+		m := c.reviewAlert(p, k.kind, reviews[k])
+		alerts = append(alerts, alert{kind: k.kind, subject: fmt.Sprintf("p%d:%s", p.ID, k.day), m: &m})
 	}
 	if m, ok := c.weekSummary(plans, cat, today, url); ok {
 		subject := fmt.Sprintf("p%d:%s", p.ID, today)
@@ -90,18 +102,79 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 	return reach, nil
 }
 
-// had reports whether the plan a re-plan replaced held ev already; a first
-// plan holds everything, so that it announces nothing.
+// had reports whether the plan a re-plan replaced held ev already, on or
+// before its own day: an event it only projected (a flare that would become
+// persistent, a ceiling held long enough by a coming review) is news when its
+// day comes. A first plan holds everything, so that it announces nothing.
 func (pl planned) had(ev programs.Event) bool {
 	if pl.old == nil {
 		return true
 	}
 	for _, e := range pl.old.Events {
-		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare {
+		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare && e.Activity == ev.Activity &&
+			e.Date <= pl.old.Header.Now {
 			return true
 		}
 	}
 	return false
+}
+
+// The therapist alerts of the engine's review events: a threshold learned
+// from a flare (old and new ceiling), a learned ceiling held for
+// ceiling_review_weeks flare-free counted weeks, a threshold that leaves no
+// granule below it. One message per kind, patient and day lists every
+// activity; its dedupe key names the patient and the day.
+const (
+	KindAlertThreshold     = "alert_threshold"
+	KindAlertCeiling       = "alert_ceiling_ready"
+	KindAlertTinyThreshold = "alert_tiny"
+)
+
+var reviewAlerts = map[programs.Code]string{
+	programs.ThresholdLearned: KindAlertThreshold,
+	programs.CeilingReady:     KindAlertCeiling,
+	programs.ThresholdTiny:    KindAlertTinyThreshold,
+}
+
+type reviewKey struct {
+	kind string
+	day  programs.Date
+}
+
+func compareReviewKeys(a, b reviewKey) int {
+	return cmp.Or(cmp.Compare(a.day, b.day), strings.Compare(a.kind, b.kind))
+}
+
+type review struct {
+	prog *programs.Program
+	ev   programs.Event
+}
+
+// reviewAlert words a review alert in English (therapists have no language
+// setting yet): a line per activity, e.g. "Walk: threshold 12 minutes,
+// ceiling 10 minutes (before: 23 minutes)".
+func (c *Clinic) reviewAlert(p store.Patient, kind string, rs []review) notify.Message {
+	en := i18n.For(i18n.English)
+	id := map[string]string{KindAlertThreshold: "alert.threshold", KindAlertCeiling: "alert.ceiling_ready",
+		KindAlertTinyThreshold: "alert.tiny"}[kind]
+	lines := make([]string, len(rs))
+	args := i18n.Args{"patient": p.Name, "url": c.TherapistURL(p)}
+	for i, r := range rs {
+		f := r.ev.Facts
+		name, unit := r.ev.Activity, programs.Minutes
+		if a, ok := r.prog.Activity(r.ev.Activity); ok {
+			name, unit = a.Name, a.Unit
+		}
+		prev := ""
+		if f.PrevCeiling > 0 {
+			prev = en.Amount(unit, f.PrevCeiling)
+		}
+		lines[i] = en.Text(id+".line", i18n.Args{"activity": name, "threshold": en.Amount(unit, f.Threshold),
+			"ceiling": en.Amount(unit, f.Ceiling), "prev": prev, "dose": en.Amount(unit, f.Dose)})
+		args["flare"], args["weeks"] = en.Day(f.Flare), f.Weeks
+	}
+	args["lines"] = strings.Join(lines, "; ")
+	return notify.Message{Title: en.Text(id+".title", args), Body: en.Text(id+".body", args), URL: c.TherapistURL(p), Tag: kind}
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
@@ -114,7 +187,12 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 	}
 }
 
-type alert struct{ kind, subject string }
+// alert is a therapist alert: its kind and subject (its dedupe key), and
+// its message when it is not one of scheduler.AlertMessage's.
+type alert struct {
+	kind, subject string
+	m             *notify.Message
+}
 
 // patientMessages addresses m to each of the patient's channels.
 func patientMessages(p store.Patient, chs []store.Channel, kind, subject string, m notify.Message, due time.Time) []store.Reminder {
@@ -153,6 +231,9 @@ func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.T
 	var rs []store.Reminder
 	for _, a := range alerts {
 		m := scheduler.AlertMessage(en, a.kind, p.Name, c.TherapistURL(p))
+		if a.m != nil {
+			m = *a.m
+		}
 		payload, _ := json.Marshal(m)
 		for _, ch := range chs {
 			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, ChannelID: ch.ID, Payload: payload,

@@ -150,11 +150,17 @@ func planOf(a store.Assignment, loc *time.Location, sp store.Plan, sessions []st
 			*aw = programs.ActivityWeek{ID: pw.Activity, Unit: pw.Unit, Dose: pw.Dose, Sets: pw.Sets,
 				Decision: pw.Decision, Goal: pw.Goal, Threshold: pw.Threshold, Learned: pw.Learned,
 				Ceiling: pw.Ceiling, Done: pw.Done, Planned: pw.Planned, Sessions: []programs.Session{}}
+			if act, ok := a.Program.Activity(pw.Activity); ok { // the tiny-threshold rule follows from the threshold
+				aw.EveryOther = act.Tiny(a.Program.Rules, pw.Threshold)
+			}
 		}
 	}
 	for _, e := range sp.Events {
 		if e.Week >= 1 && e.Week <= len(plan.Weeks) {
 			plan.Weeks[e.Week-1].Events = append(plan.Weeks[e.Week-1].Events, e.Event)
+		}
+		if e.Code == programs.PausedRedFlag && h.Pause == programs.PausedByRedFlag && e.Date == h.PausedOn {
+			plan.Urgency = e.Facts.Urgency
 		}
 	}
 	// The engine lists a day's planned sessions in slot order, then the

@@ -74,14 +74,22 @@ func (r *Reasons) ActivityWeek(week int, activity string) (store.PlanWeek, bool)
 	return w, ok
 }
 
-// Paused words why the plan is paused, or is "" when it is not.
+// Paused words why the plan is paused, or is "" when it is not; a red-flag
+// pause gives the guidance of its most urgent answer.
 func (r *Reasons) Paused() string {
 	switch r.Header.Pause {
 	case programs.PausedByRedFlag:
-		return r.Cat.Reason(r.Program, programs.Decision{Code: programs.PausedRedFlag})
+		var f programs.Facts
+		for w := range r.events {
+			for _, e := range r.events[w] {
+				if e.Code == programs.PausedRedFlag && e.Date == r.Header.PausedOn {
+					f = e.Facts
+				}
+			}
+		}
+		return r.Cat.Reason(r.Program, programs.Decision{Code: programs.PausedRedFlag, Facts: f})
 	case programs.PausedByTherapist:
-		return r.Cat.Reason(r.Program, programs.Decision{Code: programs.Override,
-			Facts: programs.Facts{Change: programs.PauseOverride}})
+		return r.Cat.Reason(r.Program, programs.Decision{Code: programs.Paused})
 	}
 	return ""
 }

@@ -94,6 +94,24 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	srv.VAPIDPublic = vapidPublic
 	c.Wake = dispatcher.Wake
 	c.Changed = srv.Forget
+	if st.Dialect() == store.Postgres {
+		srv.Synced(false) // until Listen hears the other replicas' changes
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pacer_feed_cache_entries",
+			Help: "Rendered feeds held in memory."},
+			func() float64 { n, _, _ := srv.FeedCache(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pacer_feed_cache_bytes",
+			Help: "Bytes of the rendered feeds held in memory, both encodings."},
+			func() float64 { _, n, _ := srv.FeedCache(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pacer_feed_cache_synced",
+			Help: "1 while the feed cache is in use: it hears every replica's changes; 0 while feeds are served uncached."},
+			func() float64 {
+				if _, _, ok := srv.FeedCache(); ok {
+					return 1
+				}
+				return 0
+			}))
 
 	review := metrics.NewReview(reg)
 	reviewer := &scheduler.Reviewer{Store: sweepStore{st, review, now}, Now: now, Log: log, Zone: c.Zone,
@@ -112,7 +130,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			}
 			return errs, nil
 		},
-		Retain: retention(st, cfg.Retention.SessionDays, review, log)}
+		Retain: retention(st, cfg.Retention.SessionDays, review, log, srv.ForgetAll)}
 	alerts := &scheduler.Alerts{Store: st, EmailReady: chs.Email != nil, Wake: dispatcher.Wake}
 	jobs := &scheduler.Jobs{Store: st, Reviewer: reviewer, Alerts: alerts, Now: now, Log: log}
 
@@ -121,11 +139,13 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 }
 
 // Run runs the background work until ctx ends: the reminder dispatcher, the
-// periodic jobs, and at start the re-plan of every patient whose stored plan
-// is missing or older than the engine's rules (after an upgrade).
+// periodic jobs, the listener for other replicas' changes (Listen), and at
+// start the re-plan of every patient whose stored plan is missing or older
+// than the engine's rules (after an upgrade).
 func (d *Daemon) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); d.Listen(ctx) }()
 	go func() { defer wg.Done(); d.Jobs.Run(ctx) }()
 	go func() { defer wg.Done(); d.Dispatcher.Run(ctx) }()
 	go func() {
@@ -141,6 +161,53 @@ func (d *Daemon) Run(ctx context.Context) {
 		}
 	}()
 	wg.Wait()
+}
+
+// Listen keeps the web server's caches in step with the changes other
+// replicas commit, until ctx ends: on PostgreSQL it listens for the store's
+// change notices and forgets what each names. When the connection fails it
+// connects again, backing off up to a minute; until it listens again feeds
+// are served uncached, and once it does, everything cached before is
+// dropped, as notices may have been missed. On SQLite it returns at once:
+// one process serves the database and hears its own changes.
+func (d *Daemon) Listen(ctx context.Context) {
+	if d.Store.Dialect() != store.Postgres {
+		return
+	}
+	const first, most = 250 * time.Millisecond, time.Minute
+	wait, failed := first, false
+	for {
+		heard := false
+		err := d.Store.ListenChanges(ctx, func() {
+			heard = true
+			d.Web.Synced(true)
+			if failed {
+				d.Log.Info("listening for other replicas' changes again; feeds are cached again")
+			}
+		}, func(patientID int64, all bool) {
+			if all {
+				d.Web.ForgetAll()
+				return
+			}
+			d.Web.Forget(patientID)
+		})
+		d.Web.Synced(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if heard {
+			wait = first
+		}
+		failed = true
+		d.Log.Warn("listening for other replicas' changes failed; feeds are served uncached until it is back",
+			"err", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, most)
+	}
 }
 
 // sweepStore counts the review sweeps for the metrics.
@@ -167,7 +234,8 @@ func (s sweepStore) ActivePatientsAfter(ctx context.Context, after int64, limit 
 
 // retention deletes the sessions of ended programs older than days, once a
 // day from the review; days 0 keeps them for ever.
-func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger) func(ctx context.Context, now time.Time) error {
+// Feeds that showed deleted sessions are forgotten (forget).
+func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger, forget func()) func(ctx context.Context, now time.Time) error {
 	if days <= 0 {
 		return nil
 	}
@@ -178,6 +246,9 @@ func retention(st *store.Store, days int, m *metrics.Review, log *slog.Logger) f
 			return err
 		}
 		m.Retained.Add(float64(n))
+		if n > 0 {
+			forget()
+		}
 		r, err := st.DeleteOldReminders(ctx, now.AddDate(0, 0, -days))
 		if err != nil {
 			m.RetainFails.Inc()

@@ -76,23 +76,37 @@ func (d *Daemon) SeedDemo(ctx context.Context, zone string) (Demo, error) {
 		return out, err
 	}
 	out.Patient, out.Seeded = c.Links(p), true
+	loc, err := c.Zone(zone)
+	if err != nil {
+		return out, err
+	}
 	today := c.Today(p)
 	start := today.AddDays(-7 * demoWeeks)
+	// The history is lived day by day, each day's check-ins logged that
+	// evening, through a clinic whose clock walks with it.
+	var day programs.Date
+	past := c.At(func() time.Time { return day.In(loc, 21*60) })
+	day = start
 	var progs []*programs.Program
 	for _, id := range []string{"walking", "stretching"} {
 		prog, ok := c.Library.Get(id)
 		if !ok {
 			return out, fmt.Errorf("no %s template", id)
 		}
-		if _, err := c.Assign(ctx, t.ID, p.ID, clinic.Assignment{Program: prog, Start: start}); err != nil {
+		if _, err := past.Assign(ctx, t.ID, p.ID, clinic.Assignment{Program: prog, Start: start}); err != nil {
 			return out, err
 		}
 		progs = append(progs, prog)
 	}
 	for _, ci := range demoHistory(progs, start, today) {
-		if _, err := c.CheckIn(ctx, p, clinic.CheckIn{CheckIn: ci}); err != nil {
+		day = ci.Date
+		if _, err := past.CheckIn(ctx, p, clinic.CheckIn{CheckIn: ci}); err != nil {
 			return out, fmt.Errorf("demo check-in %s %s: %w", ci.Date, ci.Kind, err)
 		}
+	}
+	// And today, as the server sees it.
+	if err := c.Replan(ctx, p.ID); err != nil {
+		return out, err
 	}
 	return out, nil
 }

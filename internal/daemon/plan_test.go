@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/config"
 	"pacer/internal/store"
 	"pacer/internal/testkit"
@@ -356,6 +357,127 @@ func TestAdminAddsTherapist(t *testing.T) {
 		// Not for a therapist who is no admin.
 		if p := s.SignIn(s.B).Post("/admin/therapists", url.Values{"email": {"x@example.org"}}); p.Code != http.StatusForbidden {
 			t.Errorf("a therapist who is no admin adding one: %d", p.Code)
+		}
+	})
+}
+
+// The engine's review events reach the therapist once each, as English
+// alerts with their numbers: a threshold learned from a flare (old and new
+// ceiling), and a threshold below one granule. Re-plans and a second flare
+// check-in add no copy.
+func TestReviewAlerts(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		walkedWeekOne(t, s, l)
+		// Wednesday of week 2: the 9-minute walk done, then a flare.
+		s.Clock.Set(flareDay.In(time.UTC, 12*60))
+		sweep(t, s)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		sweep(t, s)
+		learned := messages(t, s, l.ID, clinic.KindAlertThreshold)
+		if len(learned) != 1 {
+			t.Fatalf("%d threshold alerts, want 1", len(learned))
+		}
+		if m := learned[0]; m.Title != "Flare threshold learned: R" ||
+			!strings.Contains(m.Body, "Walk: threshold 9 minutes, ceiling 8 minutes (before: none)") || !strings.Contains(m.Body, "Wednesday 25 Nov") {
+			t.Errorf("threshold alert %+v", m)
+		}
+		// The therapist sets a threshold of 1 minute: no granule fits below it.
+		asg := s.Assignments(l.ID)[0]
+		if _, err := s.Daemon.Clinic.Override(t.Context(), s.A.ID, asg, []programs.Overriding{
+			{Kind: programs.ThresholdOverride, Activity: "walk", Value: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		sweep(t, s)
+		tiny := messages(t, s, l.ID, clinic.KindAlertTinyThreshold)
+		if len(tiny) != 1 || !strings.Contains(tiny[0].Body, "Walk: threshold 1 minute, now 1 minute every other session") {
+			t.Errorf("tiny-threshold alerts %+v", tiny)
+		}
+	})
+}
+
+// An event a plan projects for a coming day is told when that day comes: a
+// flare the patient is still in when asked on its seventh day becomes
+// persistent on its fourteenth, which the plans from the seventh day on
+// already show.
+func TestProjectedEventIsToldWhenItComes(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		s.Clock.Set(flareStart.In(time.UTC, 12*60))
+		s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+		for d := 1; d <= 16; d++ {
+			s.Clock.Set(flareStart.AddDays(d).In(time.UTC, 12*60))
+			if d == 7 {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"still_in_flare","yes":true}`, 201, nil)
+			}
+			sweep(t, s)
+		}
+		if n := len(messages(t, s, l.ID, scheduler.KindAlertPersistent)); n != 1 {
+			t.Errorf("%d persistent-flare alerts, want 1", n)
+		}
+	})
+}
+
+// A patient who holds a learned ceiling for 4 flare-free counted weeks: the
+// therapist is told, once, that they may be ready to test it.
+func TestCeilingReadyAlert(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60),
+			Config: func(c *config.Config) { c.SMTP.Host, c.SMTP.From = "127.0.0.1", "pacer@example.org" }})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		walkedWeekOne(t, s, l)
+		// Week 2's 9-minute walks, a flare on Wednesday (threshold 9, ceiling
+		// 8), then every walk through the four weeks held at 8.
+		ready := flareStart.AddDays(49) // the review after weeks 4 to 7
+		for d := flareStart.AddDays(7); d <= ready; d = d.AddDays(1) {
+			s.Clock.Set(d.In(time.UTC, 20*60))
+			if wd := d.Weekday(); wd != time.Thursday && wd != time.Sunday {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
+			}
+			if d == flareDay {
+				s.JSON("POST", checkinPath(s, l), "", `{"kind":"flare"}`, 201, nil)
+			}
+		}
+		sweep(t, s)
+		alerts := messages(t, s, l.ID, clinic.KindAlertCeiling)
+		if len(alerts) != 1 {
+			t.Fatalf("%d ceiling alerts, want 1", len(alerts))
+		}
+		if m := alerts[0]; !strings.Contains(m.Body, "for 4 weeks without a flare-up: Walk: 8 minutes (threshold 9 minutes)") {
+			t.Errorf("ceiling alert %+v", m)
+		}
+	})
+}
+
+// A session may be logged up to two days after its day; later, the plan has
+// counted it as not done, and the check-in is refused with what to know.
+func TestSessionLoggedLate(t *testing.T) {
+	testkit.Stores(t, func(t *testing.T, dsn string) {
+		s := testserver.New(t, dsn, testserver.Options{Start: flareStart.In(time.UTC, 6*60)})
+		l := s.AddPatient("R", "r@example.org", "UTC", "walking", flareStart)
+		s.Clock.Set(flareStart.AddDays(4).In(time.UTC, 9*60)) // Friday
+		var answer struct{ Error string }
+		s.JSON("POST", checkinPath(s, l), "", fmt.Sprintf(`{"kind":"session","activity":"walk","status":"done","date":"%s"}`, flareStart.AddDays(1)), 400, &answer)
+		if !strings.Contains(answer.Error, "a session can be logged up to 2 days after its day") {
+			t.Errorf("error %q", answer.Error)
+		}
+		s.JSON("POST", checkinPath(s, l), "", fmt.Sprintf(`{"kind":"session","activity":"walk","status":"done","date":"%s"}`, flareStart.AddDays(2)), 201, nil)
+		xs, err := s.Store.Sessions(t.Context(), l.ID, flareStart, flareStart.AddDays(4))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[programs.Date]programs.Status{flareStart: programs.Missed, flareStart.AddDays(1): programs.Missed,
+			flareStart.AddDays(2): programs.Done, flareStart.AddDays(4): programs.Planned}
+		for _, x := range xs {
+			if w, ok := want[x.Date]; ok && x.Status != w {
+				t.Errorf("%s: %s, want %s", x.Date, x.Status, w)
+			}
 		}
 	})
 }

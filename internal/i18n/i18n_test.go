@@ -39,6 +39,8 @@ var sample = i18n.Args{
 	"amount": "14 minutes", "sets": 2, "url": "https://pacer.example/c/t", "doses": "Walk: 4 minutes", "lines": "a\nb",
 	"reason": "r", "patient": "Ann", "week": 3, "text": "t", "flare": "Thursday 3 Dec", "from": "Friday 4 Dec",
 	"capped": true, "code": "X", "weekday": "Monday", "day": 3, "month": "Dec",
+	"guidance": "See a doctor today.", "granule": "1 minute", "until": "Sunday 6 Dec", "share": "about half your usual dose",
+	"weeks": 2, "ceiling": "10 minutes", "prev": "12 minutes",
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)
@@ -151,7 +153,7 @@ func TestReasons(t *testing.T) {
 	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
 	seen, shown := map[programs.Code]bool{}, map[string]bool{}
 	germanStart := map[programs.Code]string{
-		programs.Progress:      "Steigerung um ",
+		programs.Progress:      "Steigerung",
 		programs.FlareStepBack: "Schmerzschub",
 		programs.HoldAdherence: "Weiter bei ",
 	}
@@ -203,6 +205,119 @@ func TestReasons(t *testing.T) {
 		if !seen[c] {
 			t.Errorf("no %s decision was rendered; the test covers less than it claims", c)
 		}
+	}
+}
+
+// TestEveryCodeIsWorded words each code of programs.Codes, as a decision
+// and as an event, with the facts the engine gives it, in English and
+// German: no code falls back to "Plan updated (CODE)", and no sentence is
+// left in English.
+func TestEveryCodeIsWorded(t *testing.T) {
+	lib, err := programs.LoadLibrary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	walking, _ := lib.Get("walking")
+	en, de := i18n.For(i18n.English), i18n.For(i18n.German)
+	d := programs.MakeDate(2026, 12, 3)
+	doses := []programs.ActivityDose{{Activity: "walk", Dose: 6}}
+	// The facts the engine gives each code as a week's decision, and as an
+	// event (the codes that are events).
+	type wording struct{ decisions, events []programs.Facts }
+	words := map[programs.Code]wording{
+		programs.Start:          {decisions: []programs.Facts{{Dose: 8, Percent: 80, Baseline: 10}, {Dose: 1, Threshold: 1, EveryOther: true, Clamp: programs.ClampCeiling}, {Dose: 12, Percent: 80, Baseline: 15, Calibrated: true, Logged: true}}, events: []programs.Facts{{Dose: 12, Percent: 80, Baseline: 15, Calibrated: true, Logged: true}}},
+		programs.Progress:       {decisions: []programs.Facts{{Dose: 9, Prev: 8, Done: 5, Planned: 5}, {Dose: 8, Carried: true, Granule: 1, Done: 5, Planned: 5}, {Dose: 8, Carried: true, Granule: 1, Done: 5, Planned: 5, Projected: true}}},
+		programs.HoldAdherence:  {decisions: []programs.Facts{{Dose: 8, Done: 2, Planned: 5, Percent: 70}, {Dose: 8, Done: 3, Planned: 5, Percent: 70, Projected: true}}},
+		programs.HoldResponse:   {decisions: []programs.Facts{{Dose: 8, Days: 2, Rise: 2}}},
+		programs.HoldCeiling:    {decisions: []programs.Facts{{Dose: 9, Clamp: programs.ClampCeiling, Percent: 10, Threshold: 10}, {Dose: 1, Threshold: 1, EveryOther: true}}},
+		programs.HoldSpike:      {decisions: []programs.Facts{{Dose: 8, Clamp: programs.ClampSpike, Percent: 110, Days: 30}}},
+		programs.HoldLoad:       {decisions: []programs.Facts{{Dose: 9, Clamp: programs.ClampLoad, Percent: 130, Weeks: 2}}},
+		programs.GoalReached:    {decisions: []programs.Facts{{Dose: 30, Goal: 30}}},
+		programs.AdjustToLogged: {decisions: []programs.Facts{{Dose: 8, Prev: 16, Percent: 80, Weeks: 2}}},
+		programs.FlareStepBack: {decisions: []programs.Facts{{Dose: 4, Flare: d, Percent: 50}, {Dose: 4, Prev: 9, Flare: d, From: d + 1, Percent: 50}, {Dose: 5, Flare: d, Exempt: true}},
+			events: []programs.Facts{{Flare: d, From: d + 1, Percent: 50, Doses: doses}, {Flare: d, From: d + 1, Percent: 40, Doses: doses}}},
+		programs.FlareReentry: {decisions: []programs.Facts{{Dose: 6, Flare: d, Until: d + 3, Percent: 75}, {Dose: 5, Flare: d, Exempt: true}},
+			events: []programs.Facts{{Flare: d, From: d, Until: d + 3, Percent: 75, Doses: doses}}},
+		programs.FlareResume:     {decisions: []programs.Facts{{Dose: 8, Flare: d}, {Dose: 5, Flare: d, Exempt: true}}, events: []programs.Facts{{Flare: d, Doses: doses}}},
+		programs.FlarePersistent: {decisions: []programs.Facts{{Dose: 4, Days: 14, Flare: d}, {Dose: 5, Days: 14, Flare: d, Exempt: true}}, events: []programs.Facts{{Days: 14, Flare: d}}},
+		programs.Paused:          {decisions: []programs.Facts{{Since: d}}, events: []programs.Facts{{Since: d}}},
+		programs.PausedRedFlag: {decisions: []programs.Facts{{Since: d, Answers: []string{"night_pain"}, Urgency: programs.UrgencySoon}, {Since: d, Answers: []string{"fever_weight_cancer"}}},
+			events: []programs.Facts{{Answers: []string{"bladder_bowel"}, Urgency: programs.UrgencyEmergency}, {Answers: []string{"fever_unwell", "weight_loss_cancer"}, Known: []string{"weight_loss_cancer"}, Urgency: programs.UrgencyToday}}},
+		programs.Resumed: {decisions: []programs.Facts{{Dose: 8, Since: d, Days: 3}, {Dose: 7, Prev: 9, Since: d, Days: 35, Percent: 80}},
+			events: []programs.Facts{{Since: d, Days: 3, Doses: doses}, {Since: d, Days: 35, Percent: 80, Doses: doses}}},
+		programs.CalibrationCode: {decisions: []programs.Facts{{Days: 3, Dose: 10}}},
+		programs.Override: {decisions: []programs.Facts{{Change: programs.DoseOverride, Dose: 12, Prev: 9}, {Change: programs.ThresholdOverride, Threshold: 20, Percent: 10, Dose: 9}, {Change: programs.GoalOverride, Goal: 20, Dose: 9}},
+			events: []programs.Facts{{Change: programs.DoseOverride, Dose: 12}, {Change: programs.DoseOverride, Dose: 30, Capped: true}, {Change: programs.ThresholdOverride, Threshold: 20, Percent: 10, Dose: 9}, {Change: programs.ThresholdOverride, Threshold: 1, Dose: 1, EveryOther: true}, {Change: programs.GoalOverride, Goal: 20, Dose: 9}}},
+		programs.ThresholdLearned: {events: []programs.Facts{{Threshold: 12, Ceiling: 10, PrevCeiling: 23, Flare: d, Percent: 10}, {Threshold: 12, Ceiling: 10, Flare: d, Percent: 10}}},
+		programs.CeilingReady:     {events: []programs.Facts{{Threshold: 10, Ceiling: 9, Weeks: 4, Percent: 10}}},
+		programs.ThresholdTiny:    {events: []programs.Facts{{Dose: 1, Threshold: 1, Percent: 10, EveryOther: true}}},
+	}
+	check := func(code programs.Code, f programs.Facts, e, g string) {
+		if strings.Contains(e, "("+string(code)+")") || strings.Contains(e, "[") || strings.Contains(g, "[") || e == g ||
+			strings.Contains(e+g, "()") || strings.Contains(e+g, "  ") || strings.Contains(e+g, " 0 ") {
+			t.Errorf("%s %+v:\nEnglish %q\nGerman  %q", code, f, e, g)
+		}
+		if testing.Verbose() {
+			t.Logf("%s\n  %s\n  %s", code, e, g)
+		}
+	}
+	for _, code := range programs.Codes {
+		w, ok := words[code]
+		if !ok {
+			t.Errorf("no facts to word %s with", code)
+			continue
+		}
+		for _, f := range w.decisions {
+			dec := programs.Decision{Code: code, Activity: "walk", Facts: f}
+			check(code, f, en.Reason(walking, dec), de.Reason(walking, dec))
+		}
+		for _, f := range w.events {
+			ev := programs.Event{Date: d, Code: code, Activity: "walk", Facts: f}
+			check(code, f, en.Event(walking, ev, 0, ""), de.Event(walking, ev, 0, ""))
+			check(code, f, en.Event(walking, ev, d+1, "walk"), de.Event(walking, ev, d+1, "walk"))
+		}
+	}
+	// The red-flag guidance is the answer's tier.
+	for u, want := range map[programs.Urgency]string{programs.UrgencyEmergency: "emergency department",
+		programs.UrgencyToday: "See a doctor today", programs.UrgencySoon: "Contact your doctor soon"} {
+		title, body := en.RedFlagGuidance(u)
+		if !strings.Contains(body, want) || !strings.Contains(en.Reason(walking, programs.Decision{Code: programs.PausedRedFlag, Facts: programs.Facts{Urgency: u}}), want) || title == "" {
+			t.Errorf("%s guidance: %q %q, want it to hold %q", u, title, body, want)
+		}
+		if _, gb := de.RedFlagGuidance(u); gb == body {
+			t.Errorf("%s guidance is not German: %q", u, gb)
+		}
+	}
+}
+
+// TestRedFlagWording holds the screen's English to progression.md's words.
+func TestRedFlagWording(t *testing.T) {
+	en := i18n.For(i18n.English)
+	for id, want := range map[string]string{
+		"saddle_numbness":    `numbness around the genitals, buttocks or inner thighs ("saddle" area), or new sexual problems`,
+		"bladder_bowel":      "new difficulty passing or controlling urine or stools",
+		"leg_weakness":       "weakness or numbness in both legs, or leg weakness that is getting worse, or new unsteady walking",
+		"fever_unwell":       "fever, or feeling generally unwell, with the back pain",
+		"weight_loss_cancer": "unexplained weight loss, or a history of cancer with back pain that is new or different",
+		"fall_injury":        "a significant fall or injury (a road accident, a fall from a height), or a minor one with osteoporosis or long-term steroid use",
+		"immune_drugs":       "a weakened immune system or injected drug use, with new back pain",
+		"night_pain":         "severe pain that does not ease with rest or at night",
+	} {
+		if got := en.Text("redflag.q."+id, nil); got != want {
+			t.Errorf("%s: %q, want %q", id, got, want)
+		}
+	}
+	for u, want := range map[programs.Urgency]string{
+		programs.UrgencyEmergency: "Emergency now: call the emergency number or go to the emergency department.",
+		programs.UrgencyToday:     "See a doctor today.",
+		programs.UrgencySoon:      "Contact your doctor soon.",
+	} {
+		if got := en.Text("redflag.urgency."+string(u), nil); got != want {
+			t.Errorf("%s: %q, want %q", u, got, want)
+		}
+	}
+	if got := en.Text("redflag.lead", nil); !strings.Contains(got, "new or worse since your last answers") && !strings.Contains(got, "Since your last answers") {
+		t.Errorf("lead = %q", got)
 	}
 }
 

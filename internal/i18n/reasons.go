@@ -26,13 +26,20 @@ func (c *Catalog) Reason(prog *programs.Program, d programs.Decision) string {
 	args := Args{"name": a.name, "dose": a.amount(f.Dose)}
 	switch d.Code {
 	case programs.PausedRedFlag:
-		return c.Text("reason.paused_red_flag", nil)
+		return c.pausedRedFlag(f.Urgency)
+	case programs.Paused:
+		return c.Text("reason.paused_therapist", nil)
+	case programs.Resumed:
+		args["percent"], args["days"] = f.Percent, f.Days
+		return c.Text("reason.resumed", args)
 	case programs.Override:
 		return c.change(a, f, false)
 	case programs.CalibrationCode:
 		return c.Text("reason.calibration", Args{"days": f.Days, "upto": a.amount(f.Dose), "name": a.name})
 	case programs.Start:
 		switch {
+		case f.EveryOther:
+			return c.tiny(a, f)
 		case f.Calibrated:
 			return c.Text("reason.start_calibrated", Args{"dose": a.amount(f.Dose), "percent": f.Percent,
 				"baseline": a.amount(f.Baseline), "logged": f.Logged})
@@ -41,35 +48,69 @@ func (c *Catalog) Reason(prog *programs.Program, d programs.Decision) string {
 		}
 		return c.Text("reason.start", Args{"percent": f.Percent, "baseline": a.amount(f.Baseline)})
 	case programs.FlarePersistent:
+		if f.Exempt {
+			args["days"] = f.Days
+			return c.Text("reason.persistent_exempt", args)
+		}
 		return c.Text("reason.persistent", Args{"days": f.Days})
 	case programs.FlareStepBack:
+		switch {
+		case f.Exempt:
+			return c.Text("reason.step_back_exempt", args)
+		case f.From != 0:
+			args["share"], args["flare"], args["from"] = c.share(f.Percent), c.Day(f.Flare), c.Day(f.From)
+			return c.Text("reason.step_back_from", args)
+		}
+		args["share"] = c.share(f.Percent)
 		return c.Text("reason.step_back", args)
+	case programs.FlareReentry:
+		if f.Exempt {
+			return c.Text("reason.reentry_exempt", args)
+		}
+		args["percent"], args["until"] = f.Percent, c.Day(f.Until)
+		return c.Text("reason.reentry", args)
 	case programs.FlareResume:
+		if f.Exempt {
+			return c.Text("reason.flare_resume_exempt", args)
+		}
 		return c.Text("reason.flare_resume", args)
 	case programs.HoldAdherence:
 		if f.Planned == 0 {
 			return c.Text("reason.no_sessions", args)
 		}
-		args["done"], args["planned"], args["gate"] = f.Done, f.Planned, f.Percent
+		args["done"], args["planned"], args["gate"], args["projected"] = f.Done, f.Planned, f.Percent, f.Projected
 		return c.Text("reason.adherence", args)
 	case programs.HoldResponse:
 		args["days"], args["rise"] = f.Days, f.Rise
 		return c.Text("reason.response", args)
+	case programs.AdjustToLogged:
+		args["weeks"], args["percent"] = f.Weeks, f.Percent
+		return c.Text("reason.adjust", args)
 	case programs.GoalReached:
 		return c.Text("reason.goal", Args{"goal": a.amount(f.Goal)})
-	case programs.HoldCeiling:
+	case programs.HoldCeiling, programs.HoldSpike, programs.HoldLoad:
+		if f.EveryOther {
+			return c.tiny(a, f)
+		}
 		args["clamp"] = c.clamp(a, f)
 		return c.Text("reason.hold", args)
 	case programs.Progress:
-		args["up"], args["done"], args["planned"], args["projected"] = a.amount(f.Dose-f.Prev), f.Done, f.Planned, f.Projected
+		args["done"], args["planned"], args["projected"] = f.Done, f.Planned, f.Projected
 		switch {
+		case f.Carried:
+			args["granule"] = a.amount(f.Granule)
+			return c.Text("reason.progress_carried", args)
 		case f.Goal != 0 && f.Dose == f.Goal:
+			args["up"] = a.amount(f.Dose - f.Prev)
 			return c.Text("reason.progress_goal", args)
 		case f.Clamp != "":
-			args["clamp"] = c.clamp(a, f)
+			args["up"], args["clamp"] = a.amount(f.Dose-f.Prev), c.clamp(a, f)
 			return c.Text("reason.progress_clamped", args)
 		}
+		args["up"] = a.amount(f.Dose - f.Prev)
 		return c.Text("reason.progress", args)
+	case programs.ThresholdLearned, programs.CeilingReady, programs.ThresholdTiny: // events only
+		return c.Event(prog, programs.Event{Code: d.Code, Activity: d.Activity, Facts: f}, 0, "")
 	}
 	return c.Text("reason.unknown", Args{"code": string(d.Code)})
 }
@@ -79,9 +120,11 @@ func (c *Catalog) Reason(prog *programs.Program, d programs.Decision) string {
 // a list of doses to that activity's.
 func (c *Catalog) Event(prog *programs.Program, ev programs.Event, day programs.Date, activity string) string {
 	f := ev.Facts
+	a := c.subject(prog, ev.Activity)
 	switch ev.Code {
 	case programs.FlareStepBack:
-		args := Args{"doses": c.Doses(prog, f.Doses, activity), "flare": c.Day(f.Flare), "from": c.Day(f.From)}
+		args := Args{"doses": c.Doses(prog, f.Doses, activity), "flare": c.Day(f.Flare), "from": c.Day(f.From),
+			"share": c.share(f.Percent)}
 		switch {
 		case day == 0:
 			return c.Text("event.flare", args)
@@ -89,27 +132,83 @@ func (c *Catalog) Event(prog *programs.Program, ev programs.Event, day programs.
 			return c.Text("event.flare_today", args)
 		}
 		return c.Text("event.flare_since", args)
-	case programs.FlareResume:
+	case programs.FlareReentry:
+		return c.Text("event.reentry", Args{"doses": c.Doses(prog, f.Doses, activity), "percent": f.Percent,
+			"until": c.Day(f.Until)})
+	case programs.FlareResume: // from the first rules; a flare's end is now a re-entry
 		return c.Text("event.flare_resume", Args{"doses": c.Doses(prog, f.Doses, activity)})
 	case programs.FlarePersistent:
 		return c.Text("reason.persistent", Args{"days": f.Days})
 	case programs.PausedRedFlag:
-		return c.Text("reason.paused_red_flag", nil)
+		return c.pausedRedFlag(f.Urgency)
+	case programs.Paused:
+		return c.Text("reason.paused_therapist", nil)
+	case programs.Resumed:
+		if f.Percent == 0 {
+			return c.Text("event.restart", nil)
+		}
+		return c.Text("event.restart_lower", Args{"days": f.Days, "percent": f.Percent, "doses": c.Doses(prog, f.Doses, activity)})
 	case programs.Override:
-		return c.change(c.subject(prog, ev.Activity), f, true)
-	case programs.Start:
-		return c.Reason(prog, programs.Decision{Code: ev.Code, Activity: ev.Activity, Facts: f})
+		return c.change(a, f, true)
+	case programs.ThresholdLearned:
+		return c.Text("event.threshold_learned", Args{"name": a.name, "flare": c.Day(f.Flare),
+			"threshold": a.amount(f.Threshold), "ceiling": a.amount(f.Ceiling), "prev": c.optional(a, f.PrevCeiling)})
+	case programs.CeilingReady:
+		return c.Text("event.ceiling_ready", Args{"name": a.name, "ceiling": a.amount(f.Ceiling), "weeks": f.Weeks})
+	case programs.ThresholdTiny:
+		return c.tiny(a, f)
 	}
-	return c.Text("reason.unknown", Args{"code": string(ev.Code)})
+	return c.Reason(prog, programs.Decision{Code: ev.Code, Activity: ev.Activity, Facts: f})
+}
+
+// pausedRedFlag words a red-flag pause with the guidance of its urgency; a
+// pause stored before the tiers has none and reads as before.
+func (c *Catalog) pausedRedFlag(u programs.Urgency) string {
+	if u == "" {
+		return c.Text("reason.paused_red_flag", nil)
+	}
+	return c.Text("reason.paused_red_flag_tier", Args{"guidance": c.Text("redflag.urgency."+string(u), nil)})
+}
+
+// RedFlagGuidance is the guidance for the most urgent answer of a red-flag
+// screen: a title ("Emergency now") and what to do, with the plan's pause.
+func (c *Catalog) RedFlagGuidance(u programs.Urgency) (title, body string) {
+	if u == "" {
+		return c.Text("redflag.title", nil), c.Text("redflag.guidance", nil)
+	}
+	return c.Text("redflag.title."+string(u), nil),
+		c.Text("redflag.urgency."+string(u), nil) + " " + c.Text("redflag.paused", nil)
+}
+
+// tiny words the tiny-threshold rule for an activity.
+func (c *Catalog) tiny(a subject, f programs.Facts) string {
+	return c.Text("reason.tiny", Args{"name": a.name, "dose": a.amount(f.Dose), "threshold": a.amount(f.Threshold)})
+}
+
+// share is the step-back's share of the usual dose: "about half your usual
+// dose" at the default 50 % (which a fact stored without it had).
+func (c *Catalog) share(percent int) string {
+	if percent == 0 {
+		percent = 50
+	}
+	return c.Text("flare.share", Args{"percent": percent})
+}
+
+// optional words an amount, or "" for none (0).
+func (c *Catalog) optional(a subject, n int) string {
+	if n == 0 {
+		return ""
+	}
+	return a.amount(n)
 }
 
 // change words a therapist's change; event is true for the change itself,
 // false for the decision of the week it falls in.
 func (c *Catalog) change(a subject, f programs.Facts, event bool) string {
 	switch f.Change {
-	case programs.PauseOverride:
+	case programs.PauseOverride: // stored under the first rules
 		return c.Text("reason.paused_therapist", nil)
-	case programs.ResumeOverride:
+	case programs.ResumeOverride: // stored under the first rules
 		switch {
 		case event:
 			return c.Text("event.restart", nil)
@@ -120,6 +219,9 @@ func (c *Catalog) change(a subject, f programs.Facts, event bool) string {
 	case programs.DoseOverride:
 		return c.Text("event.set_dose", Args{"name": a.name, "dose": a.amount(f.Dose), "capped": f.Capped})
 	case programs.ThresholdOverride:
+		if f.EveryOther {
+			return c.tiny(a, programs.Facts{Dose: f.Dose, Threshold: f.Threshold})
+		}
 		return c.Text("event.set_threshold", Args{"name": a.name, "threshold": a.amount(f.Threshold), "margin": f.Percent})
 	case programs.GoalOverride:
 		return c.Text("event.set_goal", Args{"name": a.name, "goal": a.amount(f.Goal)})

@@ -21,7 +21,9 @@ type Plan struct {
 	Pause      programs.PauseCause `json:"pause,omitempty"`
 	PausedOn   programs.Date       `json:"paused_on,omitzero"`
 	Answers    []string            `json:"answers,omitempty"`
+	Urgency    programs.Urgency    `json:"urgency,omitempty"`
 	FlareOn    programs.Date       `json:"flare_on,omitzero"`
+	FlareAsk   programs.Date       `json:"flare_ask,omitzero"`
 	Persistent bool                `json:"persistent,omitempty"`
 	Weeks      []Week              `json:"weeks"`
 }
@@ -48,18 +50,19 @@ type Decision struct {
 
 // ActivityWeek is programs.ActivityWeek with reasons.
 type ActivityWeek struct {
-	ID        string        `json:"id"`
-	Unit      programs.Unit `json:"unit"`
-	Dose      int           `json:"dose"`
-	Sets      int           `json:"sets"`
-	Decision  Decision      `json:"decision"`
-	Goal      int           `json:"goal"`
-	Threshold int           `json:"threshold,omitempty"`
-	Learned   bool          `json:"learned,omitempty"`
-	Ceiling   int           `json:"ceiling,omitempty"`
-	Done      int           `json:"done"`
-	Planned   int           `json:"planned"`
-	Sessions  []Session     `json:"sessions"`
+	ID         string        `json:"id"`
+	Unit       programs.Unit `json:"unit"`
+	Dose       int           `json:"dose"`
+	Sets       int           `json:"sets"`
+	Decision   Decision      `json:"decision"`
+	Goal       int           `json:"goal"`
+	Threshold  int           `json:"threshold,omitempty"`
+	Learned    bool          `json:"learned,omitempty"`
+	Ceiling    int           `json:"ceiling,omitempty"`
+	EveryOther bool          `json:"every_other,omitempty"`
+	Done       int           `json:"done"`
+	Planned    int           `json:"planned"`
+	Sessions   []Session     `json:"sessions"`
 }
 
 // Session is programs.Session; one whose dose an event of its week set
@@ -83,7 +86,8 @@ type Event struct {
 func New(plan *programs.Plan, prog *programs.Program, cat *i18n.Catalog) Plan {
 	out := Plan{Program: plan.Program, Start: plan.Start, Timezone: plan.Timezone, Now: plan.Now,
 		Paused: plan.Paused, InFlare: plan.InFlare, Pause: plan.Pause, PausedOn: plan.PausedOn, Answers: plan.Answers,
-		FlareOn: plan.FlareOn, Persistent: plan.Persistent, Weeks: make([]Week, len(plan.Weeks))}
+		Urgency: plan.Urgency, FlareOn: plan.FlareOn, FlareAsk: plan.FlareAsk, Persistent: plan.Persistent,
+		Weeks: make([]Week, len(plan.Weeks))}
 	decision := func(d programs.Decision) Decision {
 		return Decision{Code: d.Code, Activity: d.Activity, Reason: cat.Reason(prog, d), Facts: d.Facts}
 	}
@@ -96,7 +100,7 @@ func New(plan *programs.Plan, prog *programs.Program, cat *i18n.Catalog) Plan {
 		}
 		for j, aw := range w.Activities {
 			oa := ActivityWeek{ID: aw.ID, Unit: aw.Unit, Dose: aw.Dose, Sets: aw.Sets, Decision: decision(aw.Decision),
-				Goal: aw.Goal, Threshold: aw.Threshold, Learned: aw.Learned, Ceiling: aw.Ceiling, Done: aw.Done,
+				Goal: aw.Goal, Threshold: aw.Threshold, Learned: aw.Learned, Ceiling: aw.Ceiling, EveryOther: aw.EveryOther, Done: aw.Done,
 				Planned: aw.Planned, Sessions: make([]Session, len(aw.Sessions))}
 			for k, x := range aw.Sessions {
 				oa.Sessions[k] = Session{Session: x}

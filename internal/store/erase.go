@@ -131,8 +131,8 @@ func each(ctx context.Context, tx *sql.Tx, query string, args []any, f func(*sql
 // transaction. Tables added later that hold a patient's rows must reference
 // patients (or their sessions or assignments) with ON DELETE CASCADE, so that
 // the last statement takes them too; the store test checks every table with
-// a patient_id column. Another therapist's patient is ErrNotFound and nothing
-// changes.
+// a patient_id column. The other replicas are told (notify.go). Another
+// therapist's patient is ErrNotFound and nothing changes.
 func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) (err error) {
 	defer s.timed("erase_patient", time.Now(), &err)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -162,7 +162,7 @@ func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) 
 				return fmt.Errorf("%s: %w", stmt, err)
 			}
 		}
-		return nil
+		return s.notifyChanged(ctx, tx, patientID)
 	})
 	if err != nil {
 		return fmt.Errorf("erase patient: %w", err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -118,24 +119,32 @@ func (s *Store) RotateCheckinToken(ctx context.Context, therapistID, patientID i
 }
 
 // rotateToken replaces a token's hash and nonce; kind is feed or checkin.
-// The feed version rises, as the links a feed carries may have changed.
+// The feed version rises, as the links a feed carries may have changed, and
+// the other replicas are told (notify.go): the old link stops working on
+// every replica.
 func (s *Store) rotateToken(ctx context.Context, kind string, therapistID, patientID int64, newNonce, newHash []byte) error {
 	if err := checkHash(newHash); err != nil {
 		return fmt.Errorf("rotate %s token: %w", kind, err)
 	}
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE patients SET `+kind+`_token_hash = ?, `+kind+`_nonce = ?,
-			feed_version = feed_version + 1
-		WHERE id = ? AND therapist_id = ?`), newHash, newNonce, patientID, therapistID)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE patients SET `+kind+`_token_hash = ?, `+kind+`_nonce = ?,
+				feed_version = feed_version + 1
+			WHERE id = ? AND therapist_id = ?`), newHash, newNonce, patientID, therapistID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("patient %d: %w", patientID, ErrNotFound)
+		}
+		return s.notifyChanged(ctx, tx, patientID)
+	})
 	if isUnique(err) {
 		return fmt.Errorf("rotate %s token: %w", kind, ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("rotate %s token: %w", kind, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("rotate %s token: %w", kind, err)
-	} else if n == 0 {
-		return fmt.Errorf("rotate %s token: patient %d: %w", kind, patientID, ErrNotFound)
 	}
 	return nil
 }

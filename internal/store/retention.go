@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -12,15 +13,23 @@ import (
 // that are no longer active, and returns how many it deleted. An active
 // assignment's sessions stay whatever their age: the materializer rebuilds a
 // plan from its start, so it would insert deleted ones again (with new ids).
-// Check-ins, overrides and decisions stay too: the engine replays them. Old
-// sessions lie outside every feed's window, so no feed changes.
+// Check-ins, overrides and decisions stay too: the engine replays them. When
+// it deleted any, the other replicas are told that any patient may have
+// changed (notify.go): with a retention shorter than a feed's window, a feed
+// loses events.
 func (s *Store) DeleteOldSessions(ctx context.Context, before programs.Date) (int64, error) {
-	res, err := s.w.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE date < ?
-		AND assignment_id IN (SELECT id FROM assignments WHERE status <> 'active')`), int64(before))
-	if err != nil {
-		return 0, fmt.Errorf("delete old sessions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM sessions WHERE date < ?
+			AND assignment_id IN (SELECT id FROM assignments WHERE status <> 'active')`), int64(before))
+		if err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil || n == 0 {
+			return err
+		}
+		return s.notifyAll(ctx, tx)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("delete old sessions: %w", err)
 	}

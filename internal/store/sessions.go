@@ -354,10 +354,10 @@ func samePlanEvent(a, b PlanEvent) bool {
 // sameFacts reports whether two facts are stored as the same JSON: equal
 // fields, with a nil list equal to an empty one (both are left out).
 func sameFacts(a, b programs.Facts) bool {
-	if !slices.Equal(a.Doses, b.Doses) || !slices.Equal(a.Answers, b.Answers) {
+	if !slices.Equal(a.Doses, b.Doses) || !slices.Equal(a.Answers, b.Answers) || !slices.Equal(a.Known, b.Known) {
 		return false
 	}
-	a.Doses, b.Doses, a.Answers, b.Answers = nil, nil, nil, nil
+	a.Doses, b.Doses, a.Answers, b.Answers, a.Known, b.Known = nil, nil, nil, nil, nil, nil
 	return reflect.DeepEqual(a, b)
 }
 
@@ -476,31 +476,34 @@ func PlanDigest(sessions []Session, weeks []PlanWeek, events []PlanEvent) string
 
 // factsFields is how many fields programs.Facts has: appendFacts writes
 // each, and a test fails when a field is added that it does not know.
-const factsFields = 21
+const factsFields = 31
 
 // appendFacts appends every field of f, as its JSON would hold it (an empty
 // list as none), without the cost of encoding/json.
 func appendFacts(b []byte, f *programs.Facts) []byte {
-	for _, n := range []int{f.Dose, f.Prev, f.Done, f.Planned, f.Percent, f.Days, f.Rise, f.Baseline, f.Goal,
-		f.Threshold, int(f.Flare), int(f.From), int(f.Since)} {
+	for _, n := range []int{f.Dose, f.Prev, f.Done, f.Planned, f.Percent, f.Days, f.Weeks, f.Rise, f.Baseline,
+		f.Goal, f.Threshold, f.Ceiling, f.PrevCeiling, f.Granule, int(f.Flare), int(f.From), int(f.Until), int(f.Since)} {
 		b = strconv.AppendInt(b, int64(n), 10)
 		b = append(b, ',')
 	}
-	for _, v := range []bool{f.Projected, f.Calibrated, f.Logged, f.Capped} {
+	for _, v := range []bool{f.Projected, f.Calibrated, f.Logged, f.Capped, f.Carried, f.Exempt, f.EveryOther} {
 		b = strconv.AppendBool(b, v)
 		b = append(b, ',')
 	}
 	b = strconv.AppendQuote(b, string(f.Clamp))
 	b = strconv.AppendQuote(b, string(f.Change))
+	b = strconv.AppendQuote(b, string(f.Urgency))
 	b = strconv.AppendInt(b, int64(len(f.Doses)), 10)
 	for _, d := range f.Doses {
 		b = strconv.AppendQuote(b, d.Activity)
 		b = strconv.AppendInt(b, int64(d.Dose), 10)
 		b = append(b, ',')
 	}
-	b = strconv.AppendInt(b, int64(len(f.Answers)), 10)
-	for _, a := range f.Answers {
-		b = strconv.AppendQuote(b, a)
+	for _, list := range [][]string{f.Answers, f.Known} {
+		b = strconv.AppendInt(b, int64(len(list)), 10)
+		for _, a := range list {
+			b = strconv.AppendQuote(b, a)
+		}
 	}
 	return append(b, ';')
 }

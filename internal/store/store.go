@@ -34,7 +34,9 @@ type Store struct {
 	// r is a separate pool of read-only connections, so reads (feeds under
 	// load) do not queue behind writes. On PostgreSQL both are one pool.
 	w, r *sql.DB
-	now  func() time.Time
+	// dsn is the PostgreSQL URL, for ListenChanges' connection of its own.
+	dsn string
+	now func() time.Time
 	// programs holds decoded program snapshots by the SHA-256 of their YAML.
 	programs sync.Map
 	// observe, if set, is told how long each operation took (SetObserver).
@@ -132,7 +134,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	return &Store{dialect: Postgres, w: db, r: db, now: time.Now}, nil
+	return &Store{dialect: Postgres, w: db, r: db, dsn: dsn, now: time.Now}, nil
 }
 
 // Close closes the database.

@@ -34,7 +34,8 @@ type PatientTx struct {
 }
 
 // WithPatient runs fn in a PatientTx of the patient and commits if fn returns
-// nil; a missing patient is ErrNotFound.
+// nil, telling the other replicas (notify.go); a missing patient is
+// ErrNotFound.
 func (s *Store) WithPatient(ctx context.Context, patientID int64, fn func(tx *PatientTx) error) (err error) {
 	defer s.timed("patient_tx", time.Now(), &err)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -50,12 +51,16 @@ func (s *Store) withPatient(ctx context.Context, tx *sql.Tx, db *stmtCache, pati
 	if err != nil {
 		return fmt.Errorf("patient %d: %w", patientID, err)
 	}
-	return fn(&PatientTx{s: s, tx: tx, db: db, ctx: ctx, Patient: p})
+	if err := fn(&PatientTx{s: s, tx: tx, db: db, ctx: ctx, Patient: p}); err != nil {
+		return err
+	}
+	return s.notifyChanged(ctx, tx, patientID)
 }
 
 // WithPatients runs fn for each patient of ids, in that order, in one write
-// transaction, and commits once: as WithPatient for each, but with one
-// commit (one fsync on SQLite) for them all. Each patient's fn runs in a
+// transaction, and commits once: as WithPatient for each (the other replicas
+// are told of each patient whose fn succeeded), but with one commit (one
+// fsync on SQLite) for them all. Each patient's fn runs in a
 // savepoint of its own, so that it is still atomic: when fn fails, or the
 // patient is gone (ErrNotFound), what it wrote is rolled back and the others
 // go on. It returns each patient's error, by the index of ids (all nil when

@@ -46,8 +46,8 @@ type Patient struct {
 	Timezone    string // IANA name
 	Discreet    bool   // calendar and notification text without program names
 	Alarm       bool   // a VALARM on feed events
-	// FeedVersion rises whenever this patient's sessions change, so a cached
-	// feed rendered at one version stays valid until it moves.
+	// FeedVersion rises whenever this patient's sessions change or a link of
+	// theirs is rotated.
 	FeedVersion int64
 	// FeedNonce and CheckinNonce are random per patient; the server derives
 	// the capability tokens from them with its secret key (outside the

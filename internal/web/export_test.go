@@ -28,5 +28,5 @@ func (s *Server) RenderFeed(ctx context.Context, p store.Patient, today programs
 	if err != nil {
 		return 0, err
 	}
-	return len(e.body), nil
+	return len(e.plain.body), nil
 }

@@ -2,12 +2,14 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"pacer/internal/clinic"
@@ -24,99 +26,212 @@ const (
 	feedDaysAhead = 56
 )
 
-// feedCache keeps each patient's last rendered feed. An entry is valid while
-// the patient's feed version and local day are unchanged, so serving an
-// unchanged feed costs one store read (the token lookup) and no re-plan.
-type feedCache struct {
-	mu      sync.Mutex
-	max     int
-	entries map[int64]*feedEntry
-}
-
-type feedEntry struct {
-	version  int64
-	day      programs.Date
-	body     []byte
-	etag     string
-	modified time.Time
-}
-
-func newFeedCache(max int) *feedCache {
-	return &feedCache{max: max, entries: map[int64]*feedEntry{}}
-}
-
-func (c *feedCache) get(patientID, version int64, day programs.Date) *feedEntry {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e := c.entries[patientID]; e != nil && e.version == version && e.day == day {
-		return e
-	}
-	return nil
-}
-
-func (c *feedCache) put(patientID int64, e *feedEntry) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.entries) >= c.max { // drop an arbitrary entry; a miss only costs a render
-		for k := range c.entries {
-			delete(c.entries, k)
-			break
-		}
-	}
-	c.entries[patientID] = e
-}
-
-func (c *feedCache) forget(patientID int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.entries, patientID)
-}
-
 func (s *Server) feed(w http.ResponseWriter, r *http.Request) {
 	tok, ok := strings.CutSuffix(r.PathValue("file"), ".ics")
 	if !ok || tok == "" {
 		http.NotFound(w, r)
 		return
 	}
-	p, err := s.Store.PatientByFeedToken(r.Context(), store.HashToken(tok))
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
+	key := tokenHash(tok)
+	e := s.feeds.get(&key, s.Now())
+	if e == nil {
+		gen := s.feeds.generation() // before the first read: see feedCache
+		hash := key                 // escapes to the store; key stays on the stack
+		p, err := s.Store.PatientByFeedToken(r.Context(), hash[:])
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				s.internal(w, r, err)
+				return
+			}
+			// Never 410: Thunderbird disables a calendar for good on 410.
+			if !s.failures.allow(clientAddr(r)) {
+				http.Error(w, "too many unknown feeds; wait a minute", http.StatusTooManyRequests)
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		loc, err := s.Clinic.Zone(p.Timezone)
+		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		// Never 410: Thunderbird disables a calendar for good on 410.
-		if !s.failures.allow(clientAddr(r)) {
-			http.Error(w, "too many unknown feeds; wait a minute", http.StatusTooManyRequests)
-			return
-		}
-		http.NotFound(w, r)
-		return
-	}
-	loc, err := s.Clinic.Zone(p.Timezone)
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	today := programs.DateOf(s.Now().In(loc))
-	e := s.feeds.get(p.ID, p.FeedVersion, today)
-	if e == nil {
+		today := programs.DateOf(s.Now().In(loc))
 		if e, err = s.renderFeed(r.Context(), p, today); err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		s.feeds.put(p.ID, e)
+		e.key = key
+		e.until = today.AddDays(1).In(loc, 0) // the window moves at the next local midnight
+		s.feeds.put(e, gen)
+	}
+	serveFeed(w, r, e)
+}
+
+// tokenHash is store.HashToken's hash as an array, made without
+// allocating: a token is 43 characters.
+func tokenHash(tok string) [sha256.Size]byte {
+	var buf [64]byte
+	if len(tok) > len(buf) {
+		return sha256.Sum256([]byte(tok))
+	}
+	return sha256.Sum256(buf[:copy(buf[:], tok)])
+}
+
+// Header values shared by every feed response; net/http only reads them.
+var (
+	calendarType     = header("text/calendar; charset=utf-8")
+	feedCacheControl = header("private, no-cache")
+	varyEncoding     = header("Accept-Encoding")
+	gzipEncoding     = header("gzip")
+)
+
+// header is a one-value header that an append cannot write through.
+func header(v string) []string { return []string{v}[:1:1] }
+
+// serveFeed answers GET and HEAD from a rendered feed: gzip for a client
+// that prefers it, else the plain body; 304 when the client's copy is
+// current. It does what http.ServeContent would for a whole body, without
+// Range (no calendar client asks for part of a feed) and without building
+// anything per request. Both encodings carry their own strong ETag, and
+// If-None-Match accepts either: they are one content, so a client holding
+// either is up to date.
+func serveFeed(w http.ResponseWriter, r *http.Request, e *feedEntry) {
+	b := &e.plain
+	gz := acceptsGzip(r.Header["Accept-Encoding"])
+	if gz {
+		b = &e.gzip
 	}
 	h := w.Header()
-	h.Set("Content-Type", "text/calendar; charset=utf-8")
-	h.Set("ETag", e.etag)
-	h.Set("Cache-Control", "private, no-cache")
-	// ServeContent answers HEAD, If-None-Match and If-Modified-Since.
-	http.ServeContent(w, r, "", e.modified, bytes.NewReader(e.body))
+	h["Vary"] = varyEncoding
+	h["Cache-Control"] = feedCacheControl
+	h["Etag"] = b.etagHeader // keys as http.CanonicalHeaderKey writes them
+	if e.notModified(r) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h["Content-Type"] = calendarType
+	h["Last-Modified"] = e.lastModified
+	if gz {
+		h["Content-Encoding"] = gzipEncoding
+	}
+	h["Content-Length"] = b.contentLength
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(b.body)
+	}
+}
+
+// notModified evaluates If-None-Match, or else If-Modified-Since (RFC 9110
+// §13.2.2), against the feed.
+func (e *feedEntry) notModified(r *http.Request) bool {
+	if inm := r.Header["If-None-Match"]; len(inm) > 0 {
+		for _, v := range inm {
+			if etagListHas(v, e.plain.etag, e.gzip.etag) {
+				return true
+			}
+		}
+		return false
+	}
+	ims := r.Header["If-Modified-Since"]
+	if len(ims) == 0 {
+		return false
+	}
+	if ims[0] == e.lastModified[0] {
+		return true
+	}
+	t, err := http.ParseTime(ims[0])
+	return err == nil && !e.modified.After(t)
+}
+
+// etagListHas reports whether an If-None-Match value lists one of the tags,
+// by weak comparison (a W/ prefix is ignored), or is "*".
+func etagListHas(list string, tags ...string) bool {
+	for list != "" {
+		list = strings.TrimLeft(list, " \t,")
+		if list == "" {
+			return false
+		}
+		if list[0] == '*' {
+			return true
+		}
+		list = strings.TrimPrefix(list, "W/")
+		if list == "" || list[0] != '"' {
+			return false // malformed: not a list of entity tags
+		}
+		end := strings.IndexByte(list[1:], '"')
+		if end < 0 {
+			return false
+		}
+		tag := list[:end+2]
+		for _, t := range tags {
+			if tag == t {
+				return true
+			}
+		}
+		list = list[end+2:]
+	}
+	return false
+}
+
+// acceptsGzip reports whether Accept-Encoding values ask for gzip at least
+// as much as for the plain body (RFC 9110 §12.5.3): q-values count, "*"
+// stands for a coding not named, identity is acceptable unless refused. No
+// header, or an empty one, is the plain body.
+func acceptsGzip(values []string) bool {
+	gzipQ, identityQ, anyQ := -1.0, -1.0, -1.0
+	for _, v := range values {
+		for v != "" {
+			var item string
+			item, v, _ = strings.Cut(v, ",")
+			coding, params, _ := strings.Cut(item, ";")
+			q, ok := qValue(params)
+			if !ok {
+				continue
+			}
+			switch coding = strings.TrimSpace(coding); {
+			case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+				gzipQ = max(gzipQ, q)
+			case strings.EqualFold(coding, "identity"):
+				identityQ = max(identityQ, q)
+			case coding == "*":
+				anyQ = max(anyQ, q)
+			}
+		}
+	}
+	if gzipQ < 0 {
+		gzipQ = max(anyQ, 0)
+	}
+	if identityQ < 0 {
+		identityQ = 1
+		if anyQ >= 0 {
+			identityQ = anyQ
+		}
+	}
+	return gzipQ > 0 && gzipQ >= identityQ
+}
+
+// qValue is the weight in an Accept-Encoding item's parameters (";q=0.5"),
+// 1 when there is none; ok is false when it is malformed.
+func qValue(params string) (q float64, ok bool) {
+	params = strings.TrimSpace(params)
+	if params == "" {
+		return 1, true
+	}
+	name, value, found := strings.Cut(params, "=")
+	if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
+		return 0, false
+	}
+	q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+	if err != nil || q < 0 || q > 1 {
+		return 0, false
+	}
+	return q, true
 }
 
 // renderFeed builds the patient's calendar from the stored sessions, each
 // worded (clinic.Reasons.SessionWords) from the stored plan it belongs to,
-// in the patient's language: the engine does not run.
+// in the patient's language, plain and gzipped: the engine does not run.
 func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs.Date) (*feedEntry, error) {
 	sessions, err := s.Store.Sessions(ctx, p.ID, today.AddDays(-feedDaysBack), today.AddDays(feedDaysAhead))
 	if err != nil {
@@ -167,7 +282,34 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs
 	if modified.IsZero() {
 		modified = p.CreatedAt
 	}
-	return &feedEntry{version: p.FeedVersion, day: today, body: body, etag: feed.ETag(body), modified: modified.UTC()}, nil
+	modified = modified.UTC().Truncate(time.Second) // as Last-Modified says it
+	zipped, err := gzipped(body)
+	if err != nil {
+		return nil, fmt.Errorf("feed: %w", err)
+	}
+	etag := feed.ETag(body)
+	return &feedEntry{patientID: p.ID, modified: modified, lastModified: header(modified.Format(http.TimeFormat)),
+		plain: newFeedBody(body, etag),
+		gzip:  newFeedBody(zipped, strings.TrimSuffix(etag, `"`)+`-gzip"`)}, nil
+}
+
+// gzipped is body compressed as much as gzip can: it is done once per
+// change and served many times. The header holds no name and no time, so
+// the same body always gives the same bytes.
+func gzipped(body []byte) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(len(body) / 8)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := zw.Write(body); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("gzip: %w", err)
+	}
+	return bytes.Clone(buf.Bytes()), nil
 }
 
 // reasons are the wording of each of the patient's stored plans, ended

@@ -94,8 +94,9 @@ func TestGermanPatient(t *testing.T) {
 	if len(red) != 1 {
 		t.Fatalf("%d messages to the patient after a red flag, want the guidance", len(red))
 	}
-	if title, text := subjectOf(red[0]), red[0].Body; title != "Bitte holen Sie noch heute ärztlichen Rat ein" ||
-		!strings.Contains(text, "Notaufnahme") || !strings.Contains(text, links.CheckinURL) {
+	// A significant fall: see a doctor today.
+	if title, text := subjectOf(red[0]), red[0].Body; title != "Heute noch zur Ärztin oder zum Arzt" ||
+		!strings.Contains(text, "Gehen Sie heute noch zu einer Ärztin oder einem Arzt") || !strings.Contains(text, links.CheckinURL) {
 		t.Errorf("German red-flag guidance %q: %s", title, text)
 	}
 

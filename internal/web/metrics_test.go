@@ -36,7 +36,7 @@ func TestMetricsExposition(t *testing.T) {
 		`pacer_http_requests_total{code="201",route="POST /api/v1/patients"} 1`,
 		`pacer_http_requests_total{code="404",route="unmatched"} 1`,
 		`pacer_current_decisions{code="START"} 1`,
-		`pacer_store_duration_seconds_count{op="patient_by_feed_token"} 3`,
+		`pacer_store_duration_seconds_count{op="patient_by_feed_token"} 2`, // the conditional GET is served from the cache
 		`pacer_store_duration_seconds_bucket{op="patient_tx",le="+Inf"}`,
 		`pacer_engine_runs_total 2`, // the assignment and the check-in re-planned; the feeds read the stored plan
 		`pacer_http_request_duration_seconds_count{route="GET /feed/{file}"} 3`,

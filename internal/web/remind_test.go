@@ -27,6 +27,7 @@ import (
 	"pacer/internal/store"
 	"pacer/internal/testkit"
 	"pacer/internal/testkit/testserver"
+	"pacer/programs"
 	"pacer/scheduler"
 )
 
@@ -276,12 +277,14 @@ func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
 	after := mb.received()[before:]
 	// The urgent-care guidance, worded by the catalogue, to the patient at
 	// once, with the link back to the check-in page.
+	// Weakness in the legs is an emergency: the guidance of that tier.
 	guidance := 0
+	title, body := english.RedFlagGuidance(programs.UrgencyEmergency)
 	for _, m := range to(after, "rm@example.org") {
-		if subjectOf(m) == english.Text("redflag.title", nil) {
+		if subjectOf(m) == title {
 			guidance++
-			if text := m.Body; !strings.Contains(text, english.Text("redflag.guidance", nil)) ||
-				!strings.Contains(text, "urgent medical advice") || !strings.Contains(text, links.CheckinURL) {
+			if text := m.Body; !strings.Contains(text, body) ||
+				!strings.Contains(text, "call the emergency number") || !strings.Contains(text, links.CheckinURL) {
 				t.Errorf("red-flag guidance: %s", text)
 			}
 		}

@@ -71,15 +71,32 @@ type Server struct {
 func New(st Store, c *clinic.Clinic, lib *programs.Library, now func() time.Time, log *slog.Logger) *Server {
 	return &Server{
 		Store: st, Clinic: c, Library: lib, Now: now, Log: log,
-		feeds:    newFeedCache(4096),
+		feeds:    newFeedCache(feedCacheEntries, feedCacheBytes),
 		perToken: newLimiter(10, 40, now),
 		failures: newLimiter(1, 20, now),
 	}
 }
 
 // Forget drops what the server caches of a patient (their rendered feed): the
-// clinic calls it after a change.
+// clinic calls it after a change, and so does the daemon for each change
+// another replica commits.
 func (s *Server) Forget(patientID int64) { s.feeds.forget(patientID) }
+
+// ForgetAll drops what the server caches of every patient.
+func (s *Server) ForgetAll() { s.feeds.forgetAll() }
+
+// Synced tells the server whether it hears every change other replicas
+// commit (on PostgreSQL, while the daemon listens for them). While it does
+// not, feeds are served uncached; either way, what was cached is dropped, as
+// changes may have gone unheard. A new server is synced: one process alone
+// on its database hears everything through Forget.
+func (s *Server) Synced(ok bool) { s.feeds.setSynced(ok) }
+
+// FeedCache is what the feed cache holds, and whether it is in use.
+func (s *Server) FeedCache() (entries, bytes int, synced bool) {
+	entries, bytes = s.feeds.stats()
+	return entries, bytes, s.feeds.synced.Load()
+}
 
 // Limits on request bodies.
 const (

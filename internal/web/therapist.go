@@ -56,6 +56,11 @@ func (s *Server) therapistRoutes(mux *http.ServeMux) {
 	page("POST /assignments/{id}/resume", a.resumeForm)
 	page("POST /assignments/{id}/override", a.overrideForm)
 	page("GET /admin/therapists", a.adminPage)
+	// Browsers ask for /favicon.ico whatever the page says: the app's icon.
+	mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		http.Redirect(w, r, a.pages.paths["icon-192.png"], http.StatusMovedPermanently)
+	})
 	page("POST /admin/therapists", a.addTherapist)
 }
 
@@ -338,7 +343,6 @@ type weekView struct {
 	Week               int
 	Start              string
 	Current, Projected bool
-	Reason             string
 	Activities         []activityWeekView
 	Events             []eventView
 	Signals            *programs.Signals
@@ -399,6 +403,7 @@ type patientView struct {
 	Therapist   store.Therapist
 	Patient     store.Patient
 	Links       clinic.Links
+	Webcal      template.URL // html/template refuses the webcal: scheme otherwise
 	Status      string
 	Notice      string
 	Error       string
@@ -444,6 +449,7 @@ func (a *auth) patientView(r *http.Request, t store.Therapist, p store.Patient, 
 	ctx := r.Context()
 	tx := therapistTr()
 	v := patientView{tr: tx, Therapist: t, Patient: p, Links: a.Clinic.Links(p), Today: a.today(p).String()}
+	v.Webcal = template.URL(v.Links.WebcalURL)
 	as, plans, err := a.patientPlans(ctx, p)
 	if err != nil {
 		return v, err
@@ -496,7 +502,7 @@ func (a *auth) assignmentView(tx tr, ap activePlan) assignmentView {
 			shown = append(shown, w)
 		}
 		wv := weekView{Week: w.Week, Start: w.Start.String(), Projected: w.Projected,
-			Current: w.Start <= plan.Now && plan.Now < w.Start.AddDays(7), Reason: rs.Week(w.Week, ""), Signals: w.Signals}
+			Current: w.Start <= plan.Now && plan.Now < w.Start.AddDays(7), Signals: w.Signals}
 		for _, aw := range w.Activities {
 			done, planned := sessionCounts(aw)
 			dose := tx.c.Amount(aw.Unit, aw.Dose)

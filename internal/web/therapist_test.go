@@ -328,12 +328,13 @@ func TestHomeStatusCountsWhatWasPlanned(t *testing.T) {
 	l := e.Patient(`{"name":"Pat","timezone":"Europe/Berlin"}`)
 	a := fmt.Sprintf("/api/v1/assignments/%d", e.Assign(l.ID,
 		`{"program":"walking","start":"2026-11-23","baseline":{"walk":10},"schedule":{"walk":{"days":["daily"],"times":["18:00"]}}}`))
-	// Monday to Wednesday done, Thursday missed; paused on Friday, resumed
-	// on Monday: Friday to Sunday are cancelled.
-	e.Clock.Set(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
-	for _, d := range []string{"2026-11-23", "2026-11-24", "2026-11-25"} {
-		e.JSON("POST", l.CheckinURL+"/checkins", "", `{"date":"`+d+`","kind":"session","activity":"walk","status":"done"}`, 201, nil)
+	// Monday to Wednesday done, each logged that evening, Thursday missed;
+	// paused on Friday, resumed on Monday: Friday to Sunday are cancelled.
+	for _, day := range []int{23, 24, 25} {
+		e.Clock.Set(time.Date(2026, 11, day, 19, 0, 0, 0, time.UTC))
+		e.JSON("POST", l.CheckinURL+"/checkins", "", `{"kind":"session","activity":"walk","status":"done"}`, 201, nil)
 	}
+	e.Clock.Set(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC))
 	e.JSON("POST", a+"/pause", e.TokenA, "", 200, nil)
 	e.Clock.Set(time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC))
 	e.JSON("POST", a+"/resume", e.TokenA, "", 200, nil)

@@ -5,6 +5,7 @@ package testserver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -55,6 +56,9 @@ type Server struct {
 	// an admin.
 	A, B           store.Therapist
 	TokenA, TokenB string
+
+	dsn  string
+	opts Options
 }
 
 // New runs pacer on the store at dsn (opened and migrated here). Benchmarks
@@ -68,6 +72,27 @@ func New(t testing.TB, dsn string, opts ...Options) *Server {
 	if o.Start.IsZero() {
 		o.Start = Start
 	}
+	s := run(t, dsn, o, testkit.NewClock(o.Start))
+	s.A, s.TokenA = fixture.Therapist(t, s.Store, "a@example.org", true)
+	s.B, s.TokenB = fixture.Therapist(t, s.Store, "b@example.org", false)
+	return s
+}
+
+// Replica runs a second pacer on s's database, with a store of its own and
+// the same options, clock and therapists, as a second `pacer serve` on one
+// PostgreSQL database.
+func (s *Server) Replica() *Server {
+	s.t.Helper()
+	r := run(s.t, s.dsn, s.opts, s.Clock)
+	r.A, r.TokenA, r.B, r.TokenB = s.A, s.TokenA, s.B, s.TokenB
+	return r
+}
+
+// run builds pacer with daemon.New and serves it. On PostgreSQL it runs the
+// daemon's listener for other replicas' changes, as Run does, and waits
+// until it listens (the feed cache is in use only then).
+func run(t testing.TB, dsn string, o Options, clock *testkit.Clock) *Server {
+	t.Helper()
 	var logw io.Writer = io.Discard
 	if o.Log != nil {
 		logw = o.Log
@@ -82,7 +107,6 @@ func New(t testing.TB, dsn string, opts ...Options) *Server {
 	if o.BaseURL != nil {
 		base = o.BaseURL
 	}
-	clock := testkit.NewClock(o.Start)
 	d, err := daemon.New(t.Context(), daemon.Options{Store: st, Config: &cfg, Key: bytes.Repeat([]byte("k"), 32),
 		BaseURL: base, Now: clock.Now, Log: slog.New(slog.NewTextHandler(logw, nil))})
 	if err != nil {
@@ -91,10 +115,21 @@ func New(t testing.TB, dsn string, opts ...Options) *Server {
 	hs.Config.Handler = d.Handler
 	hs.Start()
 	t.Cleanup(hs.Close)
-	s := &Server{t: t, URL: hs.URL, Store: st, Daemon: d, Clock: clock}
-	s.A, s.TokenA = fixture.Therapist(t, st, "a@example.org", true)
-	s.B, s.TokenB = fixture.Therapist(t, st, "b@example.org", false)
-	return s
+	if st.Dialect() == store.Postgres {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); d.Listen(ctx) }()
+		t.Cleanup(func() { cancel(); <-done }) // before the store closes
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if _, _, ok := d.Web.FeedCache(); ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the daemon did not listen for other replicas' changes within 10 s")
+			}
+		}
+	}
+	return &Server{t: t, URL: hs.URL, Store: st, Daemon: d, Clock: clock, dsn: dsn, opts: o}
 }
 
 // Do sends a request (a JSON body when body is not empty) with the bearer
