@@ -198,6 +198,9 @@ func (c *CheckIn) Validate(p *Program) error {
 	if err := score("pain", c.Pain); err != nil {
 		return err
 	}
+	if err := c.checkFields(); err != nil {
+		return err
+	}
 	switch c.Kind {
 	case SessionCheckIn:
 		if c.Activity == "" {

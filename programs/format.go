@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -140,7 +141,8 @@ type Clock int
 
 // ParseClock parses "HH:MM" (24-hour).
 func ParseClock(s string) (Clock, error) {
-	if len(s) != 5 || s[2] != ':' {
+	// Digits only: strconv.Atoi would take "+7" or "-0" for an hour.
+	if len(s) != 5 || s[2] != ':' || !isDigits(s[:2]) || !isDigits(s[3:]) {
 		return 0, fmt.Errorf("time %q is not HH:MM (24-hour, e.g. 07:30)", s)
 	}
 	h, err1 := strconv.Atoi(s[:2])
@@ -149,6 +151,15 @@ func ParseClock(s string) (Clock, error) {
 		return 0, fmt.Errorf("time %q is not HH:MM (24-hour, e.g. 07:30)", s)
 	}
 	return Clock(h*60 + m), nil
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (c Clock) String() string { return fmt.Sprintf("%02d:%02d", int(c)/60, int(c)%60) }
@@ -204,6 +215,9 @@ func ParseDays(names []string) ([]time.Weekday, error) {
 
 // ParseTimes parses and sorts distinct HH:MM times.
 func ParseTimes(ss []string) ([]Clock, error) {
+	if len(ss) > MaxTimesPerDay {
+		return nil, fmt.Errorf("%d times of day; an activity has at most %d", len(ss), MaxTimesPerDay)
+	}
 	var ts []Clock
 	for _, s := range ss {
 		c, err := ParseClock(s)
@@ -335,6 +349,16 @@ func (a *Activity) Tiny(r Rules, threshold int) bool {
 }
 
 var idPattern = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*$`)
+
+// Limits of a program, so that no program makes a calendar feed or a
+// message too large to deliver: a push notification holds about 4 KB, and
+// a calendar past 1 MB is dropped by Google.
+const (
+	MaxActivities  = 12   // activities in a program
+	MaxTimesPerDay = 12   // times of day in an activity's schedule
+	MaxNameLength  = 80   // characters of a program's or an activity's name
+	MaxTextLength  = 2000 // characters of a description or instructions
+)
 
 // maxProgramBytes bounds what the decoder reads; real programs are a few KiB.
 const maxProgramBytes = 1 << 20
@@ -481,6 +505,17 @@ func (d *decoder) text(n *yaml.Node, key, hint string) string {
 	return v
 }
 
+// limit reports text longer than max characters, or with characters that
+// have no place in text people read (see CheckText).
+func (d *decoder) limit(n *yaml.Node, key, v string, max int, multiline bool) {
+	if c := utf8.RuneCountInString(v); c > max {
+		d.errorf(n, "%s is %d characters long; keep it to %d", key, c, max)
+	}
+	if err := CheckText(v, multiline); err != nil {
+		d.errorf(n, "%s %v", key, err)
+	}
+}
+
 func (d *decoder) integer(n *yaml.Node, key string, lo, hi int) (int, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, "%s must be a whole number", key)
@@ -544,7 +579,12 @@ func (d *decoder) days(n *yaml.Node) []time.Weekday {
 // times decodes schedule times, reporting each bad time at its own position.
 func (d *decoder) times(n *yaml.Node) []Clock {
 	var out []Clock
-	for _, it := range d.list(n, "times", `["07:30"]`) {
+	items := d.list(n, "times", `["07:30"]`)
+	if len(items) > MaxTimesPerDay {
+		d.errorf(n, "times lists %d times of day; an activity has at most %d", len(items), MaxTimesPerDay)
+		return nil
+	}
+	for _, it := range items {
 		v, ok := d.str(it, "a time")
 		if !ok {
 			continue
@@ -579,10 +619,12 @@ func (d *decoder) program(root *yaml.Node) *Program {
 	}
 	if n := f["name"]; n != nil {
 		p.Name = d.text(n, "name", "")
+		d.limit(n, "name", p.Name, MaxNameLength, false)
 	}
 	if n := f["description"]; n != nil {
 		desc, _ := d.str(n, "description")
 		p.Description = strings.TrimSpace(desc)
+		d.limit(n, "description", p.Description, MaxTextLength, true)
 	}
 	if n := f["calibration"]; n != nil {
 		c := d.fields(n, "calibration", []string{"days"}, nil)
@@ -597,6 +639,8 @@ func (d *decoder) program(root *yaml.Node) *Program {
 	if n := f["activities"]; n != nil {
 		if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
 			d.errorf(n, "activities must be a list of at least one activity")
+		} else if len(n.Content) > MaxActivities {
+			d.errorf(n, "activities lists %d activities; a program has at most %d", len(n.Content), MaxActivities)
 		} else {
 			seen := map[string]bool{}
 			for _, an := range n.Content {
@@ -649,6 +693,7 @@ func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
 	}
 	if v := f["name"]; v != nil {
 		a.Name = d.text(v, "name", "")
+		d.limit(v, "name", a.Name, MaxNameLength, false)
 	}
 	if v := f["kind"]; v != nil {
 		k, ok := d.str(v, "kind")
@@ -710,6 +755,7 @@ func (d *decoder) activity(n *yaml.Node, r Rules) (*Activity, *yaml.Node) {
 		if a.Instructions = strings.TrimSpace(ins); ok && a.Instructions == "" {
 			d.errorf(v, "instructions must say how to do the activity, what it should feel like and when to stop")
 		}
+		d.limit(v, "instructions", a.Instructions, MaxTextLength, true)
 	}
 	return a, f["id"]
 }

@@ -652,7 +652,8 @@ func TestV2CheckInValidation(t *testing.T) {
 		{CheckIn{Date: monday, Kind: FlareCheckIn, Yes: ptr(true)}, `"yes" belongs to a still_in_flare check-in`},
 		{CheckIn{Date: monday, Kind: RedFlagCheckIn, Answers: []string{"night_pain"}, Worse: []string{"fall_injury"}},
 			`worse lists "fall_injury", which is not among the answers; list an item in worse only when it is answered yes`},
-		{CheckIn{Date: monday, Kind: DailyCheckIn, Pain: ptr(3), Answers: []string{"night_pain"}}, "answers and worse belong to a red_flag check-in"},
+		{CheckIn{Date: monday, Kind: DailyCheckIn, Pain: ptr(3), Answers: []string{"night_pain"}},
+			"answers do not belong to a daily check-in, which takes only pain besides date and kind: leave them out"},
 		{CheckIn{Date: monday, Kind: RedFlagCheckIn, Answers: []string{"fever_weight_cancer"}}, ""}, // asked by the first screen
 	} {
 		err := c.ci.Validate(p)

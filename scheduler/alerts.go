@@ -31,7 +31,8 @@ type Alerts struct {
 
 // Therapist queues m to a therapist's channels, by email to their own address
 // when they have set no other channel. subject makes it unique per channel.
-func (a *Alerts) Therapist(ctx context.Context, therapistID int64, kind, subject string, m notify.Message, now time.Time) error {
+// about lists the patients m names, so that erasing one deletes it.
+func (a *Alerts) Therapist(ctx context.Context, therapistID int64, kind, subject string, m notify.Message, now time.Time, about []int64) error {
 	chs, err := a.Store.TherapistChannels(ctx, therapistID)
 	if err != nil {
 		return err
@@ -50,7 +51,7 @@ func (a *Alerts) Therapist(ctx context.Context, therapistID int64, kind, subject
 	var rs []store.Reminder
 	for _, ch := range chs {
 		rs = append(rs, store.Reminder{Kind: kind, TherapistID: therapistID, ChannelID: ch.ID, Payload: payload, DueAt: now,
-			DedupeKey: fmt.Sprintf("%s:%s:%d", kind, subject, ch.ID)})
+			DedupeKey: fmt.Sprintf("%s:%s:%d", kind, subject, ch.ID), About: about})
 	}
 	if len(rs) == 0 {
 		return nil

@@ -23,7 +23,15 @@ type DispatchStore interface {
 	ReleaseLeases(ctx context.Context, ids []int64) error
 	NextDue(ctx context.Context) (time.Time, bool, error)
 	DeleteChannel(ctx context.Context, id int64) error
+	TakeQuotas(ctx context.Context, day programs.Date, limit int, want map[int64]int) (map[int64]int, error)
 }
+
+// Reasons a dispatcher skips a reminder for, besides the store's.
+const (
+	SkipQuota       = "quota"       // the patient's daily quota of messages is used up
+	SkipUnconfirmed = "unconfirmed" // its channel waits for its confirmation
+	SkipConfirmed   = "confirmed"   // a confirmation request for a channel confirmed since
+)
 
 // DispatchMetrics observes what the dispatcher does.
 type DispatchMetrics interface {
@@ -60,9 +68,14 @@ type Dispatcher struct {
 	Store      DispatchStore
 	Notifier   func(ctx context.Context, ch store.Channel) (notify.Notifier, error)
 	CheckinURL func(p store.Patient) string
-	Now        func() time.Time
-	Log        *slog.Logger
-	Metrics    DispatchMetrics
+	// ConfirmURL is the link that confirms a pending channel.
+	ConfirmURL func(ch store.Channel) string
+	// Quota is how many messages one patient may be sent in a UTC day; the
+	// excess is skipped as "quota". 0: no quota.
+	Quota   int
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics DispatchMetrics
 
 	Lease       time.Duration // default 2 minutes
 	Batch       int           // rows claimed at once; default 200
@@ -182,6 +195,8 @@ type pipeline struct {
 type claimed struct {
 	r   store.Reminder
 	sub *subjects
+	// overQuota is set when the patient's daily quota had no room for it.
+	overQuota bool
 }
 
 // subjects are a batch's store.Subjects, or why they could not be read.
@@ -220,10 +235,14 @@ func (p *pipeline) claim(ctx context.Context) (int, error) {
 	if sub.err == nil {
 		d.loadPrograms(ctx, sub.Sessions)
 	}
+	over, err := d.quota(ctx, rs)
+	if err != nil {
+		sub.err = err // the batch fails and is retried, rather than sent past the quota
+	}
 	for i, r := range rs {
 		p.inflight.Add(1)
 		select {
-		case p.jobs <- claimed{r, sub}:
+		case p.jobs <- claimed{r, sub, over[r.ID]}:
 		case <-ctx.Done():
 			p.inflight.Done()
 			for _, x := range rs[i:] {
@@ -233,6 +252,41 @@ func (p *pipeline) claim(ctx context.Context) (int, error) {
 		}
 	}
 	return len(rs), nil
+}
+
+// quota takes the batch's patient messages from their patients' daily
+// quotas, in one write for the batch, and returns the ones it had no room
+// for. A message counts once, at its first attempt; therapists' messages do
+// not count. So a flood of check-ins or new addresses cannot flood the mail
+// server or starve other patients' reminders.
+func (d *Dispatcher) quota(ctx context.Context, rs []store.Reminder) (map[int64]bool, error) {
+	if d.Quota <= 0 {
+		return nil, nil
+	}
+	want := map[int64]int{}
+	for _, r := range rs {
+		if r.TherapistID == 0 && r.PatientID != 0 && r.Attempts <= 1 {
+			want[r.PatientID]++
+		}
+	}
+	if len(want) == 0 {
+		return nil, nil
+	}
+	granted, err := d.Store.TakeQuotas(ctx, programs.DateOf(d.Now().UTC()), d.Quota, want)
+	if err != nil {
+		return nil, err
+	}
+	over := map[int64]bool{}
+	for _, r := range rs {
+		if r.TherapistID == 0 && r.PatientID != 0 && r.Attempts <= 1 {
+			if granted[r.PatientID] > 0 {
+				granted[r.PatientID]--
+			} else {
+				over[r.ID] = true
+			}
+		}
+	}
+	return over, nil
 }
 
 // work sends queued reminders until the queue is closed; once the run's
@@ -464,6 +518,9 @@ func (d *Dispatcher) deliver(ctx context.Context, j claimed) store.Outcome {
 	if reason != "" {
 		return skip(reason)
 	}
+	if j.overQuota {
+		return skip(SkipQuota)
+	}
 	// Delivery is at least once: a crash between a send and the commit of
 	// its result sends again. The reminder's dedupe key goes with every
 	// message (webhook "tag", Web Push Topic, email Message-ID) so a
@@ -512,7 +569,26 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 	if !ok {
 		return notify.Message{}, ch, "channel_removed", nil
 	}
+	switch {
+	case r.Kind == KindConfirm && !ch.Pending:
+		return notify.Message{}, ch, SkipConfirmed, nil
+	case r.Kind != KindConfirm && ch.Pending:
+		return notify.Message{}, ch, SkipUnconfirmed, nil
+	}
 	switch r.Kind {
+	case KindConfirm:
+		url := ""
+		if d.ConfirmURL != nil {
+			url = d.ConfirmURL(ch)
+		}
+		if url == "" {
+			return notify.Message{}, ch, "", errors.New("no confirmation link for the channel")
+		}
+		set, ok := sub.Settings[ch.PatientID]
+		if !ok {
+			set = store.DefaultNotifySettings(ch.PatientID)
+		}
+		return ConfirmMessage(i18n.For(i18n.Parse(set.Language)), url), ch, "", nil
 	case KindSession, KindNudge:
 		s, ok := sub.Sessions[r.SessionID]
 		if !ok {

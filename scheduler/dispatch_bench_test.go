@@ -21,6 +21,7 @@ import (
 	"pacer/internal/clinic"
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
+	"pacer/notify"
 	"pacer/notify/webhook"
 	"pacer/scheduler"
 )
@@ -80,7 +81,11 @@ func newLoadRig(tb testing.TB, path string, n int) *loadRig {
 	// What serve builds: the channels from the configuration (here a client
 	// that trusts the sink, with net/http's default transport settings) and
 	// the check-in link derived from the patient's nonce.
-	chs := &scheduler.Channels{Webhook: webhook.Settings{HTTPClient: &http.Client{Transport: tr}}}
+	allow, err := notify.ParseAllowList("127.0.0.1") // notify.allow_private: the sink is on loopback
+	if err != nil {
+		tb.Fatal(err)
+	}
+	chs := &scheduler.Channels{Webhook: webhook.Settings{HTTPClient: &http.Client{Transport: tr}, Allow: allow}}
 	d := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: time.Now,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CheckinURL: func(p store.Patient) string { return "https://pacer.example/c/" + keys.CheckinToken(p.CheckinNonce) }}

@@ -22,6 +22,8 @@ import (
 	"pacer/internal/metrics"
 	"pacer/internal/reminderload"
 	"pacer/internal/store"
+	"pacer/internal/testkit"
+	"pacer/notify"
 	"pacer/notify/webhook"
 	"pacer/scheduler"
 )
@@ -83,7 +85,11 @@ func newDispatcher(st *store.Store, certPEM []byte, now func() time.Time, m *met
 	pool.AppendCertsFromPEM(certPEM)
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool}
-	chs := &scheduler.Channels{Webhook: webhook.Settings{HTTPClient: &http.Client{Transport: tr}}}
+	allow, err := notify.ParseAllowList("127.0.0.1") // notify.allow_private: the sink is on loopback
+	if err != nil {
+		panic(err)
+	}
+	chs := &scheduler.Channels{Webhook: webhook.Settings{HTTPClient: &http.Client{Transport: tr}, Allow: allow}}
 	d := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: now,
 		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		CheckinURL: func(p store.Patient) string { return fmt.Sprintf("https://pacer.example/c/%x", p.CheckinNonce) }}
@@ -93,26 +99,10 @@ func newDispatcher(st *store.Store, certPEM []byte, now func() time.Time, m *met
 	return d
 }
 
-// forEachDSN runs f on a fresh SQLite file, and on a fresh PostgreSQL schema
-// when PACER_TEST_POSTGRES_URL is set.
+// forEachDSN runs f on a fresh SQLite file (its path), and on a fresh
+// PostgreSQL schema (skipped, visibly, unless PACER_TEST_POSTGRES_URL is set).
 func forEachDSN(t *testing.T, f func(t *testing.T, dsn string)) {
-	t.Run("sqlite", func(t *testing.T) { f(t, filepath.Join(t.TempDir(), "pacer.db")) })
-	base := os.Getenv("PACER_TEST_POSTGRES_URL")
-	if base == "" {
-		return
-	}
-	t.Run("postgres", func(t *testing.T) {
-		dsn, drop, err := reminderload.PostgresSchema(t.Context(), base)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if err := drop(); err != nil {
-				t.Error(err)
-			}
-		})
-		f(t, dsn)
-	})
+	testkit.Stores(t, func(t *testing.T, dsn string) { f(t, strings.TrimPrefix(dsn, "sqlite:")) })
 }
 
 // seeded is n patients with one webhook reminder each, due at due, going to

@@ -168,6 +168,7 @@ func (j *Jobs) Digest(ctx context.Context) error {
 	now := j.Now()
 	en := i18n.For(i18n.English) // therapists have no language setting yet
 	low := map[int64][]string{}  // therapist → lines
+	named := map[int64][]int64{} // therapist → the patients the lines name
 	zones := map[string]*time.Location{}
 	for after := int64(0); ; { // a page of patients at a time
 		ps, err := j.Store.ActivePatientsAfter(ctx, after, 500)
@@ -195,6 +196,7 @@ func (j *Jobs) Digest(ctx context.Context) error {
 			planned, done := Adherence(xs, today.AddDays(-7), today)
 			if planned > 0 && done*100 < planned*gate {
 				low[p.TherapistID] = append(low[p.TherapistID], en.Text("digest.line", i18n.Args{"patient": p.Name, "done": done, "planned": planned}))
+				named[p.TherapistID] = append(named[p.TherapistID], p.ID)
 			}
 		}
 	}
@@ -207,7 +209,7 @@ func (j *Jobs) Digest(ctx context.Context) error {
 	for _, id := range ids {
 		args := i18n.Args{"n": len(low[id]), "gate": gate, "lines": strings.Join(low[id], "\n")}
 		m := notify.Message{Title: en.Text("digest.title", args), Body: en.Text("digest.body", args), Tag: KindDigest}
-		errs = append(errs, j.Alerts.Therapist(ctx, id, KindDigest, now.UTC().Format(time.DateOnly), m, now))
+		errs = append(errs, j.Alerts.Therapist(ctx, id, KindDigest, now.UTC().Format(time.DateOnly), m, now, named[id]))
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,7 @@ const (
 	KindAlertPersistent = "alert_persistent"
 	KindDigest          = "digest"
 	KindTest            = "test"
+	KindConfirm         = "confirm" // the link that confirms a channel a patient added
 )
 
 // phrasings is how many ways each catalogue words a session reminder, a
@@ -90,6 +91,14 @@ func RedFlagMessage(c *i18n.Catalog, u programs.Urgency, url string) notify.Mess
 	return notify.Message{Title: title,
 		Body: c.Text("message.with_url", i18n.Args{"text": body, "url": url}),
 		URL:  url, Tag: "red_flag", Urgent: true}
+}
+
+// ConfirmMessage asks the owner of an address a patient added to confirm it
+// through url before it receives anything else. It names no health detail:
+// the address may not be the patient's.
+func ConfirmMessage(c *i18n.Catalog, url string) notify.Message {
+	return notify.Message{Title: c.Text("confirm.title", nil), Body: c.Text("confirm.body", i18n.Args{"url": url}),
+		URL: url, Tag: KindConfirm}
 }
 
 // persistentDays is the flare length the persistent-flare alert names

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"pacer/internal/config"
 	"pacer/internal/store"
 )
 
@@ -38,7 +39,7 @@ func (c *cli) backup(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "backed up %s to %s (schema version %d)\n", describeDSN(cfg.DSN()), *to, v)
-	keyNote(c, cfg.SecretKeyFile, cfg.StateDir)
+	keyNote(c, cfg)
 	return nil
 }
 
@@ -65,14 +66,15 @@ func (c *cli) restore(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(c.stdout, "restored %s from %s (schema version %d); start pacer to use it\n", describeDSN(cfg.DSN()), *from, v)
-	keyNote(c, cfg.SecretKeyFile, cfg.StateDir)
+	keyNote(c, cfg)
 	return nil
 }
 
 // keyNote reminds that links need the secret key that goes with the data.
-func keyNote(c *cli, keyFile, stateDir string) {
-	if keyFile == "" {
-		keyFile = stateDir + "/secret.key"
+func keyNote(c *cli, cfg *config.Config) {
+	keyFile, err := cfg.KeyFile()
+	if err != nil {
+		keyFile = "PACER_SECRET_KEY_FILE"
 	}
 	fmt.Fprintf(c.stderr, "Feed and check-in links also need the secret key (%s): keep a copy of it with the backup.\n", keyFile)
 }

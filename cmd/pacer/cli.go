@@ -28,8 +28,8 @@ func commands() []command {
 	return []command{
 		{"serve", "run the daemon: API, check-ins and calendar feeds", (*cli).serve},
 		{"program", "list, show, validate and plan graded-activity programs", (*cli).program},
-		{"user", "add a therapist (prints a one-time password-setup link)", (*cli).user},
-		{"token", "create a therapist's API token", (*cli).token},
+		{"user", "add, disable or enable a therapist, or print a new password-setup link", (*cli).user},
+		{"token", "create, list or revoke therapists' API tokens", (*cli).token},
 		{"notify", "send a test message through a patient's channels", (*cli).notify},
 		{"migrate", "bring the store's schema up to date", (*cli).migrate},
 		{"config", "check the configuration and print it, secrets redacted", (*cli).config},

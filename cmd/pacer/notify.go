@@ -35,14 +35,6 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := cfg.SecretKey()
-	if err != nil {
-		return err
-	}
-	keys, err := clinic.NewKeyring(key)
-	if err != nil {
-		return err
-	}
 	base, err := baseURL(cfg, dialable(cfg.Listen))
 	if err != nil {
 		return err
@@ -52,6 +44,14 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	key, _, err := daemon.SecretKey(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	keys, err := clinic.NewKeyring(key)
+	if err != nil {
+		return err
+	}
 	p, err := st.PatientByID(ctx, *patient)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("no patient has the id %d", *patient)
@@ -67,6 +67,10 @@ func (c *cli) notify(ctx context.Context, args []string) error {
 	var types []string
 	for _, ch := range all {
 		types = append(types, ch.Type)
+		if ch.Pending {
+			fmt.Fprintf(c.stdout, "%s (channel %d): not sent: it waits for its confirmation\n", ch.Type, ch.ID)
+			continue
+		}
 		if *only == "" || ch.Type == *only {
 			chs = append(chs, ch)
 		}

@@ -308,6 +308,11 @@ func TestServeAppliesRetention(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The patient's links were made with a key: pacer makes no new one for
+	// a database with patients.
+	if err := os.WriteFile(filepath.Join(state, "secret.key"), bytes.Repeat([]byte("k"), 32), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	_, stop := startServe(t, map[string]string{"STATE_DIRECTORY": state, "PACER_RETENTION_SESSION_DAYS": "400"})
 	defer stop()
 	deadline := time.Now().Add(10 * time.Second)

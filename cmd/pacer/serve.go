@@ -89,98 +89,6 @@ func (c *cli) migrate(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (c *cli) user(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "add" {
-		return usagef("user needs a subcommand: add")
-	}
-	fs := newFlags(c, "user add", "pacer user add --email E [--name N] [--admin] [--config FILE] [--db DSN] [--base-url URL]")
-	flags := storeFlags(fs, "base_url")
-	email := fs.String("email", "", "the therapist's email (required)")
-	name := fs.String("name", "", "the therapist's name")
-	admin := fs.Bool("admin", false, "may add therapists")
-	if pos, err := parse(fs, args[1:]); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usagef("user add takes no arguments")
-	}
-	if *email == "" {
-		return usagef("user add needs --email")
-	}
-	cfg, err := c.load(flags)
-	if err != nil {
-		return err
-	}
-	base, err := baseURL(cfg, cfg.Listen)
-	if err != nil {
-		return err
-	}
-	st, err := openMigrated(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	t, err := st.CreateTherapist(ctx, *email, *name, *admin)
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("a therapist with the email %s already exists", *email)
-	}
-	if err != nil {
-		return err
-	}
-	tok, err := store.NewToken()
-	if err != nil {
-		return err
-	}
-	if err := st.CreateSetupToken(ctx, t.ID, store.HashToken(tok), c.now().Add(72*time.Hour)); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.stderr, "Added %s. Send them this one-time link to choose a password (valid for 72 hours):\n", t.Email)
-	fmt.Fprintln(c.stdout, strings.TrimSuffix(base.String(), "/")+"/setup/"+tok)
-	return nil
-}
-
-func (c *cli) token(ctx context.Context, args []string) error {
-	if len(args) == 0 || args[0] != "create" {
-		return usagef("token needs a subcommand: create")
-	}
-	fs := newFlags(c, "token create", "pacer token create --email E [--name N] [--config FILE] [--db DSN]")
-	flags := storeFlags(fs)
-	email := fs.String("email", "", "the therapist the token acts for (required)")
-	name := fs.String("name", "cli", "a label for the token")
-	if pos, err := parse(fs, args[1:]); err != nil {
-		return err
-	} else if len(pos) > 0 {
-		return usagef("token create takes no arguments")
-	}
-	if *email == "" {
-		return usagef("token create needs --email")
-	}
-	cfg, err := c.load(flags)
-	if err != nil {
-		return err
-	}
-	st, err := openMigrated(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	t, err := st.TherapistByEmail(ctx, *email)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no therapist has the email %s; add one with pacer user add --email %s", *email, *email)
-	}
-	if err != nil {
-		return err
-	}
-	tok, err := store.NewToken()
-	if err != nil {
-		return err
-	}
-	if err := st.CreateAPIToken(ctx, t.ID, *name, store.HashToken(tok)); err != nil {
-		return err
-	}
-	fmt.Fprintln(c.stdout, tok) // alone on stdout, shown once
-	return nil
-}
-
 // baseURL is the configured public URL, or http://<listen address>.
 func baseURL(cfg *config.Config, listen string) (*url.URL, error) { return daemon.BaseURL(cfg, listen) }
 
@@ -211,15 +119,15 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(c.stderr, cfg.LogLevel)
-	key, err := cfg.SecretKey()
-	if err != nil {
-		return err
-	}
 	st, err := openMigrated(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	key, keyFile, err := daemon.SecretKey(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
 	if err := st.Ping(ctx); err != nil {
 		return fmt.Errorf("the store does not answer: %w", err)
 	}
@@ -235,7 +143,7 @@ func (c *cli) serve(ctx context.Context, args []string) error {
 	reg := metrics.NewRegistry()
 	bi := buildInfo()
 	metrics.NewBuildInfo(reg, bi.Version, bi.Commit, bi.GoVersion)
-	d, err := daemon.New(ctx, daemon.Options{Store: st, Config: cfg, Key: key, BaseURL: base, Now: c.now, Log: log, Registry: reg})
+	d, err := daemon.New(ctx, daemon.Options{Store: st, Config: cfg, Key: key, KeyFile: keyFile, BaseURL: base, Now: c.now, Log: log, Registry: reg})
 	if err != nil {
 		ln.Close()
 		return err

@@ -2,9 +2,11 @@ package clinic
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
 )
@@ -41,8 +43,10 @@ func (c *Clinic) Assign(ctx context.Context, therapistID, patientID int64, in As
 		if err != nil {
 			return err
 		}
-		_, err = c.replan(tx)
-		return err
+		if _, err = c.replan(tx); err != nil {
+			return err
+		}
+		return c.checkFeedSize(tx)
 	})
 	return a, err
 }
@@ -56,12 +60,37 @@ func (c *Clinic) AssignTemplate(ctx context.Context, therapistID, patientID int6
 	return c.Assign(ctx, therapistID, patientID, Assignment{Program: prog})
 }
 
+// How far from today a program may start: a plan is computed from its start,
+// and at most programs.MaxWeeks weeks of it are kept.
+const (
+	maxStartBack  = 7 * programs.MaxWeeks
+	maxStartAhead = 366
+)
+
 // checkParams checks an assignment's parameters and schedule against its
 // program and says what to fix.
 func (c *Clinic) checkParams(p store.Patient, prog *programs.Program, start programs.Date, params store.Params) error {
 	loc, err := c.Zone(p.Timezone)
 	if err != nil {
 		return fmt.Errorf("patient %d: time zone: %w", p.ID, err)
+	}
+	today := c.Today(p)
+	if start < today.AddDays(-maxStartBack) || start > today.AddDays(maxStartAhead) {
+		return Problemf("start %s is too far from today (%s): a program starts at most %d weeks back or a year ahead",
+			start, today, programs.MaxWeeks)
+	}
+	for _, act := range prog.Activities {
+		base, thr := act.Baseline, act.Threshold
+		if v, ok := params.Baseline[act.ID]; ok {
+			base = v
+		}
+		if v, ok := params.Threshold[act.ID]; ok {
+			thr = v
+		}
+		if thr > 0 && thr < base {
+			return Problemf("threshold %d for %s is below its baseline %d: the threshold is the dose known to bring on a flare, "+
+				"so it lies above what the patient manages today; raise the threshold or lower the baseline", thr, act.ID, base)
+		}
 	}
 	sched, err := Schedules(params.Schedule)
 	if err != nil {
@@ -112,9 +141,82 @@ func (c *Clinic) EditSchedule(ctx context.Context, therapistID, assignmentID int
 		if err := tx.SetAssignment(a); err != nil {
 			return err
 		}
-		_, err := c.replan(tx)
-		return err
+		if _, err := c.replan(tx); err != nil {
+			return err
+		}
+		return c.checkFeedSize(tx)
 	})
+}
+
+// The calendar feed's window: the last 14 days (so cancelled events reach
+// clients) and the next 8 weeks.
+const (
+	FeedDaysBack  = 14
+	FeedDaysAhead = 56
+)
+
+// MaxFeedBytes is the most a patient's calendar feed may hold: Google drops
+// the events of a feed past 1 MB.
+const MaxFeedBytes = 1_000_000
+
+// feedEventBytes bounds what an event adds to a feed beyond its title and
+// description: its other properties (UID, times, status, sequence, the
+// session link twice, the alarm), line folding and escaping.
+// TestFeedSizeEstimate checks it against rendered feeds.
+const feedEventBytes = 600
+
+// checkFeedSize refuses a plan, in the transaction that stored it, whose
+// calendar feed would pass MaxFeedBytes: too many sessions in the feed's
+// window (times a day, days a week, programs) or too much text.
+func (c *Clinic) checkFeedSize(tx *store.PatientTx) error {
+	n, err := c.feedSize(tx)
+	if err != nil {
+		return err
+	}
+	if n > MaxFeedBytes {
+		return Problemf("this plan would make the patient's calendar about %d KB, past the %d KB calendar apps accept: "+
+			"schedule fewer times a day or days a week, shorten the instructions, or end another program first",
+			n/1000, MaxFeedBytes/1000)
+	}
+	return nil
+}
+
+// feedSize estimates, from above, the bytes of the patient's calendar feed
+// as stored in tx: every session in the window of every program, worded as
+// the feed words it.
+func (c *Clinic) feedSize(tx *store.PatientTx) (int, error) {
+	p := tx.Patient
+	set, err := tx.NotifySettings()
+	if err != nil {
+		return 0, err
+	}
+	cat := i18n.For(i18n.Parse(set.Language))
+	today := c.Today(p)
+	as, err := tx.AllAssignments()
+	if err != nil {
+		return 0, err
+	}
+	link := len(c.URL("/s/")) + 54 // a session link's token is 54 characters
+	total := 2000                  // the calendar's header and time zone
+	for _, a := range as {
+		sp, err := tx.Plan(a.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
+		rs := NewReasons(cat, a.Program, sp)
+		xs, err := tx.Sessions(a.ID)
+		if err != nil {
+			return 0, err
+		}
+		for _, x := range xs {
+			if x.Date < today.AddDays(-FeedDaysBack) || x.Date >= today.AddDays(FeedDaysAhead) {
+				continue
+			}
+			w := rs.SessionWords(p, x)
+			total += feedEventBytes + 2*link + (len(w.Title)+len(w.Description))*11/10
+		}
+	}
+	return total, nil
 }
 
 // EndAssignment ends an active assignment: its history stays, its sessions

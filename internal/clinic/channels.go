@@ -10,6 +10,7 @@ import (
 	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
+	"pacer/scheduler"
 )
 
 // Settings are a patient's reminder channels and settings as a patient or
@@ -23,6 +24,11 @@ type Settings struct {
 	LeadMinutes,
 	NudgeHours *int
 	Language *string // en or de (a tag such as de-DE is read as de)
+	// ByPatient is set when the patient sends them (their check-in link):
+	// an email address they add receives nothing until it is confirmed
+	// through a link sent to it. A therapist's settings confirm the
+	// channels they list.
+	ByPatient bool
 }
 
 // QuietHours are local HH:MM times; Drop drops reminders that fall inside
@@ -41,6 +47,7 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 	}
 	var want []store.Channel
 	for i, raw := range in.Channels {
+		raw = withoutPending(raw)
 		var head struct {
 			Type string `json:"type"`
 		}
@@ -55,6 +62,14 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 			if err := c.Channels.Check(ctx, ch); err != nil {
 				return Problemf("channels[%d]: %v", i, err)
 			}
+		}
+		if in.ByPatient && ch.Type == "email" {
+			nonce, err := NewNonce()
+			if err != nil {
+				return err
+			}
+			ch.Pending, ch.ConfirmNonce = true, nonce
+			ch.ConfirmHash = store.HashToken(c.Keys.ConfirmToken(nonce))
 		}
 		want = append(want, ch)
 	}
@@ -94,12 +109,15 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 		if err != nil {
 			return err
 		}
+		had := map[int64]bool{}
 		for _, ch := range have {
+			had[ch.ID] = true
 			if ch.Type == store.ChannelWebPush {
 				want = append(want, ch)
 			}
 		}
-		if _, err := tx.SetChannels(want); errors.Is(err, store.ErrInvalid) {
+		set2, err := tx.SetChannels(want)
+		if errors.Is(err, store.ErrInvalid) {
 			return Problemf("%v", err)
 		} else if err != nil {
 			return err
@@ -107,9 +125,70 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 		if err := tx.SetNotifySettings(set); err != nil {
 			return err
 		}
+		// A new address waits for its confirmation; the message goes at
+		// once (under the patient's daily quota, like every message).
+		var confirm []store.Reminder
+		for _, ch := range set2 {
+			if ch.Pending && !had[ch.ID] {
+				confirm = append(confirm, store.Reminder{Kind: scheduler.KindConfirm, PatientID: p.ID, ChannelID: ch.ID,
+					DueAt: c.Now().UTC(), DedupeKey: fmt.Sprintf("%s:%d", scheduler.KindConfirm, ch.ID)})
+			}
+		}
+		if _, err := tx.AddReminders(confirm); err != nil {
+			return err
+		}
 		_, err = c.replan(tx)
 		return err
 	})
+}
+
+// PendingChannel is the channel a confirmation link names, with its
+// patient: ErrNotFound for a link that is not (or no longer) valid.
+func (c *Clinic) PendingChannel(ctx context.Context, token string) (store.Channel, store.Patient, error) {
+	ch, err := c.Store.PendingChannel(ctx, store.HashToken(token))
+	if err != nil {
+		return ch, store.Patient{}, err
+	}
+	p, err := c.Store.PatientByID(ctx, ch.PatientID)
+	return ch, p, err
+}
+
+// ConfirmChannel confirms the channel of a confirmation link and re-plans
+// its patient, so that the coming sessions are reminded through it too.
+func (c *Clinic) ConfirmChannel(ctx context.Context, token string) error {
+	ch, p, err := c.PendingChannel(ctx, token)
+	if err != nil {
+		return err
+	}
+	return c.write(ctx, p.ID, func(tx *store.PatientTx) error {
+		if _, err := tx.ConfirmChannel(store.HashToken(token)); err != nil {
+			return err
+		}
+		c.Log.Info("channel confirmed", "patient_id", p.ID, "channel_id", ch.ID)
+		_, err := c.replan(tx)
+		return err
+	})
+}
+
+// ConfirmURL is the link that confirms a pending channel; "" for one that
+// is not pending.
+func (c *Clinic) ConfirmURL(ch store.Channel) string {
+	if !ch.Pending || len(ch.ConfirmNonce) == 0 {
+		return ""
+	}
+	return c.URL("/confirm/" + c.Keys.ConfirmToken(ch.ConfirmNonce))
+}
+
+// active are the channels that may receive reminders and messages: the
+// confirmed ones.
+func active(chs []store.Channel) []store.Channel {
+	out := make([]store.Channel, 0, len(chs))
+	for _, ch := range chs {
+		if !ch.Pending {
+			out = append(out, ch)
+		}
+	}
+	return out
 }
 
 // AddPushSubscription stores the browser's PushSubscription (its JSON) as a
@@ -136,15 +215,43 @@ func (c *Clinic) AddPushSubscription(ctx context.Context, p store.Patient, raw [
 }
 
 // PublicChannels are the channels as a patient or therapist may see them: a
-// Web Push subscription's endpoint and keys stay with the browser.
+// Web Push subscription's endpoint and keys stay with the browser. A channel
+// waiting for its confirmation says so ("pending": true).
 func PublicChannels(chs []store.Channel) []json.RawMessage {
 	out := []json.RawMessage{}
 	for _, ch := range chs {
-		if ch.Type == store.ChannelWebPush {
+		switch {
+		case ch.Type == store.ChannelWebPush:
 			out = append(out, json.RawMessage(fmt.Sprintf(`{"type":"webpush","id":%d}`, ch.ID)))
-			continue
+		case ch.Pending:
+			var m map[string]any
+			if json.Unmarshal(ch.Config, &m) != nil {
+				m = map[string]any{"type": ch.Type}
+			}
+			m["pending"] = true
+			b, _ := json.Marshal(m)
+			out = append(out, b)
+		default:
+			out = append(out, ch.Config)
 		}
-		out = append(out, ch.Config)
 	}
 	return out
+}
+
+// withoutPending drops the "pending" mark PublicChannels adds, so that a
+// client may send back what it read; it is the server's to set.
+func withoutPending(raw json.RawMessage) json.RawMessage {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return raw
+	}
+	if _, ok := m["pending"]; !ok {
+		return raw
+	}
+	delete(m, "pending")
+	b, err := json.Marshal(m)
+	if err != nil {
+		return raw
+	}
+	return b
 }

@@ -33,14 +33,29 @@ type Recorded struct {
 	State
 }
 
+// DefaultCheckInDailyCap is how many check-ins a patient may log in 24
+// hours unless configured otherwise: far more than a day of sessions, pain,
+// flare and weekly check-ins, far fewer than a script replaying them.
+const DefaultCheckInDailyCap = 60
+
+// Limited is a request refused because its sender used up a limit (the
+// daily check-in cap); the API answers it with 429.
+type Limited struct{ Msg string }
+
+func (l *Limited) Error() string { return l.Msg }
+
 // CheckIn validates a patient's check-in, stores it and re-plans the patient,
 // all in one transaction, so that what it answers (paused, in a flare) is
-// what was stored.
+// what was stored. A patient may log at most CheckInDailyCap check-ins in 24
+// hours.
 func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Recorded, error) {
 	today := c.Today(p)
 	ci := in.CheckIn
 	if ci.Date == 0 {
 		ci.Date = today
+	}
+	if in.Assignment != 0 && ci.Kind != programs.SessionCheckIn {
+		return Recorded{}, Problemf("assignment belongs to a session check-in only, not to a %s check-in: leave it out", ci.Kind)
 	}
 	switch {
 	case ci.Date > today:
@@ -49,9 +64,18 @@ func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Reco
 		return Recorded{}, Problemf("date %s is more than %d days ago; check-ins can be logged up to %d days back",
 			ci.Date, CheckInBackDays, CheckInBackDays)
 	}
-	ci.At = time.Time{} // the store's clock records when it was logged
+	ci.At = time.Time{} // when it was logged is the check-in's CreatedAt
 	var out Recorded
 	err := c.write(ctx, p.ID, func(tx *store.PatientTx) error {
+		if limit := c.checkInCap(); limit > 0 {
+			n, err := tx.CheckInsWithin(24 * time.Hour)
+			if err != nil {
+				return err
+			}
+			if n >= limit {
+				return &Limited{fmt.Sprintf("%d check-ins in the last 24 hours is the most pacer takes; try again tomorrow", limit)}
+			}
+		}
 		as, err := tx.Assignments()
 		if err != nil {
 			return err
@@ -61,7 +85,7 @@ func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Reco
 		}
 		// A session belongs to the assignment whose program has the activity;
 		// the other kinds belong to the patient and apply to every assignment.
-		row := store.CheckIn{CheckIn: ci}
+		row := store.CheckIn{CheckIn: ci, CreatedAt: c.stamp()}
 		prog := as[0].Program
 		if ci.Kind == programs.SessionCheckIn {
 			var target []store.Assignment
@@ -97,4 +121,12 @@ func (c *Clinic) CheckIn(ctx context.Context, p store.Patient, in CheckIn) (Reco
 		return nil
 	})
 	return out, err
+}
+
+// checkInCap is the daily cap in force.
+func (c *Clinic) checkInCap() int {
+	if c.CheckInDailyCap == 0 {
+		return DefaultCheckInDailyCap
+	}
+	return c.CheckInDailyCap
 }

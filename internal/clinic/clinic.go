@@ -40,13 +40,16 @@ type Store interface {
 	Plan(ctx context.Context, assignmentID int64) (store.Plan, error)
 	AssignmentSessions(ctx context.Context, assignmentID int64) ([]store.Session, error)
 	RotateFeedToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
-	RotateCheckinToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error
 	PatientData(ctx context.Context, therapistID, patientID int64) (store.PatientData, error)
 	ErasePatient(ctx context.Context, therapistID, patientID int64) error
 	StalePatients(ctx context.Context, rulesVersion int) ([]int64, error)
 	Channels(ctx context.Context, patientID int64) ([]store.Channel, error)
 	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
+	Session(ctx context.Context, id int64) (store.Session, error)
+	AssignmentByID(ctx context.Context, id int64) (store.Assignment, error)
+	RotateLinks(ctx context.Context, therapistID, patientID int64, feedNonce, feedHash, checkinNonce, checkinHash []byte) error
+	PendingChannel(ctx context.Context, hash []byte) (store.Channel, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -76,17 +79,32 @@ type Clinic struct {
 	// Changed, if set, is told after commit that a patient's plan, feed or
 	// links changed (caches drop their copies).
 	Changed func(patientID int64)
+	// CheckInDailyCap is how many check-ins a patient may log in 24 hours;
+	// 0 is DefaultCheckInDailyCap, negative is no cap.
+	CheckInDailyCap int
 
 	engineRuns atomic.Int64
+	replay     bool     // At's clinic: it stamps what it records with its own clock
 	zones      sync.Map // zone name → *time.Location
 }
 
 // At is a clinic with the same parts that lives at another clock: to replay
-// a history day by day, as `serve --demo` does. Its engine runs are counted
-// apart.
+// a history day by day, as `serve --demo` does. What it records is stamped
+// with its clock, not the store's; it takes no patient's input, so it has no
+// daily check-in cap; its engine runs are counted apart.
 func (c *Clinic) At(now func() time.Time) *Clinic {
 	return &Clinic{Store: c.Store, Keys: c.Keys, BaseURL: c.BaseURL, Library: c.Library, Now: now, Log: c.Log,
-		Channels: c.Channels, TherapistEmail: c.TherapistEmail, Wake: c.Wake, Changed: c.Changed}
+		Channels: c.Channels, TherapistEmail: c.TherapistEmail, Wake: c.Wake, Changed: c.Changed, CheckInDailyCap: -1,
+		replay: true}
+}
+
+// stamp is when a check-in or override recorded now is said to be recorded:
+// the store's own clock (zero), but a replay's.
+func (c *Clinic) stamp() time.Time {
+	if c.replay {
+		return c.Now()
+	}
+	return time.Time{}
 }
 
 // EngineRuns is how many times the engine has run: the re-plans of this

@@ -5,7 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
+	"fmt"
+
+	"pacer/internal/store"
 )
 
 // Keyring derives patients' capability tokens (feed and check-in URLs) from
@@ -26,8 +30,11 @@ func NewKeyring(key []byte) (Keyring, error) {
 
 // Token purposes, so that a feed nonce can never yield a check-in token.
 const (
-	purposeFeed    = "pacer feed token\x00"
-	purposeCheckin = "pacer check-in token\x00"
+	purposeFeed        = "pacer feed token\x00"
+	purposeCheckin     = "pacer check-in token\x00"
+	purposeSession     = "pacer session token\x00"
+	purposeConfirm     = "pacer channel confirmation token\x00"
+	purposeFingerprint = "pacer key fingerprint\x00"
 )
 
 // token is base64url(HMAC-SHA256(key, purpose || nonce)): 256 bits, 43 characters.
@@ -41,6 +48,56 @@ func (k Keyring) token(purpose string, nonce []byte) string {
 // FeedToken and CheckinToken rebuild a patient's tokens.
 func (k Keyring) FeedToken(nonce []byte) string    { return k.token(purposeFeed, nonce) }
 func (k Keyring) CheckinToken(nonce []byte) string { return k.token(purposeCheckin, nonce) }
+
+// ConfirmToken rebuilds the token of a channel's confirmation link.
+func (k Keyring) ConfirmToken(nonce []byte) string { return k.token(purposeConfirm, nonce) }
+
+// Fingerprint identifies the key without revealing it: the database keeps
+// it, so that pacer refuses to start with a key its links were not made
+// with.
+func (k Keyring) Fingerprint() string { return k.token(purposeFingerprint, nil)[:22] }
+
+// sessionTokenLen is a session token's bytes: the session's id (8) and a
+// MAC (32).
+const sessionTokenLen = 8 + sha256.Size
+
+// SessionToken is the token of one session's link, /s/{token}: the session's
+// id and a MAC, under the key, of the patient's feed nonce and the session's
+// identity. Nothing is stored: the server checks a token by recomputing it,
+// and rotating the feed link (a new nonce) or deleting the session revokes
+// it. 320 bits, 54 characters.
+func (k Keyring) SessionToken(feedNonce []byte, x store.Session) string {
+	b := make([]byte, 8, sessionTokenLen)
+	binary.BigEndian.PutUint64(b, uint64(x.ID))
+	return base64.RawURLEncoding.EncodeToString(append(b, k.sessionMAC(feedNonce, x)...))
+}
+
+// sessionMAC binds the link to the session's id and identity (assignment,
+// activity, date, slot), so that a session id reused after a deletion does
+// not inherit an old link.
+func (k Keyring) sessionMAC(feedNonce []byte, x store.Session) []byte {
+	mac := hmac.New(sha256.New, k.key)
+	mac.Write([]byte(purposeSession))
+	fmt.Fprintf(mac, "%d\x00%x\x00%d\x00%s\x00%d\x00%d", len(feedNonce), feedNonce, x.ID, x.Activity, x.Date, x.Slot)
+	fmt.Fprintf(mac, "\x00%d", x.AssignmentID)
+	return mac.Sum(nil)
+}
+
+// sessionID reads the session id of a session token; false for anything
+// that is not one.
+func sessionID(token string) (int64, []byte, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(token)
+	if err != nil || len(b) != sessionTokenLen {
+		return 0, nil, false
+	}
+	id := int64(binary.BigEndian.Uint64(b))
+	return id, b[8:], id > 0
+}
+
+// checkSession reports whether mac is the session's link's MAC.
+func (k Keyring) checkSession(feedNonce []byte, x store.Session, mac []byte) bool {
+	return hmac.Equal(mac, k.sessionMAC(feedNonce, x))
+}
 
 // NewNonce is 16 random bytes.
 func NewNonce() ([]byte, error) {

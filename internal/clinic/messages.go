@@ -65,14 +65,17 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 			}
 		}
 	}
+	// Keyed by the patient and today, not the flare's or the red flag's own
+	// date: at most one flare and one red-flag message of each kind a day,
+	// however many days are logged.
 	for _, day := range slices.Sorted(mapKeys(flareDoses)) {
-		subject := fmt.Sprintf("p%d:%s", p.ID, day)
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		m := scheduler.FlareMessage(cat, subject, strings.Join(flareDoses[day], "; "), url)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindFlare, subject, m, now)...)
 		alerts = append(alerts, alert{kind: scheduler.KindAlertFlare, subject: subject})
 	}
 	if redFlag != 0 {
-		subject := fmt.Sprintf("p%d:%s", p.ID, redFlag)
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
 			scheduler.RedFlagMessage(cat, urgency, url), now)...)
 		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: subject})
@@ -236,7 +239,7 @@ func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.T
 		}
 		payload, _ := json.Marshal(m)
 		for _, ch := range chs {
-			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, ChannelID: ch.ID, Payload: payload,
+			rs = append(rs, store.Reminder{Kind: a.kind, TherapistID: p.TherapistID, PatientID: p.ID, ChannelID: ch.ID, Payload: payload,
 				DueAt: now.UTC(), DedupeKey: fmt.Sprintf("%s:%s:%d", a.kind, a.subject, ch.ID)})
 		}
 	}

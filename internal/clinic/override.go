@@ -21,17 +21,32 @@ func (c *Clinic) Override(ctx context.Context, therapistID, assignmentID int64, 
 	}
 	today := c.Today(p)
 	for i := range ovs {
-		if ovs[i].Date == 0 {
-			ovs[i].Date = today
+		o := &ovs[i]
+		if o.Date == 0 {
+			o.Date = today
 		}
-		if err := ovs[i].Validate(a.Program); err != nil {
+		if o.Date < today.AddDays(-maxStartBack) || o.Date > today.AddDays(maxStartAhead) {
+			return nil, Problemf("from %s is too far from today (%s): use a date at most %d weeks back or a year ahead",
+				o.Date, today, programs.MaxWeeks)
+		}
+		if err := o.Validate(a.Program); err != nil {
 			return nil, Problemf("%v", err)
+		}
+		if act, ok := a.Program.Activity(o.Activity); ok && o.Kind == programs.ThresholdOverride {
+			base := act.Baseline
+			if v, ok := a.Params.Baseline[act.ID]; ok {
+				base = v
+			}
+			if o.Value < base {
+				return nil, Problemf("threshold %d for %s is below its baseline %d: the threshold is the dose known to bring on a flare, "+
+					"so it lies above what the patient manages; give a higher threshold", o.Value, act.ID, base)
+			}
 		}
 	}
 	var plan *programs.Plan
 	err = c.write(ctx, p.ID, func(tx *store.PatientTx) error {
 		for _, o := range ovs {
-			if _, err := tx.AddOverride(store.Override{AssignmentID: a.ID, Overriding: o}); err != nil {
+			if _, err := tx.AddOverride(store.Override{AssignmentID: a.ID, Overriding: o, CreatedAt: c.stamp()}); err != nil {
 				return err
 			}
 		}

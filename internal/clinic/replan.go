@@ -136,6 +136,7 @@ func (c *Clinic) replanFrom(tx *store.PatientTx, recompute bool) (State, error) 
 	if err != nil {
 		return State{}, err
 	}
+	chs = active(chs) // a pending channel gets its confirmation only
 	set, err := tx.NotifySettings()
 	if err != nil {
 		return State{}, err

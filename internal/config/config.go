@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -28,9 +30,14 @@ type Config struct {
 	BaseURL  string // the public URL links are built from; empty: http://<listen address>
 	StateDir string
 	// SecretKeyFile holds the key that capability tokens are derived from;
-	// empty: <StateDir>/secret.key, created on first start (SQLite only).
+	// empty: secret.key beside the SQLite database, created on its first
+	// start (SQLite only).
 	SecretKeyFile string
 	LogLevel      string // debug, info, warn or error
+	// TrustedProxies are the reverse proxies (CIDRs or addresses, comma
+	// separated) whose X-Forwarded-For names the client: rate limits count
+	// the client, not the proxy. Empty: the connection's address counts.
+	TrustedProxies string
 
 	SMTP      SMTP
 	Pushover  Pushover
@@ -38,6 +45,8 @@ type Config struct {
 	Ntfy      Ntfy
 	Retention Retention
 	Reminders Reminders
+	Notify    Notify
+	CheckIns  CheckIns
 
 	// File is the TOML file that was read, if any.
 	File string
@@ -77,6 +86,25 @@ type Reminders struct {
 	// that crashes mid-dispatch leaves claims that another takes over once
 	// they expire. Longer than the slowest send; default 2 minutes.
 	Lease time.Duration
+}
+
+// Notify bounds what reminders may reach and how many.
+type Notify struct {
+	// AllowPrivate names the destinations on the clinic's own network
+	// (CIDRs, addresses or host names, comma separated) that webhook, ntfy
+	// and Web Push channels may reach, over plain http too; every other
+	// private, loopback, link-local or metadata address is refused.
+	AllowPrivate string
+	// DailyQuota is how many messages one patient may be sent in a day;
+	// the excess is skipped as "quota". Default 30; 0: no quota.
+	DailyQuota int
+}
+
+// CheckIns bounds patients' check-ins.
+type CheckIns struct {
+	// DailyCap is how many check-ins a patient may log in 24 hours
+	// (default 60); more answer 429.
+	DailyCap int
 }
 
 // Secret is a value that is never printed: fmt, JSON and text encodings show
@@ -151,6 +179,8 @@ func settings() []setting {
 			usage: "file of at least 32 random bytes that capability tokens are derived from",
 			str:   func(c *Config) *string { return &c.SecretKeyFile }},
 		str("log_level", "debug, info, warn or error", func(c *Config) *string { return &c.LogLevel }),
+		str("trusted_proxies", "reverse proxies whose X-Forwarded-For names the client: CIDRs or addresses, comma separated",
+			func(c *Config) *string { return &c.TrustedProxies }),
 		str("smtp.host", "mail server for email reminders", func(c *Config) *string { return &c.SMTP.Host }),
 		{key: "smtp.port", kind: number, usage: "mail server port (default: 587 for starttls, 465 for tls, 25 for none)",
 			num: func(c *Config) *int { return &c.SMTP.Port }},
@@ -169,6 +199,13 @@ func settings() []setting {
 		{key: "reminders.lease", kind: duration,
 			usage: "how long a replica's claim on due reminders lasts before another replica may send them, e.g. 2m (5s-1h)",
 			dur:   func(c *Config) *time.Duration { return &c.Reminders.Lease }},
+		str("notify.allow_private", "destinations on the clinic's network that webhook, ntfy and Web Push may reach "+
+			"(CIDRs, addresses or host names, comma separated); http:// only to these",
+			func(c *Config) *string { return &c.Notify.AllowPrivate }),
+		{key: "notify.daily_quota", kind: number, usage: "messages one patient may be sent in a day; the rest are skipped (0: no quota)",
+			num: func(c *Config) *int { return &c.Notify.DailyQuota }},
+		{key: "checkins.daily_cap", kind: number, usage: "check-ins a patient may log in 24 hours",
+			num: func(c *Config) *int { return &c.CheckIns.DailyCap }},
 	}
 }
 
@@ -190,6 +227,8 @@ func Defaults(getenv func(string) string) Config {
 		SMTP:      SMTP{TLS: "starttls"},
 		Retention: Retention{SessionDays: 400},
 		Reminders: Reminders{Lease: 2 * time.Minute},
+		Notify:    Notify{DailyQuota: 30},
+		CheckIns:  CheckIns{DailyCap: 60},
 		sources:   map[string]string{},
 	}
 	for _, v := range []string{"STATE_DIRECTORY", "XDG_STATE_HOME"} {
@@ -414,6 +453,23 @@ func (c Config) Validate() error {
 	if c.Ntfy.Server != "" && !httpURL(c.Ntfy.Server) {
 		bad("ntfy.server %q must be an absolute http or https URL, e.g. https://ntfy.sh", c.Ntfy.Server)
 	}
+	allowed, err := c.AllowPrivate()
+	if err != nil {
+		bad("%v", err)
+	}
+	if u, err := url.Parse(c.Ntfy.Server); err == nil && u.Scheme == "http" && !allowed[strings.ToLower(u.Hostname())] {
+		bad("ntfy.server %s uses http://: use https://, or name %s in notify.allow_private (PACER_NOTIFY_ALLOW_PRIVATE) if it is on the clinic's own network",
+			c.Ntfy.Server, u.Hostname())
+	}
+	if c.Notify.DailyQuota < 0 {
+		bad("notify.daily_quota is %d: use a number of messages a day, e.g. 30, or 0 for no quota", c.Notify.DailyQuota)
+	}
+	if c.CheckIns.DailyCap < 1 {
+		bad("checkins.daily_cap is %d: use a number of check-ins a day of at least 1, e.g. 60", c.CheckIns.DailyCap)
+	}
+	if _, err := c.Proxies(); err != nil {
+		bad("%v", err)
+	}
 	if c.Retention.SessionDays < 0 {
 		bad("retention.session_days is %d: use a number of days, or 0 to keep sessions for ever", c.Retention.SessionDays)
 	}
@@ -423,47 +479,115 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// AllowPrivate checks notify.allow_private and returns its host names and
+// addresses as written (lower case); CIDRs are checked, not returned.
+func (c Config) AllowPrivate() (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, e := range list(c.Notify.AllowPrivate) {
+		if _, err := netip.ParsePrefix(e); err == nil {
+			continue
+		}
+		if ip, err := netip.ParseAddr(e); err == nil {
+			out[ip.String()] = true
+			continue
+		}
+		h := strings.ToLower(strings.TrimSuffix(e, "."))
+		last := h[strings.LastIndexByte(h, '.')+1:]
+		if !hostPattern.MatchString(h) || strings.HasPrefix(last, "0x") || strings.Trim(last, "0123456789") == "" {
+			return nil, fmt.Errorf("notify.allow_private entry %q is not a CIDR (10.1.0.0/16), an IP address or a host name: "+
+				"fix PACER_NOTIFY_ALLOW_PRIVATE or allow_private in [notify]", e)
+		}
+		out[h] = true
+	}
+	return out, nil
+}
+
+var hostPattern = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// Proxies parses trusted_proxies: CIDRs or addresses.
+func (c Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range list(c.TrustedProxies) {
+		if p, err := netip.ParsePrefix(e); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		ip, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies entry %q is not a CIDR or an IP address, e.g. 127.0.0.1 or 10.0.0.0/8: "+
+				"fix PACER_TRUSTED_PROXIES or trusted_proxies", e)
+		}
+		ip = ip.Unmap()
+		out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+	}
+	return out, nil
+}
+
+// list splits a comma (or space) separated setting.
+func list(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
 func httpURL(raw string) bool {
 	u, err := url.Parse(raw)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// SecretKey reads the key capability tokens are derived from. With the
-// embedded store and no key configured, it creates one beside the database on
-// first start; PostgreSQL replicas must share one, so there it must be set.
-func (c Config) SecretKey() ([]byte, error) {
-	path := c.SecretKeyFile
-	if path == "" {
-		if c.Postgres() {
-			return nil, errors.New("with PostgreSQL, set PACER_SECRET_KEY_FILE (or a systemd credential secret_key) to a file of at least 32 random bytes shared by every replica, e.g. head -c 32 /dev/urandom > /etc/pacer/secret_key")
+// KeyFile is the file of the key capability tokens are derived from:
+// secret_key_file, else secret.key beside the SQLite database (in the state
+// directory for the default database), so that a database and its key
+// travel together. PostgreSQL replicas share one key, so there it must be
+// set.
+func (c Config) KeyFile() (string, error) {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile, nil
+	}
+	if c.Postgres() {
+		return "", errors.New("with PostgreSQL, set PACER_SECRET_KEY_FILE (or a systemd credential secret_key) to a file of at least 32 random bytes shared by every replica, e.g. head -c 32 /dev/urandom > /etc/pacer/secret_key")
+	}
+	return filepath.Join(filepath.Dir(strings.TrimPrefix(c.DSN(), "sqlite:")), "secret.key"), nil
+}
+
+// SecretKey reads the key at KeyFile. With create, a missing default key
+// file (not a configured one) is created: 32 random bytes, mode 0600. The
+// caller decides whether a new key is right for its database (see
+// daemon.SecretKey): a new key makes every existing link stop working.
+func (c Config) SecretKey(create bool) (key []byte, path string, err error) {
+	path, err = c.KeyFile()
+	if err != nil {
+		return nil, "", err
+	}
+	if create && c.SecretKeyFile == "" && !fileExists(path) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, path, fmt.Errorf("create the secret key's directory: %w", err)
 		}
-		path = filepath.Join(c.StateDir, "secret.key")
-		if !fileExists(path) {
-			if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-				return nil, fmt.Errorf("create state directory: %w", err)
-			}
-			key := make([]byte, 32)
-			if _, err := rand.Read(key); err != nil {
-				return nil, fmt.Errorf("new secret key: %w", err)
-			}
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				return nil, fmt.Errorf("create secret key: %w", err)
-			}
-			_, werr := f.Write(key)
-			if err := errors.Join(werr, f.Close()); err != nil {
-				return nil, fmt.Errorf("write secret key: %w", err)
-			}
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, path, fmt.Errorf("new secret key: %w", err)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, path, fmt.Errorf("create secret key: %w", err)
+		}
+		_, werr := f.Write(key)
+		if err := errors.Join(werr, f.Close()); err != nil {
+			return nil, path, fmt.Errorf("write secret key: %w", err)
 		}
 	}
-	key, err := os.ReadFile(path)
+	key, err = os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read secret key: %w", err)
+		return nil, path, fmt.Errorf("read secret key: %w", err)
 	}
 	if len(key) < 32 {
-		return nil, fmt.Errorf("secret key file %s holds %d bytes; it needs at least 32 random bytes", path, len(key))
+		return nil, path, fmt.Errorf("secret key file %s holds %d bytes; it needs at least 32 random bytes", path, len(key))
 	}
-	return key, nil
+	return key, path, nil
+}
+
+// KeyExists reports whether the key file exists.
+func (c Config) KeyExists() bool {
+	path, err := c.KeyFile()
+	return err == nil && fileExists(path)
 }
 
 func fileExists(p string) bool {

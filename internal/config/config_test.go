@@ -151,7 +151,7 @@ token_file = %q
 	if c.SecretKeyFile != filepath.Join(creds, "secret_key") || c.Source("secret_key_file") != "credential secret_key" {
 		t.Errorf("secret key credential: %q from %s", c.SecretKeyFile, c.Source("secret_key_file"))
 	}
-	if k, err := c.SecretKey(); err != nil || len(k) != 32 {
+	if k, _, err := c.SecretKey(false); err != nil || len(k) != 32 {
 		t.Errorf("secret key: %d bytes, %v", len(k), err)
 	}
 	write(t, creds, "smtp_password", "from-credential")
@@ -270,23 +270,38 @@ func TestFlagsNeverTakeSecrets(t *testing.T) {
 func TestSecretKey(t *testing.T) {
 	dir := t.TempDir()
 	c := Config{StateDir: filepath.Join(dir, "state")}
-	k1, err := c.SecretKey()
-	if err != nil || len(k1) != 32 {
-		t.Fatalf("first start: %d bytes, %v", len(k1), err)
+	if _, _, err := c.SecretKey(false); err == nil {
+		t.Error("a missing key was read without create")
+	}
+	k1, path, err := c.SecretKey(true)
+	if err != nil || len(k1) != 32 || path != filepath.Join(c.StateDir, "secret.key") {
+		t.Fatalf("first start: %d bytes at %s, %v", len(k1), path, err)
 	}
 	if fi, err := os.Stat(filepath.Join(c.StateDir, "secret.key")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode: %v %v", fi.Mode(), err)
 	}
-	if k2, _ := c.SecretKey(); string(k2) != string(k1) {
+	if k2, _, _ := c.SecretKey(true); string(k2) != string(k1) {
 		t.Error("the key changed on the second start")
 	}
+	// With --db naming a SQLite file, the key lives beside it, wherever the
+	// state directory is.
+	beside := Config{StateDir: filepath.Join(dir, "elsewhere"), DB: "sqlite:" + filepath.Join(dir, "data", "clinic.db")}
+	if p, err := beside.KeyFile(); err != nil || p != filepath.Join(dir, "data", "secret.key") {
+		t.Errorf("key beside --db: %s %v", p, err)
+	}
+	if p, _ := (Config{StateDir: dir, DB: filepath.Join(dir, "x", "y.db")}).KeyFile(); p != filepath.Join(dir, "x", "secret.key") {
+		t.Errorf("key beside a plain path: %s", p)
+	}
 	pg := Config{DB: "postgres://x@h/db", StateDir: dir}
-	if _, err := pg.SecretKey(); err == nil || !strings.Contains(err.Error(), "PACER_SECRET_KEY_FILE") {
+	if _, _, err := pg.SecretKey(true); err == nil || !strings.Contains(err.Error(), "PACER_SECRET_KEY_FILE") {
 		t.Errorf("PostgreSQL without a key: %v", err)
 	}
 	short := filepath.Join(dir, "short")
 	os.WriteFile(short, []byte("too short"), 0o600)
-	if _, err := (Config{SecretKeyFile: short}).SecretKey(); err == nil || !strings.Contains(err.Error(), "at least 32 random bytes") {
+	if _, _, err := (Config{SecretKeyFile: short}).SecretKey(true); err == nil || !strings.Contains(err.Error(), "at least 32 random bytes") {
 		t.Errorf("short key: %v", err)
+	}
+	if _, _, err := (Config{SecretKeyFile: filepath.Join(dir, "missing")}).SecretKey(true); err == nil {
+		t.Error("a configured key file that is missing was created")
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -95,7 +94,8 @@ func (c Config) Print(w io.Writer) error {
 		case s.key == "db" && c.DB == "":
 			fmt.Fprintf(&b, "; the store is %s", c.DSN())
 		case s.key == "secret_key_file" && c.SecretKeyFile == "" && !c.Postgres():
-			fmt.Fprintf(&b, "; the key is %s, created on first start", filepath.Join(c.StateDir, "secret.key"))
+			path, _ := c.KeyFile()
+			fmt.Fprintf(&b, "; the key is %s (beside the database), created on first start", path)
 		}
 		b.WriteByte('\n')
 	}

@@ -8,6 +8,7 @@ import (
 
 	"pacer/internal/config"
 	"pacer/internal/store"
+	"pacer/notify"
 	"pacer/notify/email"
 	"pacer/notify/ntfy"
 	"pacer/notify/pushover"
@@ -21,11 +22,15 @@ import (
 // and makes sure the VAPID keys exist (generated on first start, stored, and
 // shared by every replica). It returns the VAPID public key too.
 func Channels(ctx context.Context, cfg *config.Config, st *store.Store, base *url.URL) (*scheduler.Channels, string, error) {
+	allow, err := notify.ParseAllowList(cfg.Notify.AllowPrivate)
+	if err != nil {
+		return nil, "", err
+	}
 	chs := &scheduler.Channels{
-		Ntfy:     ntfy.Settings{DefaultServer: cfg.Ntfy.Server},
-		Pushover: pushover.Settings{AppToken: cfg.Pushover.Token.Value()},
-		Telegram: telegram.Settings{BotToken: cfg.Telegram.Token.Value()},
-		Webhook:  webhook.Settings{},
+		Ntfy:     ntfy.Settings{DefaultServer: cfg.Ntfy.Server, Allow: allow},
+		Pushover: pushover.Settings{AppToken: cfg.Pushover.Token.Value(), Allow: allow},
+		Telegram: telegram.Settings{BotToken: cfg.Telegram.Token.Value(), Allow: allow},
+		Webhook:  webhook.Settings{Allow: allow},
 	}
 	if cfg.SMTP.Host != "" {
 		chs.Email = &email.Settings{Host: cfg.SMTP.Host, Port: cfg.SMTP.Port, From: cfg.SMTP.From,
@@ -35,7 +40,7 @@ func Channels(ctx context.Context, cfg *config.Config, st *store.Store, base *ur
 	if err != nil {
 		return nil, "", fmt.Errorf("web push keys: %w", err)
 	}
-	chs.WebPush = webpush.Settings{VAPIDPublicKey: pub, VAPIDPrivateKey: priv, Subscriber: pushContact(cfg, base)}
+	chs.WebPush = webpush.Settings{VAPIDPublicKey: pub, VAPIDPrivateKey: priv, Subscriber: pushContact(cfg, base), Allow: allow}
 	return chs, pub, nil
 }
 

@@ -29,9 +29,12 @@ import (
 
 // Options are what a running pacer is built from.
 type Options struct {
-	Store   *store.Store // open and migrated
-	Config  *config.Config
-	Key     []byte // the secret key capability tokens are derived from
+	Store  *store.Store // open and migrated
+	Config *config.Config
+	Key    []byte // the secret key capability tokens are derived from
+	// KeyFile is the file Key was read from, recorded with its fingerprint
+	// in the database and named when another key is given.
+	KeyFile string
 	BaseURL *url.URL
 	Now     func() time.Time
 	Log     *slog.Logger
@@ -58,6 +61,9 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkKey(ctx, o.Store, keys, o.KeyFile); err != nil {
+		return nil, err
+	}
 	lib, err := programs.LoadLibrary()
 	if err != nil {
 		return nil, err
@@ -76,20 +82,26 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	c := &clinic.Clinic{Store: st, Keys: keys, BaseURL: o.BaseURL, Library: lib, Now: now, Log: log,
-		Channels: chs, TherapistEmail: chs.Email != nil}
+		Channels: chs, TherapistEmail: chs.Email != nil, CheckInDailyCap: cfg.CheckIns.DailyCap}
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pacer_engine_runs_total",
 		Help: "Runs of the progression engine: re-plans of stored plans. Reading a page or a feed runs none."},
 		func() float64 { return float64(c.EngineRuns()) }))
 
 	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: now, Log: log,
-		CheckinURL: c.CheckinURL, Metrics: metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
+		CheckinURL: c.CheckinURL, ConfirmURL: c.ConfirmURL, Quota: cfg.Notify.DailyQuota,
+		Metrics: metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
 	metrics.NewOutbox(reg, st.ReminderCounts)
 	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
 		return st.CurrentDecisions(ctx, programs.DateOf(now().UTC()))
 	})
 
 	webMetrics := metrics.NewWeb(reg)
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, err
+	}
 	srv := web.New(st, c, lib, now, log)
+	srv.TrustedProxies = proxies
 	srv.Metrics = web.NewMetrics(reg, webMetrics)
 	srv.VAPIDPublic = vapidPublic
 	c.Wake = dispatcher.Wake

@@ -386,14 +386,16 @@ func TestReviewAlerts(t *testing.T) {
 			!strings.Contains(m.Body, "Walk: threshold 9 minutes, ceiling 8 minutes (before: none)") || !strings.Contains(m.Body, "Wednesday 25 Nov") {
 			t.Errorf("threshold alert %+v", m)
 		}
-		// The therapist sets a threshold of 1 minute: no granule fits below it.
-		asg := s.Assignments(l.ID)[0]
+		// A patient who manages 1 minute, for whom the therapist sets a
+		// threshold of 1 minute: no granule fits below it.
+		low := s.Patient(`{"name":"S","timezone":"UTC"}`)
+		asg := s.Assign(low.ID, `{"program":"walking","start":"`+flareStart.String()+`","baseline":{"walk":1}}`)
 		if _, err := s.Daemon.Clinic.Override(t.Context(), s.A.ID, asg, []programs.Overriding{
 			{Kind: programs.ThresholdOverride, Activity: "walk", Value: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		sweep(t, s)
-		tiny := messages(t, s, l.ID, clinic.KindAlertTinyThreshold)
+		tiny := messages(t, s, low.ID, clinic.KindAlertTinyThreshold)
 		if len(tiny) != 1 || !strings.Contains(tiny[0].Body, "Walk: threshold 1 minute, now 1 minute every other session") {
 			t.Errorf("tiny-threshold alerts %+v", tiny)
 		}

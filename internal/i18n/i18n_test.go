@@ -41,6 +41,7 @@ var sample = i18n.Args{
 	"capped": true, "code": "X", "weekday": "Monday", "day": 3, "month": "Dec",
 	"guidance": "See a doctor today.", "granule": "1 minute", "until": "Sunday 6 Dec", "share": "about half your usual dose",
 	"weeks": 2, "ceiling": "10 minutes", "prev": "12 minutes",
+	"address": "a@b.example", "time": "07:30", "min": 12, "max": 256,
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)

@@ -28,7 +28,7 @@ func NewReminders(r *Registry) *Reminders {
 		}, []string{"kind"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pacer_reminders_skipped_total",
-			Help: "Reminders not sent, by kind and reason (stale, checked_in, cancelled, quiet_hours, channel_removed).",
+			Help: "Reminders not sent, by kind and reason (stale, checked_in, cancelled, quiet_hours, channel_removed, quota, unconfirmed, confirmed).",
 		}, []string{"kind", "reason"}),
 		failed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pacer_reminders_failed_total",

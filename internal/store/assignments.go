@@ -144,9 +144,9 @@ func (s *Store) assignments(ctx context.Context, db dbtx, patientID int64, activ
 	return as, nil
 }
 
-// AddCheckIn stores a check-in (its ID and CreatedAt are ignored) and returns
-// it as stored. AssignmentID 0 makes it patient-level; otherwise the
-// assignment must be the patient's.
+// AddCheckIn stores a check-in (its ID is ignored; a zero CreatedAt is the
+// store's clock) and returns it as stored. AssignmentID 0 makes it
+// patient-level; otherwise the assignment must be the patient's.
 func (s *Store) AddCheckIn(ctx context.Context, c CheckIn) (CheckIn, error) {
 	return s.addCheckIn(ctx, s.w, c)
 }
@@ -158,6 +158,9 @@ func (s *Store) addCheckIn(ctx context.Context, db dbtx, c CheckIn) (CheckIn, er
 	}
 	assignment := sql.NullInt64{Int64: c.AssignmentID, Valid: c.AssignmentID != 0}
 	now := s.nowMillis()
+	if !c.CreatedAt.IsZero() { // the caller's clock: a history replayed day by day
+		now = millis(c.CreatedAt)
+	}
 	err = db.QueryRowContext(ctx, s.q(`INSERT INTO checkins (patient_id, assignment_id, date, kind, body, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 		c.PatientID, assignment, int64(c.CheckIn.Date), string(c.CheckIn.Kind), string(body), now).Scan(&c.ID)
@@ -228,14 +231,17 @@ func (s *Store) checkIns(ctx context.Context, db dbtx, patientID int64) ([]Check
 	return cs, nil
 }
 
-// AddOverride stores a therapist's override (its ID and CreatedAt are
-// ignored) and returns it as stored.
+// AddOverride stores a therapist's override (its ID is ignored; a zero
+// CreatedAt is the store's clock) and returns it as stored.
 func (s *Store) AddOverride(ctx context.Context, o Override) (Override, error) {
 	return s.addOverride(ctx, s.w, o)
 }
 
 func (s *Store) addOverride(ctx context.Context, db dbtx, o Override) (Override, error) {
 	now := s.nowMillis()
+	if !o.CreatedAt.IsZero() { // the caller's clock
+		now = millis(o.CreatedAt)
+	}
 	err := db.QueryRowContext(ctx, s.q(`INSERT INTO overrides (assignment_id, date, kind, activity, value, created_at)
 		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
 		o.AssignmentID, int64(o.Date), string(o.Kind), o.Activity, o.Value, now).Scan(&o.ID)

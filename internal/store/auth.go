@@ -19,9 +19,9 @@ func (s *Store) SetupTokenTherapist(ctx context.Context, hash []byte, now time.T
 	if err := checkHash(hash); err != nil {
 		return Therapist{}, fmt.Errorf("setup token: %w", err)
 	}
-	t, err := scanTherapist(s.r.QueryRowContext(ctx, s.q(`SELECT t.id, t.email, t.name, t.admin, t.created_at
+	t, err := scanTherapist(s.r.QueryRowContext(ctx, s.q(`SELECT `+therapistColumnsOf("t")+`
 		FROM setup_tokens k JOIN therapists t ON t.id = k.therapist_id
-		WHERE k.token_hash = ? AND k.used_at IS NULL AND k.expires_at > ?`), hash, millis(now)))
+		WHERE k.token_hash = ? AND k.used_at IS NULL AND k.expires_at > ? AND `+enabled("t")), hash, millis(now)))
 	if err != nil {
 		return Therapist{}, fmt.Errorf("setup token: %w", err)
 	}
@@ -51,6 +51,7 @@ func (s *Store) UseSetupToken(ctx context.Context, hash []byte, passwordHash str
 		var therapistID int64
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE setup_tokens SET used_at = ?
 			WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?
+				AND therapist_id IN (SELECT id FROM therapists t WHERE `+enabled("t")+`)
 			RETURNING therapist_id`), at, hash, at).Scan(&therapistID)
 		if err != nil {
 			return notFound(err)
@@ -73,25 +74,76 @@ func (s *Store) UseSetupToken(ctx context.Context, hash []byte, passwordHash str
 }
 
 // PasswordHash returns the therapist with the email (ignoring case) and their
-// password hash. A therapist who has not set a password yet is ErrNotFound,
-// like an unknown email.
+// password hash. A therapist who has not set a password yet, or is
+// disabled, is ErrNotFound, like an unknown email.
 func (s *Store) PasswordHash(ctx context.Context, email string) (Therapist, string, error) {
-	var (
-		t       Therapist
-		created int64
-		hash    sql.NullString
-	)
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT `+therapistColumns+`, password_hash
-		FROM therapists WHERE email_key = ?`), emailKey(email)).
-		Scan(&t.ID, &t.Email, &t.Name, &t.Admin, &created, &hash)
+	var hash sql.NullString
+	t, err := scanTherapist(s.r.QueryRowContext(ctx, s.q(`SELECT `+therapistColumnsOf("t")+`, t.password_hash
+		FROM therapists t WHERE t.email_key = ? AND `+enabled("t")), emailKey(email)), &hash)
 	if err != nil {
-		return Therapist{}, "", fmt.Errorf("password hash: %w", notFound(err))
+		return Therapist{}, "", fmt.Errorf("password hash: %w", err)
 	}
 	if !hash.Valid || hash.String == "" {
 		return Therapist{}, "", fmt.Errorf("password hash: no password set: %w", ErrNotFound)
 	}
-	t.CreatedAt = fromMillis(created)
 	return t, hash.String, nil
+}
+
+// TherapistPasswordHash is PasswordHash by the therapist's id (the password
+// change page checks the current password).
+func (s *Store) TherapistPasswordHash(ctx context.Context, therapistID int64) (string, error) {
+	var hash sql.NullString
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT t.password_hash FROM therapists t WHERE t.id = ? AND `+enabled("t")),
+		therapistID).Scan(&hash)
+	if err != nil {
+		return "", fmt.Errorf("password hash: %w", notFound(err))
+	}
+	if !hash.Valid || hash.String == "" {
+		return "", fmt.Errorf("password hash: no password set: %w", ErrNotFound)
+	}
+	return hash.String, nil
+}
+
+// SetPassword sets the therapist's password hash and ends every browser
+// session of theirs but the one with keepHash (the session that changed
+// it; nil ends all), in one transaction.
+func (s *Store) SetPassword(ctx context.Context, therapistID int64, passwordHash string, keepHash []byte) error {
+	if passwordHash == "" {
+		return errors.New("set password: the password hash is empty")
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE therapists SET password_hash = ? WHERE id = ?`), passwordHash, therapistID)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("therapist %d: %w", therapistID, ErrNotFound)
+		}
+		return s.endWebSessions(ctx, tx, therapistID, keepHash)
+	})
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	return nil
+}
+
+// EndWebSessions ends every browser session of the therapist but the one
+// with keepHash (nil ends all): "sign out everywhere".
+func (s *Store) EndWebSessions(ctx context.Context, therapistID int64, keepHash []byte) error {
+	if err := s.endWebSessions(ctx, s.w, therapistID, keepHash); err != nil {
+		return fmt.Errorf("end web sessions: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) endWebSessions(ctx context.Context, db dbtx, therapistID int64, keepHash []byte) error {
+	if keepHash == nil {
+		keepHash = []byte{} // matches no session
+	}
+	_, err := db.ExecContext(ctx, s.q(`DELETE FROM web_sessions WHERE therapist_id = ? AND id <> ?`), therapistID, keepHash)
+	return err
 }
 
 // CreateWebSession records a browser session (by the hash of its cookie
@@ -113,26 +165,21 @@ func (s *Store) CreateWebSession(ctx context.Context, hash []byte, therapistID i
 }
 
 // WebSession returns the therapist of the browser session with the hash; a
-// session unknown or expired at now is ErrNotFound. It records the use in
-// last_seen_at at most once a minute per session, as TherapistByAPIToken does.
+// session unknown, expired at now or of a disabled therapist is ErrNotFound.
+// It records the use in last_seen_at at most once a minute per session, as
+// TherapistByAPIToken does.
 func (s *Store) WebSession(ctx context.Context, hash []byte, now time.Time) (Therapist, error) {
 	if err := checkHash(hash); err != nil {
 		return Therapist{}, fmt.Errorf("web session: %w", err)
 	}
-	var (
-		t        Therapist
-		created  int64
-		lastSeen int64
-	)
+	var lastSeen int64
 	at := millis(now)
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT t.id, t.email, t.name, t.admin, t.created_at, w.last_seen_at
+	t, err := scanTherapist(s.r.QueryRowContext(ctx, s.q(`SELECT `+therapistColumnsOf("t")+`, w.last_seen_at
 		FROM web_sessions w JOIN therapists t ON t.id = w.therapist_id
-		WHERE w.id = ? AND w.expires_at > ?`), hash, at).
-		Scan(&t.ID, &t.Email, &t.Name, &t.Admin, &created, &lastSeen)
+		WHERE w.id = ? AND w.expires_at > ? AND `+enabled("t")), hash, at), &lastSeen)
 	if err != nil {
-		return Therapist{}, fmt.Errorf("web session: %w", notFound(err))
+		return Therapist{}, fmt.Errorf("web session: %w", err)
 	}
-	t.CreatedAt = fromMillis(created)
 	stale := at - lastUsedGranularity.Milliseconds()
 	if lastSeen <= stale {
 		if _, err := s.w.ExecContext(ctx, s.q(`UPDATE web_sessions SET last_seen_at = ?

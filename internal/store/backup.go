@@ -159,6 +159,9 @@ func Restore(ctx context.Context, dsn, from string, replace bool) (version int, 
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return 0, fmt.Errorf("restore: %w", err)
 	}
+	if err := privateFiles(path); err != nil {
+		return 0, fmt.Errorf("restore: %w", err)
+	}
 	// locking_mode=EXCLUSIVE keeps the lock BEGIN EXCLUSIVE takes after the
 	// transaction ends; with busy_timeout 0 the lock fails at once while
 	// another connection, in this process or another, has the file open.

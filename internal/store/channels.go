@@ -26,7 +26,7 @@ const (
 	SkipCheckedIn      = "checked_in"      // its session was checked in before it was due
 )
 
-const channelColumns = `id, patient_id, therapist_id, type, config, created_at`
+const channelColumns = `id, patient_id, therapist_id, type, config, created_at, pending, confirm_nonce`
 
 func scanChannel(row rowScanner) (Channel, error) {
 	var (
@@ -35,7 +35,7 @@ func scanChannel(row rowScanner) (Channel, error) {
 		config             string
 		created            int64
 	)
-	if err := row.Scan(&c.ID, &patient, &therapist, &c.Type, &config, &created); err != nil {
+	if err := row.Scan(&c.ID, &patient, &therapist, &c.Type, &config, &created, &c.Pending, &c.ConfirmNonce); err != nil {
 		return Channel{}, notFound(err)
 	}
 	c.PatientID, c.TherapistID = patient.Int64, therapist.Int64
@@ -114,8 +114,13 @@ func (s *Store) channels(ctx context.Context, db dbtx, o owner, lock string) ([]
 // chs replaces every channel, web push subscriptions included: a caller
 // editing some passes the others back as Channels returned them. Each
 // Config must be a JSON object (a webpush one with an "endpoint"); a channel
-// listed twice is an error. The ID, PatientID, TherapistID and CreatedAt
-// fields of chs are ignored. A missing patient is ErrNotFound.
+// listed twice, a second channel of a type, or more than
+// MaxPushSubscriptions web push ones is an error (ErrInvalid). The ID,
+// PatientID, TherapistID and CreatedAt fields of chs are ignored. A new
+// channel is stored Pending (with its ConfirmNonce and ConfirmHash) as
+// given; a kept one stays pending only if it is given Pending too, so a
+// caller confirms a channel by passing it not pending. A missing patient is
+// ErrNotFound.
 func (s *Store) SetChannels(ctx context.Context, patientID int64, chs []Channel) ([]Channel, error) {
 	out, err := s.setChannels(ctx, nil, patientOwner(patientID), chs)
 	if err != nil {
@@ -142,6 +147,7 @@ type channelKey struct{ typ, config string }
 func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Channel) ([]Channel, error) {
 	want := make([]Channel, len(chs))
 	seen := make(map[channelKey]bool, len(chs))
+	types := make(map[string]int, len(chs))
 	for i, c := range chs {
 		config, err := checkChannel(c.Type, c.Config)
 		if err != nil {
@@ -149,10 +155,24 @@ func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Chan
 		}
 		k := channelKey{c.Type, config}
 		if seen[k] {
-			return nil, invalidf("channel %d (%s) is listed twice", i+1, c.Type)
+			return nil, invalidf("channel %d (%s) is listed twice: list each channel once", i+1, c.Type)
 		}
 		seen[k] = true
-		want[i] = Channel{Type: c.Type, Config: json.RawMessage(config)}
+		types[c.Type]++
+		switch {
+		case c.Type == ChannelWebPush && types[c.Type] > MaxPushSubscriptions:
+			return nil, invalidf("more than %d web push subscriptions: a patient has at most %d", MaxPushSubscriptions, MaxPushSubscriptions)
+		case c.Type != ChannelWebPush && types[c.Type] > 1:
+			return nil, invalidf("channel %d is a second %s channel: at most one channel of each type, so keep one %s",
+				i+1, c.Type, c.Type)
+		}
+		want[i] = Channel{Type: c.Type, Config: json.RawMessage(config), Pending: c.Pending}
+		if c.Pending {
+			if len(c.ConfirmNonce) == 0 || len(c.ConfirmHash) == 0 {
+				return nil, fmt.Errorf("channel %d (%s): a pending channel needs its confirmation nonce and hash", i+1, c.Type)
+			}
+			want[i].ConfirmNonce, want[i].ConfirmHash = c.ConfirmNonce, c.ConfirmHash
+		}
 	}
 	err := s.within(ctx, tx, func(tx *sql.Tx) error {
 		if err := s.lockOwner(ctx, tx, o); err != nil {
@@ -187,6 +207,13 @@ func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Chan
 		for i := range want {
 			c := &want[i]
 			if kept, ok := old[channelKey{c.Type, string(c.Config)}]; ok {
+				if kept.Pending && !c.Pending {
+					if _, err := tx.ExecContext(ctx, s.q(`UPDATE channels SET pending = ?, confirm_nonce = NULL,
+						confirm_hash = NULL WHERE id = ?`), false, kept.ID); err != nil {
+						return err
+					}
+					kept.Pending, kept.ConfirmNonce = false, nil
+				}
 				*c = kept
 				continue
 			}
@@ -197,14 +224,17 @@ func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Chan
 				c.TherapistID = o.id
 			}
 			c.CreatedAt = fromMillis(now)
-			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO channels (`+o.col+`, type, config, created_at)
-				VALUES (?, ?, ?, ?) RETURNING id`), o.id, c.Type, string(c.Config), now).Scan(&c.ID)
+			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO channels (`+o.col+`, type, config, created_at, pending,
+					confirm_nonce, confirm_hash)
+				VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`), o.id, c.Type, string(c.Config), now, c.Pending,
+				nullBytes(c.ConfirmNonce), nullBytes(c.ConfirmHash)).Scan(&c.ID)
 			if isUnique(err) {
-				return invalidf("channel %d: two web push channels have one endpoint", i+1)
+				return invalidf("channel %d (%s) clashes with another: list each channel once, one of each type", i+1, c.Type)
 			}
 			if err != nil {
 				return err
 			}
+			c.ConfirmHash = nil
 		}
 		return nil
 	})
@@ -250,11 +280,21 @@ func (s *Store) removeChannel(ctx context.Context, tx *sql.Tx, id int64) error {
 	return err
 }
 
+// nullBytes is an optional blob: empty is NULL.
+func nullBytes(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
 // AddPushSubscription adds a browser's push subscription (its
 // PushSubscription JSON, with "endpoint" and "keys") as a webpush channel of
 // the patient and returns it. A subscription whose endpoint the patient
 // already has replaces that channel's config (the browser renewed its keys)
-// and keeps its ID. A missing patient is ErrNotFound.
+// and keeps its ID. Beyond MaxPushSubscriptions, the oldest subscriptions
+// are removed (their pending reminders skipped). A missing patient is
+// ErrNotFound.
 func (s *Store) AddPushSubscription(ctx context.Context, patientID int64, config json.RawMessage) (Channel, error) {
 	return s.addPushSubscription(ctx, nil, patientID, config)
 }
@@ -283,10 +323,49 @@ func (s *Store) addPushSubscription(ctx context.Context, tx *sql.Tx, patientID i
 			return err
 		}
 		c.CreatedAt = fromMillis(created)
+		// A sixth browser replaces the oldest.
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT id FROM channels WHERE patient_id = ? AND type = 'webpush'
+			ORDER BY created_at DESC, id DESC`+s.forUpdate()), patientID)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids[min(len(ids), MaxPushSubscriptions):] {
+			if err := s.removeChannel(ctx, tx, id); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return Channel{}, fmt.Errorf("add push subscription: %w", err)
+	}
+	return c, nil
+}
+
+// PendingChannel returns the pending channel whose confirmation token has
+// the hash; ErrNotFound when there is none (confirmed already, replaced, or
+// never).
+func (s *Store) PendingChannel(ctx context.Context, hash []byte) (Channel, error) {
+	if err := checkHash(hash); err != nil {
+		return Channel{}, fmt.Errorf("pending channel: %w", err)
+	}
+	c, err := scanChannel(s.r.QueryRowContext(ctx, s.q(`SELECT `+channelColumns+` FROM channels
+		WHERE confirm_hash = ? AND pending`), hash))
+	if err != nil {
+		return Channel{}, fmt.Errorf("pending channel: %w", err)
 	}
 	return c, nil
 }

@@ -127,12 +127,17 @@ func each(ctx context.Context, tx *sql.Tx, query string, args []any, f func(*sql
 }
 
 // ErasePatient deletes the therapist's patient and every row of theirs
-// (plans, overrides, sessions, check-ins, assignments) in one
+// (plans, overrides, sessions, check-ins, assignments, channels, messages,
+// and the therapist's alerts and digests that name them) in one
 // transaction. Tables added later that hold a patient's rows must reference
 // patients (or their sessions or assignments) with ON DELETE CASCADE, so that
 // the last statement takes them too; the store test checks every table with
 // a patient_id column. The other replicas are told (notify.go). Another
 // therapist's patient is ErrNotFound and nothing changes.
+//
+// On SQLite, deleted content is overwritten (secure_delete, see Open) and
+// the write-ahead log is checkpointed and truncated afterwards, so that the
+// patient's name and email are gone from the files too.
 func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) (err error) {
 	defer s.timed("erase_patient", time.Now(), &err)
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
@@ -149,6 +154,8 @@ func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) 
 		}
 		ofAssignments := ` WHERE assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)`
 		for _, stmt := range []string{
+			// A digest names several patients: it goes as a whole.
+			`DELETE FROM reminders WHERE id IN (SELECT reminder_id FROM reminder_patients WHERE patient_id = ?)`,
 			`DELETE FROM plan_weeks` + ofAssignments,
 			`DELETE FROM plan_events` + ofAssignments,
 			`DELETE FROM plans WHERE patient_id = ?`,
@@ -167,5 +174,40 @@ func (s *Store) ErasePatient(ctx context.Context, therapistID, patientID int64) 
 	if err != nil {
 		return fmt.Errorf("erase patient: %w", err)
 	}
+	if err := s.checkpoint(ctx); err != nil {
+		return fmt.Errorf("erase patient: the patient is erased, but %w", err)
+	}
 	return nil
+}
+
+// ErrNotCheckpointed means the write-ahead log could not be truncated after
+// an erasure because readers kept it busy: the data is deleted, and its old
+// copies leave the log at the next checkpoint.
+var ErrNotCheckpointed = errors.New("readers kept the write-ahead log busy; old copies of the erased rows leave it at the next checkpoint")
+
+// checkpoint copies the SQLite write-ahead log into the database and
+// truncates it, so that old versions of pages (with erased rows) do not stay
+// in the log file. A reader holding an old snapshot makes it wait; it tries
+// for a few seconds, then reports that it could not. PostgreSQL: nothing.
+func (s *Store) checkpoint(ctx context.Context) error {
+	if s.dialect != SQLite {
+		return nil
+	}
+	for try := 0; ; try++ {
+		var busy, logged, moved int
+		if err := s.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &moved); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+		if busy == 0 {
+			return nil
+		}
+		if try == 50 {
+			return ErrNotCheckpointed
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -104,7 +104,7 @@ func TestChangeNotices(t *testing.T) {
 		t.Errorf("rotation: heard %+v", n)
 	}
 	// A rotation that changes nothing (another therapist's patient) sends nothing.
-	if err := writer.RotateCheckinToken(ctx, th.ID+1, p1.ID, random(t, 16), random(t, 32)); !errors.Is(err, ErrNotFound) {
+	if err := writer.RotateFeedToken(ctx, th.ID+1, p1.ID, random(t, 16), random(t, 32)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("rotating another therapist's patient's link: %v", err)
 	}
 

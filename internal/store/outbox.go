@@ -328,6 +328,14 @@ func (s *Store) addReminders(ctx context.Context, tx *sql.Tx, rs []Reminder) (in
 				continue
 			}
 			due := millis(r.DueAt)
+			if len(r.About) > 0 {
+				n, err := s.addReminderAbout(ctx, tx, r, payloads[i], now)
+				if err != nil {
+					return fmt.Errorf("reminder %q: %w", r.DedupeKey, err)
+				}
+				inserted += n
+				continue
+			}
 			res, err := insert.ExecContext(ctx, r.Kind, nullID(r.SessionID), nullID(r.PatientID), nullID(r.TherapistID),
 				r.ChannelID, r.DedupeKey, due, due, payloads[i], now)
 			if err != nil {
@@ -345,6 +353,105 @@ func (s *Store) addReminders(ctx context.Context, tx *sql.Tx, rs []Reminder) (in
 		return 0, fmt.Errorf("add reminders: %w", err)
 	}
 	return inserted, nil
+}
+
+// addReminderAbout inserts a reminder that names the patients r.About, and
+// records them, so that erasing one of them deletes it. A patient erased
+// since the caller read it drops the reminder (not counted): it would name
+// someone who is gone. On PostgreSQL the patients are held against erasure
+// until commit.
+func (s *Store) addReminderAbout(ctx context.Context, tx *sql.Tx, r Reminder, payload sql.NullString, now int64) (int, error) {
+	lock := ""
+	if s.dialect == Postgres {
+		lock = ` FOR KEY SHARE`
+	}
+	about := sortedIDs(r.About)
+	for _, id := range about {
+		var got int64
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM patients WHERE id = ?`+lock), id).Scan(&got)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	due := millis(r.DueAt)
+	var id int64
+	err := tx.QueryRowContext(ctx, s.q(`INSERT INTO reminders (kind, session_id, patient_id, therapist_id,
+			channel_id, dedupe_key, due_at, status, next_attempt_at, payload, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+		ON CONFLICT (dedupe_key) DO NOTHING RETURNING id`),
+		r.Kind, nullID(r.SessionID), nullID(r.PatientID), nullID(r.TherapistID), r.ChannelID, r.DedupeKey,
+		due, due, payload, now).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil // the key exists
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range about {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO reminder_patients (patient_id, reminder_id) VALUES (?, ?)`),
+			p, id); err != nil {
+			return 0, err
+		}
+	}
+	return 1, nil
+}
+
+// TakeQuota counts one message to the patient on day (a UTC date) against
+// the daily quota limit, and reports whether it was within it: false means
+// limit messages went to the patient that day already, and this one must
+// not. A limit of 0 or less is no quota.
+func (s *Store) TakeQuota(ctx context.Context, patientID int64, day programs.Date, limit int) (bool, error) {
+	got, err := s.TakeQuotas(ctx, day, limit, map[int64]int{patientID: 1})
+	return got[patientID] == 1, err
+}
+
+// TakeQuotas is TakeQuota for a batch: it counts want[p] messages to each
+// patient p on day, as many as the quota still allows, and returns how many
+// it counted for each, in one write transaction (one commit for a
+// dispatcher's batch). The rows are locked (PostgreSQL) or written by the one
+// writer (SQLite), so replicas sending at once never exceed the limit
+// between them. A limit of 0 or less is no quota: everything is granted.
+func (s *Store) TakeQuotas(ctx context.Context, day programs.Date, limit int, want map[int64]int) (map[int64]int, error) {
+	granted := make(map[int64]int, len(want))
+	if limit <= 0 {
+		for p, n := range want {
+			granted[p] = n
+		}
+		return granted, nil
+	}
+	ids := make([]int64, 0, len(want))
+	for p := range want {
+		ids = append(ids, p)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		clear(granted)
+		for _, p := range sortedIDs(ids) { // a fixed order, as PostgreSQL locks the rows
+			var sent int
+			err := tx.QueryRowContext(ctx, s.q(`INSERT INTO notify_quota (patient_id, day, sent) VALUES (?, ?, 0)
+				ON CONFLICT (patient_id, day) DO UPDATE SET sent = notify_quota.sent
+				RETURNING sent`), p, int64(day)).Scan(&sent)
+			if err != nil {
+				return err
+			}
+			n := min(want[p], max(limit-sent, 0))
+			if n == 0 {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE notify_quota SET sent = sent + ? WHERE patient_id = ? AND day = ?`),
+				n, p, int64(day)); err != nil {
+				return err
+			}
+			granted[p] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("take quota: %w", err)
+	}
+	return granted, nil
 }
 
 // ClaimDue claims up to limit reminders that are due at now, the earliest

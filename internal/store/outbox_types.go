@@ -10,7 +10,7 @@ const (
 	ReminderPending = "pending" // waiting for due_at (or next_attempt_at after a temporary failure)
 	ReminderSending = "sending" // claimed by a dispatcher until lease_until
 	ReminderSent    = "sent"
-	ReminderSkipped = "skipped" // never sent, with SkipReason (stale, checked_in, cancelled, quiet_hours, channel_removed)
+	ReminderSkipped = "skipped" // never sent, with SkipReason (stale, checked_in, cancelled, quiet_hours, channel_removed, quota, unconfirmed)
 	ReminderFailed  = "failed"  // gave up, with LastError
 )
 
@@ -35,6 +35,10 @@ type Reminder struct {
 	Payload       json.RawMessage // kind-specific data the message is worded from; may be null
 	SentAt        time.Time
 	CreatedAt     time.Time
+	// About lists the patients a therapist's message names beyond PatientID
+	// (a digest's lines): erasing any of them deletes the row. Written by
+	// AddReminders, not read back.
+	About []int64
 }
 
 // Outcome is what became of a claimed reminder, for RecordOutcomes.
@@ -69,7 +73,22 @@ type Channel struct {
 	Type        string // email, ntfy, pushover, telegram, webhook, webpush
 	Config      json.RawMessage
 	CreatedAt   time.Time
+	// Pending is a channel that receives nothing but its confirmation
+	// message until it is confirmed (ConfirmChannel): an email address a
+	// patient typed. ConfirmNonce is what the confirmation link's token is
+	// derived from; ConfirmHash, given to SetChannels only, is the token's
+	// hash it is found by.
+	Pending      bool
+	ConfirmNonce []byte
+	ConfirmHash  []byte
 }
+
+// Limits on a patient's channels.
+const (
+	// MaxPushSubscriptions is how many Web Push subscriptions (browsers) a
+	// patient may have; a new one beyond it replaces the oldest.
+	MaxPushSubscriptions = 5
+)
 
 // NotifySettings are a patient's reminder preferences.
 type NotifySettings struct {

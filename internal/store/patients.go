@@ -113,15 +113,34 @@ func (s *Store) RotateFeedToken(ctx context.Context, therapistID, patientID int6
 	return s.rotateToken(ctx, "feed", therapistID, patientID, newNonce, newHash)
 }
 
-// RotateCheckinToken is RotateFeedToken for the check-in link.
-func (s *Store) RotateCheckinToken(ctx context.Context, therapistID, patientID int64, newNonce, newHash []byte) error {
-	return s.rotateToken(ctx, "checkin", therapistID, patientID, newNonce, newHash)
+// RotateLinks gives the therapist's patient new feed and check-in tokens at
+// once: a check-in link that leaked revealed the feed link too.
+func (s *Store) RotateLinks(ctx context.Context, therapistID, patientID int64, feedNonce, feedHash, checkinNonce, checkinHash []byte) error {
+	if err := checkHash(feedHash, checkinHash); err != nil {
+		return fmt.Errorf("rotate links: %w", err)
+	}
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE patients SET feed_token_hash = ?, feed_nonce = ?,
+			checkin_token_hash = ?, checkin_nonce = ?, feed_version = feed_version + 1
+		WHERE id = ? AND therapist_id = ?`), feedHash, feedNonce, checkinHash, checkinNonce, patientID, therapistID)
+	if isUnique(err) {
+		return fmt.Errorf("rotate links: %w", ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("rotate links: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("rotate links: %w", err)
+	} else if n == 0 {
+		return fmt.Errorf("rotate links: patient %d: %w", patientID, ErrNotFound)
+	}
+	return nil
 }
 
-// rotateToken replaces a token's hash and nonce; kind is feed or checkin.
-// The feed version rises, as the links a feed carries may have changed, and
-// the other replicas are told (notify.go): the old link stops working on
-// every replica.
+// rotateToken replaces a token's hash and nonce; kind is feed (the
+// check-in link rotates with the feed's: RotateLinks). The feed version
+// rises, as the links a feed carries may have changed, and the other
+// replicas are told (notify.go): the old link stops working on every
+// replica.
 func (s *Store) rotateToken(ctx context.Context, kind string, therapistID, patientID int64, newNonce, newHash []byte) error {
 	if err := checkHash(newHash); err != nil {
 		return fmt.Errorf("rotate %s token: %w", kind, err)

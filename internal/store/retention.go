@@ -45,5 +45,10 @@ func (s *Store) DeleteOldReminders(ctx context.Context, before time.Time) (int64
 	if err != nil {
 		return 0, fmt.Errorf("delete old reminders: %w", err)
 	}
+	// The daily quota's counts matter for a day only.
+	if _, err := s.w.ExecContext(ctx, s.q(`DELETE FROM notify_quota WHERE day < ?`),
+		int64(programs.DateOf(before.UTC()))); err != nil {
+		return 0, fmt.Errorf("delete old quota counts: %w", err)
+	}
 	return res.RowsAffected()
 }

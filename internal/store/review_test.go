@@ -42,7 +42,7 @@ func TestZonesAndPatientsBehind(t *testing.T) {
 		k := zoned("K", "Asia/Kolkata")
 		zoned("U", "UTC") // no assignment: never reviewed
 		planned(b1, today.AddDays(-1))
-		planned(b2, today) // current
+		planned(b2, today)        // current
 		mkAssignment(t, s, b3.ID) // never planned
 		planned(k, today.AddDays(-1))
 		ended := zoned("E", "Europe/Berlin")

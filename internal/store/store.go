@@ -87,6 +87,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if err := privateFiles(abs); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
 	// A file: URI, so that '?', '#' or '%' in the path are escaped rather than
 	// read as the start of the parameters.
 	name := (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
@@ -96,7 +99,9 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// whatever busy_timeout says when another process holds the write lock.
 	// synchronous=FULL syncs the WAL at every commit: a committed check-in or
 	// reminder outcome survives a power loss, not only a crash of pacer.
-	w, err := sql.Open("sqlite", name+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
+	// secure_delete overwrites deleted content with zeros, so that an erased
+	// patient's name does not linger in free pages of the file.
+	w, err := sql.Open("sqlite", name+common+"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(1)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -120,6 +125,31 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
 	return &Store{dialect: SQLite, w: w, r: r, now: time.Now}, nil
+}
+
+// privateFiles creates the database file readable by its owner only (mode
+// 0600) if it does not exist, and takes other users' access away from the
+// database and its WAL and shared-memory files if they have any: they hold
+// patients' health data. SQLite gives the files it creates the database
+// file's mode.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+			return fmt.Errorf("make %s private (mode 0600): %w", p, err)
+		}
+	}
+	return nil
 }
 
 func openPostgres(ctx context.Context, dsn string) (*Store, error) {

@@ -515,7 +515,7 @@ func TestTokens(t *testing.T) {
 			{30 * time.Second, first.Add(time.Minute)}, // a minute on: written
 		} {
 			c.Add(step.advance)
-			got, err := s.TherapistByAPIToken(ctx, HashToken(api))
+			got, err := s.TherapistByAPIToken(ctx, HashToken(api), c.Now())
 			if err != nil || got != th {
 				t.Fatalf("use %d: %+v, %v; want %+v", i, got, err, th)
 			}
@@ -523,7 +523,7 @@ func TestTokens(t *testing.T) {
 				t.Errorf("use %d: last_used_at %v, want %v", i, lu, step.want)
 			}
 		}
-		_, err = s.TherapistByAPIToken(ctx, HashToken("unknown"))
+		_, err = s.TherapistByAPIToken(ctx, HashToken("unknown"), c.Now())
 		wantNotFound(t, "an unknown API token", err)
 	})
 }

@@ -275,6 +275,34 @@ func (t *PatientTx) SetTherapistChannels(chs []Channel) ([]Channel, error) {
 	return t.s.setChannels(t.ctx, t.tx, therapistOwner(t.Patient.TherapistID), chs)
 }
 
+// ConfirmChannel confirms the patient's pending channel whose confirmation
+// token has the hash, and returns it; ErrNotFound when the patient has no
+// such pending channel.
+func (t *PatientTx) ConfirmChannel(hash []byte) (Channel, error) {
+	if err := checkHash(hash); err != nil {
+		return Channel{}, fmt.Errorf("confirm channel: %w", err)
+	}
+	c, err := scanChannel(t.tx.QueryRowContext(t.ctx, t.s.q(`UPDATE channels SET pending = ?, confirm_nonce = NULL,
+			confirm_hash = NULL
+		WHERE confirm_hash = ? AND pending AND patient_id = ? RETURNING `+channelColumns), false, hash, t.Patient.ID))
+	if err != nil {
+		return Channel{}, fmt.Errorf("confirm channel: %w", err)
+	}
+	return c, nil
+}
+
+// CheckInsWithin counts the patient's check-ins logged in the last d, by the
+// store's clock, which stamps them (the daily cap on check-ins).
+func (t *PatientTx) CheckInsWithin(d time.Duration) (int, error) {
+	var n int
+	err := t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT COUNT(*) FROM checkins WHERE patient_id = ? AND created_at > ?`),
+		t.Patient.ID, millis(t.s.now().Add(-d))).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count check-ins: %w", err)
+	}
+	return n, nil
+}
+
 // AddPushSubscription adds or refreshes a Web Push subscription of the
 // patient's (see Store.AddPushSubscription).
 func (t *PatientTx) AddPushSubscription(config json.RawMessage) (Channel, error) {

@@ -34,6 +34,9 @@ type Therapist struct {
 	Name      string
 	Admin     bool
 	CreatedAt time.Time
+	// DisabledAt is when an admin disabled the therapist; zero while they
+	// may sign in and use their tokens.
+	DisabledAt time.Time
 }
 
 // Patient belongs to one therapist. Feed and check-in tokens are stored only

@@ -146,7 +146,7 @@ func (s *Server) createAssignment(w http.ResponseWriter, r *http.Request, t stor
 	}
 	var start programs.Date
 	if in.Start != "" {
-		if start, err = programs.ParseDate(in.Start); err != nil {
+		if start, err = parseDate(in.Start); err != nil {
 			writeError(w, http.StatusBadRequest, "start: "+err.Error())
 			return
 		}
@@ -258,7 +258,7 @@ func (s *Server) patchAssignment(w http.ResponseWriter, r *http.Request, t store
 	var from programs.Date
 	if in.From != "" {
 		var err error
-		if from, err = programs.ParseDate(in.From); err != nil {
+		if from, err = parseDate(in.From); err != nil {
 			writeError(w, http.StatusBadRequest, "from: "+err.Error())
 			return
 		}
@@ -350,9 +350,12 @@ func (s *Server) rotateCheckinToken(w http.ResponseWriter, r *http.Request, t st
 		s.fail(w, r, err, "patient")
 		return
 	}
+	// The calendar link was shown on the check-in page, so it is new too.
 	writeJSON(w, http.StatusOK, struct {
 		CheckinURL string `json:"checkin_url"`
-	}{l.CheckinURL})
+		FeedURL    string `json:"feed_url"`
+		WebcalURL  string `json:"webcal_url"`
+	}{l.CheckinURL, l.FeedURL, l.WebcalURL})
 }
 
 func sortedKeys(m map[string]int) []string {

@@ -41,9 +41,14 @@ type AuthStore interface {
 	WebSession(ctx context.Context, hash []byte, now time.Time) (store.Therapist, error)
 	DeleteWebSession(ctx context.Context, hash []byte) error
 	DeleteExpiredWebSessions(ctx context.Context, now time.Time) (int64, error)
+	TherapistPasswordHash(ctx context.Context, therapistID int64) (string, error)
+	SetPassword(ctx context.Context, therapistID int64, passwordHash string, keepHash []byte) error
+	EndWebSessions(ctx context.Context, therapistID int64, keepHash []byte) error
 }
 
 const (
+	// sessionCookie is the session cookie's name over plain http; over
+	// https it has the __Host- prefix (see cookieName).
 	sessionCookie = "pacer_session"
 	sessionTTL    = 12 * time.Hour
 
@@ -52,11 +57,17 @@ const (
 
 	maxFormBody = 16 << 10
 
-	// Login attempts: 5 a minute with a burst of 10, both per client
-	// address and per email, so that neither one address trying many
-	// emails nor many addresses trying one email get far.
-	loginPerSec = 5.0 / 60
-	loginBurst  = 10
+	// Failed sign-ins per client address: 30 a minute with a burst of 30,
+	// so that one address trying many emails does not get far.
+	loginPerSec = 30.0 / 60
+	loginBurst  = 30
+	// Failed sign-ins per client address and email: 3 free, then a wait
+	// that doubles with each failure, from 1 s up to 15 minutes. It holds
+	// back one sender guessing one password, and nobody else: there is no
+	// lock on the email, which anyone could trigger.
+	loginFree      = 3
+	loginFirstWait = time.Second
+	loginMaxWait   = 15 * time.Minute
 )
 
 // Argon2id parameters: OWASP's recommended minimum (m=19 MiB, t=2, p=1).
@@ -127,9 +138,9 @@ func checkPassword(encoded, password string) (bool, error) {
 // auth serves the sign-in pages. Handler builds one per handler.
 type auth struct {
 	*Server
-	pages   *pages
-	byAddr  *limiter // login attempts per client address
-	byEmail *limiter // login attempts per email
+	pages  *pages
+	byAddr *limiter // failed sign-ins per client address
+	delays *backoff // failed sign-ins per client address and email
 	// hashing bounds concurrent Argon2id runs (19 MiB each), so that a burst
 	// of logins queues instead of exhausting memory.
 	hashing chan struct{}
@@ -148,7 +159,7 @@ func (s *Server) authRoutes(mux *http.ServeMux) {
 		Server:  s,
 		pages:   mustPages(),
 		byAddr:  newLimiter(loginPerSec, loginBurst, s.Now),
-		byEmail: newLimiter(loginPerSec, loginBurst, s.Now),
+		delays:  newBackoff(loginFree, loginFirstWait, loginMaxWait, s.Now),
 		hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0))),
 		dummy:   dummy,
 	}
@@ -159,6 +170,12 @@ func (s *Server) authRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /setup/{token}", a.setupPage)
 	mux.HandleFunc("POST /setup/{token}", a.setup)
 	mux.HandleFunc("GET /static/{file}", a.pages.static)
+	page := func(pattern string, h func(http.ResponseWriter, *http.Request, store.Therapist)) {
+		mux.HandleFunc(pattern, a.signedInPage(h))
+	}
+	page("GET /account", a.accountPage)
+	page("POST /account/password", a.changePassword)
+	page("POST /account/sign-out-everywhere", a.signOutEverywhere)
 }
 
 // crossOrigin refuses state-changing browser requests from other origins
@@ -181,7 +198,7 @@ func (s *Server) crossOrigin() *http.CrossOriginProtection {
 // therapist returns the therapist signed in with the request's session
 // cookie; ErrNotFound when there is none or it has expired.
 func (s *Server) therapist(r *http.Request) (store.Therapist, error) {
-	c, err := r.Cookie(sessionCookie)
+	c, err := r.Cookie(s.cookieName())
 	if err != nil || c.Value == "" {
 		return store.Therapist{}, fmt.Errorf("session: no cookie: %w", store.ErrNotFound)
 	}
@@ -193,6 +210,25 @@ func (s *Server) therapist(r *http.Request) (store.Therapist, error) {
 // Secure cookie would never be sent back.
 func (s *Server) secureCookies() bool {
 	return s.Clinic.BaseURL != nil && s.Clinic.BaseURL.Scheme == "https"
+}
+
+// cookieName is the session cookie's name: over https with the __Host-
+// prefix, which browsers accept only from a secure origin, for the whole
+// host (Path=/, no Domain), so that a neighbouring subdomain cannot set or
+// shadow it.
+func (s *Server) cookieName() string {
+	if s.secureCookies() {
+		return "__Host-" + sessionCookie
+	}
+	return sessionCookie
+}
+
+// sessionHash is the hash of the request's session cookie; nil without one.
+func (s *Server) sessionHash(r *http.Request) []byte {
+	if c, err := r.Cookie(s.cookieName()); err == nil && c.Value != "" {
+		return store.HashToken(c.Value)
+	}
+	return nil
 }
 
 // startSession creates a session for the therapist and sets its cookie.
@@ -212,7 +248,7 @@ func (a *auth) startSession(w http.ResponseWriter, r *http.Request, t store.Ther
 		a.Log.Warn("sweep expired web sessions", "err", err)
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: tok, Path: "/",
+		Name: a.cookieName(), Value: tok, Path: "/",
 		Expires: expires, MaxAge: int(sessionTTL / time.Second),
 		HttpOnly: true, Secure: a.secureCookies(), SameSite: http.SameSiteLaxMode,
 	})
@@ -221,7 +257,7 @@ func (a *auth) startSession(w http.ResponseWriter, r *http.Request, t store.Ther
 
 func (a *auth) clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: a.cookieName(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: a.secureCookies(), SameSite: http.SameSiteLaxMode,
 	})
 }
@@ -283,16 +319,23 @@ func (a *auth) login(w http.ResponseWriter, r *http.Request) {
 	}
 	email := strings.TrimSpace(r.PostForm.Get("email"))
 	password := r.PostForm.Get("password")
-	// An address that tries many emails runs out as surely as an email
-	// tried from many addresses. The email bucket is charged only for an
-	// address within its limit, so one address cannot fill the limiter
-	// with made-up emails.
-	if !a.byAddr.allow(clientAddr(r)) || !a.byEmail.allow(strings.ToLower(email)) {
-		w.Header().Set("Retry-After", "60")
-		plain(w, http.StatusTooManyRequests, "Too many sign-in attempts. Wait a minute, then try again.")
+	// Only failures count: an address that fails with many emails runs
+	// out, and one sender failing with one email waits longer after each
+	// failure; a therapist signing in from elsewhere is never held back.
+	addr := clientAddr(r)
+	key := addr + "\x00" + strings.ToLower(email)
+	if wait := a.delays.wait(key); wait > 0 || !a.byAddr.has(addr) {
+		secs := int((max(wait, time.Second) + time.Second - 1) / time.Second)
+		if wait == 0 {
+			secs = 60
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		plain(w, http.StatusTooManyRequests, fmt.Sprintf("Too many failed sign-ins from here. Wait %d seconds, then try again.", secs))
 		return
 	}
 	fail := func() {
+		a.byAddr.allow(addr)
+		a.delays.fail(key)
 		a.render(w, r, http.StatusForbidden, "login.html", loginData{Email: email, Error: wrongLogin})
 	}
 	if email == "" || password == "" || utf8.RuneCountInString(password) > maxPassword {
@@ -316,6 +359,7 @@ func (a *auth) login(w http.ResponseWriter, r *http.Request) {
 		fail()
 		return
 	}
+	a.delays.succeed(key)
 	if err := a.startSession(w, r, t); err != nil {
 		a.pageError(w, r, err)
 		return
@@ -345,8 +389,8 @@ func (a *auth) hashPassword(ctx context.Context, password string) (string, error
 }
 
 func (a *auth) logout(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
-		if err := a.Store.DeleteWebSession(r.Context(), store.HashToken(c.Value)); err != nil {
+	if hash := a.sessionHash(r); hash != nil {
+		if err := a.Store.DeleteWebSession(r.Context(), hash); err != nil {
 			a.pageError(w, r, err)
 			return
 		}

@@ -23,6 +23,7 @@ const (
 	sessionCookie = web.SessionCookie
 	wrongLogin    = web.WrongLogin
 	loginBurst    = web.LoginBurst
+	loginFree     = web.LoginFree
 )
 
 // browser sends form posts as a browser on the server's own origin would,
@@ -304,7 +305,7 @@ func TestSessionCookieSecureOverHTTPS(t *testing.T) {
 			t.Fatalf("login: %d %s", rec.Code, rec.Body)
 		}
 		cookies := rec.Result().Cookies()
-		if len(cookies) != 1 || cookies[0].Name != sessionCookie || !cookies[0].Secure || !cookies[0].HttpOnly ||
+		if len(cookies) != 1 || cookies[0].Name != "__Host-"+sessionCookie || !cookies[0].Secure || !cookies[0].HttpOnly ||
 			cookies[0].SameSite != http.SameSiteLaxMode {
 			t.Errorf("cookies over https: %+v; want one Secure, HttpOnly, SameSite=Lax %s", cookies, sessionCookie)
 		}
@@ -324,17 +325,20 @@ func TestLoginRateLimit(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
+	limited := func(rec *httptest.ResponseRecorder) bool {
+		return rec.Code == http.StatusTooManyRequests && strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") &&
+			strings.Contains(rec.Body.String(), "Too many failed sign-ins") && rec.Header().Get("Retry-After") != ""
+	}
 
-	// Per address: ten wrong guesses (the burst) at several emails, then 429
-	// even for the right password.
+	// Per address: failures at many emails (the burst), then 429 even
+	// for the right password.
 	for i := range loginBurst {
 		if rec := attempt("192.0.2.1", fmt.Sprintf("guess%d@example.org", i), "wrong passphrase"); rec.Code != http.StatusForbidden {
 			t.Fatalf("attempt %d: %d, want 403", i+1, rec.Code)
 		}
 	}
 	rec := attempt("192.0.2.1", "ada@example.org", "a long passphrase")
-	if rec.Code != http.StatusTooManyRequests || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/plain") ||
-		!strings.Contains(rec.Body.String(), "Too many sign-in attempts") || rec.Header().Get("Retry-After") == "" {
+	if !limited(rec) {
 		t.Fatalf("after the burst: %d %q %q, want a plain 429 with Retry-After", rec.Code, rec.Header(), rec.Body)
 	}
 	if len(rec.Result().Cookies()) != 0 {
@@ -345,25 +349,35 @@ func TestLoginRateLimit(t *testing.T) {
 		t.Fatalf("another address: %d, want 303", rec.Code)
 	}
 
-	// Per email: guesses at one email from many addresses run out too,
-	// whatever the case of the email.
-	for i := range loginBurst - 1 { // the success above spent one
-		email := "ada@example.org"
-		if i%2 == 1 {
-			email = "Ada@Example.org"
-		}
-		if rec := attempt(fmt.Sprintf("198.51.100.%d", i+1), email, "wrong passphrase"); rec.Code != http.StatusForbidden {
-			t.Fatalf("spread attempt %d: %d, want 403", i+1, rec.Code)
+	// Per address and email: three free failures, then a wait that doubles.
+	for i := range loginFree {
+		if rec := attempt("198.51.100.1", "Ada@Example.org", "wrong passphrase"); rec.Code != http.StatusForbidden {
+			t.Fatalf("failure %d: %d, want 403", i+1, rec.Code)
 		}
 	}
-	if rec := attempt("198.51.100.200", "ada@example.org", "a long passphrase"); rec.Code != http.StatusTooManyRequests {
-		t.Fatalf("the email after the burst: %d, want 429", rec.Code)
+	if rec := attempt("198.51.100.1", "ada@example.org", "wrong passphrase"); rec.Code != http.StatusForbidden {
+		t.Fatalf("the 4th failure: %d, want 403 (and a wait after it)", rec.Code)
 	}
-
-	// Twelve seconds later one more attempt is allowed (5 a minute).
-	e.Clock.Set(e.Clock.Now().Add(13 * time.Second))
-	if rec := attempt("198.51.100.201", "ada@example.org", "a long passphrase"); rec.Code != http.StatusSeeOther {
+	if rec := attempt("198.51.100.1", "ada@example.org", "a long passphrase"); !limited(rec) || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("right after the 4th failure: %d Retry-After %q, want 429 for 1 s", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	e.Clock.Add(time.Second)
+	attempt("198.51.100.1", "ada@example.org", "wrong passphrase") // the 5th: 2 s
+	if rec := attempt("198.51.100.1", "ada@example.org", "a long passphrase"); rec.Header().Get("Retry-After") != "2" {
+		t.Fatalf("after the 5th failure: %d Retry-After %q, want 2 s", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	// Nobody else waits: the therapist signs in from elsewhere at once,
+	// so no one can lock out a known email.
+	if rec := attempt("203.0.113.9", "ada@example.org", "a long passphrase"); rec.Code != http.StatusSeeOther {
+		t.Fatalf("the therapist from another address: %d, want 303", rec.Code)
+	}
+	// After the wait, the right password works, and clears the delays.
+	e.Clock.Add(2 * time.Second)
+	if rec := attempt("198.51.100.1", "ada@example.org", "a long passphrase"); rec.Code != http.StatusSeeOther {
 		t.Fatalf("after waiting: %d, want 303", rec.Code)
+	}
+	if rec := attempt("198.51.100.1", "ada@example.org", "wrong passphrase"); rec.Code != http.StatusForbidden {
+		t.Fatalf("a failure after a success: %d, want 403 (the count starts again)", rec.Code)
 	}
 }
 

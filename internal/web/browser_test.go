@@ -698,3 +698,65 @@ func sessionStatus(t *testing.T, e *env, token string, assignment int64, date st
 	}
 	return ""
 }
+
+// The pages the security work added: a session's link and a confirmation
+// link on a phone, the account page and the admin page; each accessible.
+func TestBrowserSecurityPages(t *testing.T) {
+	e := browserEnv(t)
+	links, asg := browserPatient(t, e, e.TokenA, "S. L.")
+	var feed struct {
+		FeedURL string `json:"feed_url"`
+	}
+	e.JSON("GET", fmt.Sprintf("/api/v1/patients/%d", links.ID), e.TokenA, "", 200, &feed)
+	_, urls, _ := feedEvents(t, e, feed.FeedURL)
+
+	b := newTab(t, e)
+	b.do("open a session's link on a 360×740 touch screen",
+		chromedp.EmulateViewport(360, 740, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch),
+		chromedp.Navigate(urls[0]))
+	done := `button[name="status"][value="done"]`
+	if !b.has(done) || b.has(`input[name="kind"]`) {
+		t.Fatal("the session page lacks its Done button, or offers other check-ins")
+	}
+	b.check("session-link")
+	if _, err := chromedp.Run(b.ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Tap(chromedp.CSS(done)))); err != nil {
+		t.Fatalf("tap Done: %v", err)
+	}
+	if status := sessionStatus(t, e, e.TokenA, asg.ID, "2026-11-23"); status != "done" {
+		t.Errorf("after tapping Done on the session's link: %q", status)
+	}
+	b.check("session-link-done")
+
+	// A confirmation link, as an address the patient added receives it
+	// (this server has no mail server, so the channel is stored directly).
+	nonce := []byte("0123456789abcdef")
+	confirm := e.Daemon.Clinic.Keys.ConfirmToken(nonce)
+	if _, err := e.Store.SetChannels(t.Context(), links.ID, []store.Channel{{Type: "email", Config: []byte(`{"address":"new@example.org"}`),
+		Pending: true, ConfirmNonce: nonce, ConfirmHash: store.HashToken(confirm)}}); err != nil {
+		t.Fatal(err)
+	}
+	b.open("/confirm/" + confirm)
+	if !strings.Contains(b.text(), "new@example.org") {
+		t.Errorf("the confirmation page does not name the address:\n%s", b.text())
+	}
+	b.check("confirm-link")
+
+	link, _ := therapistLink(t, e, "adm@example.org")
+	a := newTab(t, e)
+	a.setPassword(link, browserPassword)
+	a.open("/account")
+	a.check("account")
+	if _, err := e.Store.CreateTherapist(t.Context(), "root@example.org", "Root", true); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := e.Store.TherapistByEmail(t.Context(), "root@example.org")
+	tok, _ := store.NewToken()
+	e.Store.CreateSetupToken(t.Context(), root.ID, store.HashToken(tok), e.Clock.Now().Add(time.Hour))
+	r := newTab(t, e)
+	r.setPassword("/setup/"+tok, browserPassword)
+	r.open("/admin/therapists")
+	if !strings.Contains(r.text(), "adm@example.org") {
+		t.Error("the admin page does not list the therapists")
+	}
+	r.check("admin")
+}

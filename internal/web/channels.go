@@ -38,7 +38,7 @@ type channelsReply struct {
 
 func (s *Server) putChannelsAPI(w http.ResponseWriter, r *http.Request, t store.Therapist) {
 	if p, ok := s.patient(w, r, t); ok {
-		s.putChannels(w, r, p)
+		s.putChannels(w, r, p, false)
 	}
 }
 
@@ -50,7 +50,7 @@ func (s *Server) getChannelsAPI(w http.ResponseWriter, r *http.Request, t store.
 
 func (s *Server) putChannelsPatient(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.checkinPatient(w, r); ok {
-		s.putChannels(w, r, p)
+		s.putChannels(w, r, p, true)
 	}
 }
 
@@ -61,13 +61,16 @@ func (s *Server) getChannelsPatient(w http.ResponseWriter, r *http.Request) {
 }
 
 // putChannels replaces the patient's channels and reminder settings (see
-// clinic.SetSettings) and answers with them.
-func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Patient) {
+// clinic.SetSettings) and answers with them; byPatient when the patient
+// sent them with their check-in link.
+func (s *Server) putChannels(w http.ResponseWriter, r *http.Request, p store.Patient, byPatient bool) {
 	var in channelsBody
 	if !decodeJSON(w, r, maxJSONBody, &in) {
 		return
 	}
-	if err := s.Clinic.SetSettings(r.Context(), p, in.settings()); err != nil {
+	set := in.settings()
+	set.ByPatient = byPatient
+	if err := s.Clinic.SetSettings(r.Context(), p, set); err != nil {
 		s.fail(w, r, err, "patient")
 		return
 	}

@@ -146,7 +146,7 @@ func TestExportAndErasure(t *testing.T) {
 				t.Errorf("%s %s after erasure: %d, want 404", r.method, r.path, code)
 			}
 		}
-		th, err := e.Store.TherapistByAPIToken(ctx, store.HashToken(e.TokenA))
+		th, err := e.Store.TherapistByAPIToken(ctx, store.HashToken(e.TokenA), e.Clock.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

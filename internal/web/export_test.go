@@ -16,7 +16,12 @@ const (
 	SessionCookie = sessionCookie
 	WrongLogin    = wrongLogin
 	LoginBurst    = loginBurst
+	LoginFree     = loginFree
 )
+
+// FeedDays is the feed's window as the feed renders it (clinic's estimate
+// of a feed's size must use the same).
+const FeedDaysBack, FeedDaysAhead = feedDaysBack, feedDaysAhead
 
 // TherapistOf is the therapist signed in by the request's session cookie.
 func (s *Server) TherapistOf(r *http.Request) (store.Therapist, error) { return s.therapist(r) }
@@ -29,4 +34,10 @@ func (s *Server) RenderFeed(ctx context.Context, p store.Patient, today programs
 		return 0, err
 	}
 	return len(e.plain.body), nil
+}
+
+// LimiterKeys is how many keys the per-token and the per-address limiters
+// hold, and their bound.
+func (s *Server) LimiterKeys() (perToken, failures, bound int) {
+	return s.perToken.buckets.len(), s.failures.buckets.len(), limiterKeys
 }

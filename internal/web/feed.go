@@ -250,7 +250,6 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs
 	if err != nil {
 		return nil, err
 	}
-	checkin := s.Clinic.CheckinURL(p)
 	cal := feed.Calendar{Name: cat.Text("feed.name", nil), Alarm: p.Alarm}
 	var modified time.Time
 	for _, x := range sessions {
@@ -259,13 +258,14 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs
 			r = clinic.NewReasons(cat, nil, store.Plan{})
 		}
 		words := r.SessionWords(p, x)
+		link := s.Clinic.SessionURL(p, x) // this session only: never the check-in link
 		cal.Events = append(cal.Events, feed.Event{
 			UID:          fmt.Sprintf("session-%d@pacer", x.ID),
 			Start:        x.Date.In(loc, int(x.Time)).UTC(),
 			Duration:     feed.Duration(x.Unit, x.Dose, x.Sets),
 			Title:        words.Title,
-			Description:  words.Description + "\n\n" + cat.Text("feed.checkin", i18n.Args{"url": checkin}),
-			URL:          checkin,
+			Description:  words.Description + "\n\n" + cat.Text("feed.checkin", i18n.Args{"url": link}),
+			URL:          link,
 			Status:       feed.Status(x.Status, x.Projected),
 			Sequence:     x.Revision,
 			LastModified: x.UpdatedAt.UTC(),

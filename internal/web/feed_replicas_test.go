@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"database/sql"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -104,13 +105,18 @@ func (w *feedWatch) followsChanges() {
 		t.Error("after the pause, no more events are cancelled")
 	}
 
-	// A rotated link: the old one is gone, the new one serves.
+	// A rotated link: the old one is gone, the new one serves the same
+	// events, whose session links (made from the feed's token) are new.
 	w.cached(links.FeedURL)
 	var rotated testserver.Links
 	a.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/feed-token", links.ID), a.TokenA, "", 200, &rotated)
 	w.until("the old link after rotation", links.FeedURL, func(code int, _ []byte) bool { return code == 404 })
-	if code, body := w.fetch(rotated.FeedURL); code != 200 || !bytes.Equal(body, paused) {
-		t.Errorf("the new link: %d, the same feed %v", code, bytes.Equal(body, paused))
+	sessionLinks := regexp.MustCompile(`/s/[A-Za-z0-9_-]+`)
+	unlinked := func(b []byte) []byte {
+		return sessionLinks.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n "), nil), []byte("/s/…"))
+	}
+	if code, body := w.fetch(rotated.FeedURL); code != 200 || bytes.Equal(body, paused) || !bytes.Equal(unlinked(body), unlinked(paused)) {
+		t.Errorf("the new link: %d; want the same events with new session links", code)
 	}
 
 	// Erasure: the feed is gone.

@@ -76,10 +76,13 @@ func TestGermanPatient(t *testing.T) {
 		t.Errorf("German feed title %q, want %q", title, "Walk · 8 Min.")
 	}
 	desc, _ := ev.Props.Text(ical.PropDescription)
-	for _, want := range []string{"Heute: 8 Minuten (Woche 1).", "Beginn mit 80 % Ihres Ausgangswerts von 10 Minuten.", "Eintragen: " + links.CheckinURL} {
+	for _, want := range []string{"Heute: 8 Minuten (Woche 1).", "Beginn mit 80 % Ihres Ausgangswerts von 10 Minuten.", "Eintragen: " + e.URL + "/s/"} {
 		if !strings.Contains(desc, want) {
 			t.Errorf("German feed description lacks %q:\n%s", want, desc)
 		}
+	}
+	if strings.Contains(string(body), links.CheckinURL) {
+		t.Error("the feed carries the check-in link")
 	}
 	if strings.Contains(desc, "Today") || strings.Contains(desc, "baseline") {
 		t.Errorf("English left in the German feed description:\n%s", desc)

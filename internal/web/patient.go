@@ -63,7 +63,7 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	}
 	c := clinic.CheckIn{CheckIn: in.CheckIn, Assignment: in.Assignment}
 	if in.Date != "" {
-		d, err := programs.ParseDate(in.Date)
+		d, err := parseDate(in.Date)
 		if err != nil {
 			writeError(w, http.StatusBadRequest, "date: "+err.Error())
 			return

@@ -32,6 +32,7 @@ func (s *Server) patientRoutes(mux *http.ServeMux) {
 	pp := &patientPages{Server: s, pages: mustPages()}
 	mux.HandleFunc("GET /c/{token}", pp.page)
 	mux.HandleFunc("POST /c/{token}/settings", pp.postSettings)
+	mux.HandleFunc("POST /c/{token}/rotate", pp.rotate)
 	mux.HandleFunc("GET /c/{token}/manifest.webmanifest", pp.manifest)
 	mux.HandleFunc("GET /sw.js", pp.serviceWorker)
 }
@@ -90,6 +91,7 @@ type redFlagQuestion struct{ ID, Question string }
 type settingsForm struct {
 	Email, NtfyTopic, Webhook string
 	QuietStart, QuietEnd      string
+	EmailPending              bool // the email address waits for its confirmation
 }
 
 // page renders the check-in page.
@@ -115,6 +117,8 @@ func (pp *patientPages) page(w http.ResponseWriter, r *http.Request) {
 		v.Saved = v.T("page.saved.settled")
 	case "settings":
 		v.Saved = v.T("page.saved.settings")
+	case "rotated":
+		v.Saved = v.T("page.rotate.done")
 	case "red_flag":
 		if v.RedFlagGuidance == "" {
 			v.Saved = v.T("page.redflag.none")
@@ -326,7 +330,7 @@ func settingsFormOf(chs []store.Channel, set store.NotifySettings) settingsForm 
 		json.Unmarshal(ch.Config, &c) //nolint:errcheck // a stored channel; a bad one shows empty
 		switch {
 		case ch.Type == "email" && f.Email == "":
-			f.Email = c.Address
+			f.Email, f.EmailPending = c.Address, ch.Pending
 		case ch.Type == "ntfy" && f.NtfyTopic == "":
 			f.NtfyTopic = c.Topic
 		case ch.Type == "webhook" && f.Webhook == "":
@@ -402,7 +406,9 @@ func (pp *patientPages) postSettings(w http.ResponseWriter, r *http.Request) {
 	if l := f.Get("language"); l != "" {
 		in.Language = &l
 	}
-	err = pp.Clinic.SetSettings(r.Context(), p, in.settings())
+	set2 := in.settings()
+	set2.ByPatient = true
+	err = pp.Clinic.SetSettings(r.Context(), p, set2)
 	if bad, ok := errors.AsType[*clinic.Problem](err); ok {
 		v, err := pp.view(r, p)
 		if err != nil {
@@ -420,6 +426,23 @@ func (pp *patientPages) postSettings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/c/"+url.PathEscape(r.PathValue("token"))+"?saved=settings#reminders", http.StatusSeeOther)
+}
+
+// rotate gives the patient a new check-in link (and calendar link), after
+// they shared theirs by mistake, and takes them to the new page, which says
+// so once. The old links answer 404 from now on.
+func (pp *patientPages) rotate(w http.ResponseWriter, r *http.Request) {
+	p, ok := pp.checkinPatient(w, r)
+	if !ok {
+		return
+	}
+	links, err := pp.Clinic.RotateCheckinLink(r.Context(), p.TherapistID, p.ID)
+	if err != nil {
+		pp.fail(w, r, err, "patient")
+		return
+	}
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	http.Redirect(w, r, links.CheckinURL+"?saved=rotated", http.StatusSeeOther)
 }
 
 // manifest is the web app manifest of a patient's page: it starts at their

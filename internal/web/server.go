@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -27,7 +29,7 @@ import (
 // the clinic.
 type Store interface {
 	Ping(ctx context.Context) error
-	TherapistByAPIToken(ctx context.Context, hash []byte) (store.Therapist, error)
+	TherapistByAPIToken(ctx context.Context, hash []byte, now time.Time) (store.Therapist, error)
 	Patient(ctx context.Context, therapistID, id int64) (store.Patient, error)
 	Patients(ctx context.Context, therapistID int64) ([]store.Patient, error)
 	PatientByFeedToken(ctx context.Context, hash []byte) (store.Patient, error)
@@ -44,6 +46,10 @@ type Store interface {
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
 	CreateTherapist(ctx context.Context, email, name string, admin bool) (store.Therapist, error)
 	CreateSetupToken(ctx context.Context, therapistID int64, hash []byte, expires time.Time) error
+	Therapist(ctx context.Context, id int64) (store.Therapist, error)
+	Therapists(ctx context.Context) ([]store.Therapist, error)
+	SetTherapistDisabled(ctx context.Context, id int64, disabled bool) error
+	MovePatients(ctx context.Context, from, to int64) (int64, error)
 	AuthStore
 }
 
@@ -61,6 +67,9 @@ type Server struct {
 	// VAPIDPublic is the key the check-in page subscribes to Web Push with;
 	// empty: Web Push is not set up.
 	VAPIDPublic string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (trusted_proxies); set before Handler.
+	TrustedProxies []netip.Prefix
 
 	feeds    *feedCache
 	perToken *limiter // requests per valid token
@@ -114,6 +123,7 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	mux.HandleFunc("GET /feed/{file}", s.feed) // GET covers HEAD
+	s.linkRoutes(mux)                          // a session's link and a channel's confirmation link (links.go)
 
 	s.patientRoutes(mux) // the check-in page, its manifest and service worker (patientpage.go)
 	mux.HandleFunc("POST /c/{token}/checkins", s.postCheckIn)
@@ -162,9 +172,16 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-		if strings.HasPrefix(r.URL.Path, "/c/") || strings.HasPrefix(r.URL.Path, "/feed/") {
-			h.Set("Referrer-Policy", "no-referrer")
+		if s.secureCookies() {
+			// Served over https: browsers keep to https for a year.
+			h.Set("Strict-Transport-Security", "max-age=31536000")
 		}
+		for _, capability := range []string{"/c/", "/feed/", "/s/", "/confirm/"} {
+			if strings.HasPrefix(r.URL.Path, capability) {
+				h.Set("Referrer-Policy", "no-referrer")
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, s.client(r)))
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if v := recover(); v != nil {
@@ -217,11 +234,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintln(w, "ok")
 }
 
-// authenticated checks the bearer token and the per-token rate limit.
+// authenticated checks the bearer token and the per-token rate limit. Only
+// a valid token gets a bucket of its own: an unknown one counts against its
+// sender's address, so a flood of made-up tokens costs one indexed lookup
+// each and no memory.
 func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.Therapist)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || tok == "" {
+		if !ok || tok == "" || len(tok) > maxTokenLen {
 			if !s.failures.allow(clientAddr(r)) {
 				writeError(w, http.StatusTooManyRequests, "too many failed requests; wait a minute")
 				return
@@ -231,11 +251,16 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.
 			return
 		}
 		hash := store.HashToken(tok)
-		if !s.perToken.allow(string(hash)) {
-			writeError(w, http.StatusTooManyRequests, "too many requests with this token; slow down")
+		// An address that has spent its budget of unknown tokens is
+		// answered without a lookup, unless the token is one used lately
+		// (it has a bucket): a flood costs no store reads, and a client
+		// whose token keeps working is not held up by a flood from its
+		// address.
+		if addr := clientAddr(r); !s.perToken.seen(string(hash)) && !s.failures.has(addr) {
+			writeError(w, http.StatusTooManyRequests, "too many failed requests; wait a minute")
 			return
 		}
-		t, err := s.Store.TherapistByAPIToken(r.Context(), hash)
+		t, err := s.Store.TherapistByAPIToken(r.Context(), hash, s.Now())
 		if err != nil {
 			if !errors.Is(err, store.ErrNotFound) {
 				s.internal(w, r, err)
@@ -246,20 +271,76 @@ func (s *Server) authenticated(h func(http.ResponseWriter, *http.Request, store.
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pacer", error="invalid_token"`)
-			writeError(w, http.StatusUnauthorized, "the API token is not valid (create one with pacer token create)")
+			writeError(w, http.StatusUnauthorized, "the API token is not valid, has expired or was revoked (create one with pacer token create)")
+			return
+		}
+		if !s.perToken.allow(string(hash)) {
+			writeError(w, http.StatusTooManyRequests, "too many requests with this token; slow down")
 			return
 		}
 		h(w, r, t)
 	}
 }
 
-// clientAddr is the remote host, without the port.
+// maxTokenLen bounds a token read from a request: pacer's are 43 to 54
+// characters; a longer one is not worth hashing.
+const maxTokenLen = 128
+
+// clientKey is the request context's key of the client's address.
+type clientKey struct{}
+
+// clientAddr is the address of the request's client, as the middleware
+// found it (client).
 func clientAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+	if a, ok := r.Context().Value(clientKey{}).(string); ok {
+		return a
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
 	}
 	return host
+}
+
+// client is the address of the request's client: the connection's, or,
+// when that is a trusted proxy (trusted_proxies), the last address in
+// X-Forwarded-For that is not one. A proxy appends the address it saw, so
+// hops left of the last untrusted one may be forged by the client.
+func (s *Server) client(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil || !s.trustedProxy(ip) {
+		return host
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	client := ip.Unmap()
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // not an address: the hops beyond are the client's word
+		}
+		client = a.Unmap().WithZone("")
+		if !s.trustedProxy(client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func (s *Server) trustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 type errorBody struct {
@@ -292,12 +373,15 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error, what st
 	var (
 		p *clinic.Problem
 		c *clinic.Conflict
+		l *clinic.Limited
 	)
 	switch {
 	case errors.As(err, &p):
 		writeError(w, http.StatusBadRequest, p.Msg)
 	case errors.As(err, &c):
 		writeError(w, http.StatusConflict, c.Msg)
+	case errors.As(err, &l):
+		writeError(w, http.StatusTooManyRequests, l.Msg)
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, what+" not found")
 	default:
@@ -344,3 +428,14 @@ func (s *Server) url(path string) string { return s.Clinic.URL(path) }
 
 // today is the patient's local date now.
 func (s *Server) today(p store.Patient) programs.Date { return s.Clinic.Today(p) }
+
+// parseDate reads a date a request gives. The clinic takes the zero date,
+// 1970-01-01, to mean today, so that date is refused here rather than read
+// as today: no plan is that far from now.
+func parseDate(s string) (programs.Date, error) {
+	d, err := programs.ParseDate(s)
+	if err == nil && d == 0 {
+		return 0, fmt.Errorf("%s is decades from today: give a date near today", s)
+	}
+	return d, err
+}

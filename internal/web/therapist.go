@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"pacer/internal/clinic"
 	"pacer/internal/i18n"
@@ -49,6 +50,7 @@ func (s *Server) therapistRoutes(mux *http.ServeMux) {
 	page("GET /patients/{id}", a.patientPage)
 	page("POST /patients/{id}/assignments", a.assignForm)
 	page("POST /patients/{id}/feed-token", a.rotateForm)
+	page("POST /patients/{id}/checkin-token", a.rotateCheckinForm)
 	page("POST /patients/{id}/channels", a.channelsForm)
 	page("GET /patients/{id}/export", a.exportDownload)
 	page("POST /patients/{id}/erase", a.eraseForm)
@@ -62,6 +64,10 @@ func (s *Server) therapistRoutes(mux *http.ServeMux) {
 		http.Redirect(w, r, a.pages.paths["icon-192.png"], http.StatusMovedPermanently)
 	})
 	page("POST /admin/therapists", a.addTherapist)
+	page("POST /admin/therapists/{id}/disable", a.disableTherapist)
+	page("POST /admin/therapists/{id}/enable", a.enableTherapist)
+	page("POST /admin/therapists/{id}/setup-link", a.resetLink)
+	page("POST /admin/therapists/{id}/move", a.movePatients)
 }
 
 // signedInPage sends a visitor to the login page and gives h the therapist.
@@ -717,7 +723,7 @@ func (a *auth) assignForm(w http.ResponseWriter, r *http.Request, t store.Therap
 	params, err := assignParams(prog, f)
 	var start programs.Date
 	if text := strings.TrimSpace(f.Get("start")); err == nil && text != "" {
-		if start, err = programs.ParseDate(text); err != nil {
+		if start, err = parseDate(text); err != nil {
 			err = clinic.Problemf("start: %v", err)
 		}
 	}
@@ -760,7 +766,7 @@ func (a *auth) overrideForm(w http.ResponseWriter, r *http.Request, t store.Ther
 		}
 		from := a.today(p)
 		if text := strings.TrimSpace(f.Get("from")); text != "" {
-			if from, err = programs.ParseDate(text); err != nil {
+			if from, err = parseDate(text); err != nil {
 				return nil, "", clinic.Problemf("from: %v", err)
 			}
 		}
@@ -802,6 +808,20 @@ func (a *auth) rotateForm(w http.ResponseWriter, r *http.Request, t store.Therap
 		return
 	}
 	backTo(w, r, p.ID, "rotated")
+}
+
+// rotateCheckinForm replaces the patient's check-in link (and with it the
+// calendar link the check-in page showed).
+func (a *auth) rotateCheckinForm(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	p, ok := a.ownPatient(w, r, t)
+	if !ok {
+		return
+	}
+	if _, err := a.Clinic.RotateCheckinLink(r.Context(), t.ID, p.ID); err != nil {
+		a.notFoundOrPage(w, r, err)
+		return
+	}
+	backTo(w, r, p.ID, "checkin_rotated")
 }
 
 // channelConfigs reads the first channel of each type the form edits.
@@ -957,18 +977,28 @@ func (a *auth) eraseForm(w http.ResponseWriter, r *http.Request, t store.Therapi
 	http.Redirect(w, r, "/?done=erased", http.StatusSeeOther)
 }
 
-// The admins' page.
+// The admins' page: the therapists, and adding, disabling and enabling
+// them, sending a new setup link, moving their patients to another.
 
 type adminView struct {
 	tr
-	Therapist store.Therapist
-	Email     string
-	Name      string
-	Admin     bool
-	Error     string
-	Added     string // the added therapist's email
-	Link      string // their one-time setup link
-	Hours     int
+	Therapist  store.Therapist
+	Therapists []therapistRow
+	Others     bool // there is another therapist to move patients to
+	Email      string
+	Name       string
+	Admin      bool
+	Error      string
+	Notice     string
+	Link       string // a one-time setup link, shown once
+	LinkNote   string
+	Hours      int
+}
+
+type therapistRow struct {
+	store.Therapist
+	Disabled bool
+	Self     bool
 }
 
 // admin lets only admins on; others get 403.
@@ -983,11 +1013,42 @@ func (a *auth) admin(w http.ResponseWriter, r *http.Request, t store.Therapist) 
 	return false
 }
 
+// adminView reads the therapists for the page.
+func (a *auth) adminView(r *http.Request, t store.Therapist) (adminView, error) {
+	v := adminView{tr: therapistTr(), Therapist: t, Hours: int(setupLinkTTL.Hours())}
+	ts, err := a.Store.Therapists(r.Context())
+	if err != nil {
+		return v, err
+	}
+	for _, x := range ts {
+		v.Therapists = append(v.Therapists, therapistRow{Therapist: x, Disabled: !x.DisabledAt.IsZero(), Self: x.ID == t.ID})
+	}
+	v.Others = len(ts) > 1
+	return v, nil
+}
+
+func (a *auth) renderAdmin(w http.ResponseWriter, r *http.Request, t store.Therapist, status int, edit func(v *adminView)) {
+	v, err := a.adminView(r, t)
+	if err != nil {
+		a.pageError(w, r, err)
+		return
+	}
+	if edit != nil {
+		edit(&v)
+	}
+	if v.Link != "" {
+		// The link is shown once, on this response; it is not stored
+		// anywhere it could be shown again.
+		w.Header().Set("Referrer-Policy", "no-referrer")
+	}
+	a.render(w, r, status, "therapist_admin.html", v)
+}
+
 func (a *auth) adminPage(w http.ResponseWriter, r *http.Request, t store.Therapist) {
 	if !a.admin(w, r, t) {
 		return
 	}
-	a.render(w, r, http.StatusOK, "therapist_admin.html", adminView{tr: therapistTr(), Therapist: t, Hours: int(setupLinkTTL.Hours())})
+	a.renderAdmin(w, r, t, http.StatusOK, nil)
 }
 
 func (a *auth) addTherapist(w http.ResponseWriter, r *http.Request, t store.Therapist) {
@@ -996,17 +1057,21 @@ func (a *auth) addTherapist(w http.ResponseWriter, r *http.Request, t store.Ther
 	}
 	tx := therapistTr()
 	f := r.PostForm
-	v := adminView{tr: tx, Therapist: t, Email: strings.TrimSpace(f.Get("email")), Name: strings.TrimSpace(f.Get("name")),
-		Admin: f.Get("admin") != "", Hours: int(setupLinkTTL.Hours())}
+	email, name, admin := strings.TrimSpace(f.Get("email")), strings.TrimSpace(f.Get("name")), f.Get("admin") != ""
 	fail := func(msg string) {
-		v.Error = msg
-		a.render(w, r, http.StatusUnprocessableEntity, "therapist_admin.html", v)
+		a.renderAdmin(w, r, t, http.StatusUnprocessableEntity, func(v *adminView) {
+			v.Email, v.Name, v.Admin, v.Error = email, name, admin, msg
+		})
 	}
-	if addr, err := mail.ParseAddress(v.Email); err != nil || addr.Address != v.Email {
+	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
 		fail(tx.T("th.admin.bad_email"))
 		return
 	}
-	added, err := a.Store.CreateTherapist(r.Context(), v.Email, v.Name, v.Admin)
+	if err := programs.CheckText(name, false); err != nil || utf8.RuneCountInString(name) > 200 {
+		fail(tx.T("th.admin.bad_name"))
+		return
+	}
+	added, err := a.Store.CreateTherapist(r.Context(), email, name, admin)
 	if errors.Is(err, store.ErrConflict) {
 		fail(tx.T("th.admin.taken"))
 		return
@@ -1015,18 +1080,119 @@ func (a *auth) addTherapist(w http.ResponseWriter, r *http.Request, t store.Ther
 		a.pageError(w, r, err)
 		return
 	}
-	tok, err := store.NewToken()
-	if err == nil {
-		err = a.Store.CreateSetupToken(r.Context(), added.ID, store.HashToken(tok), a.Now().Add(setupLinkTTL))
-	}
+	link, err := a.setupLink(r, added)
 	if err != nil {
 		a.pageError(w, r, err)
 		return
 	}
 	a.Log.Info("therapist added", "therapist_id", added.ID, "by", t.ID)
-	// The link is shown once, on this response; it is not stored anywhere
-	// it could be shown again.
-	w.Header().Set("Referrer-Policy", "no-referrer")
-	a.render(w, r, http.StatusOK, "therapist_admin.html", adminView{tr: tx, Therapist: t, Added: added.Email,
-		Link: a.url("/setup/" + tok), Hours: int(setupLinkTTL.Hours())})
+	a.renderAdmin(w, r, t, http.StatusOK, func(v *adminView) {
+		v.Link, v.LinkNote = link, tx.T("th.admin.added", "text", added.Email, "n", v.Hours)
+	})
+}
+
+// setupLink makes a one-time setup link for the therapist.
+func (a *auth) setupLink(r *http.Request, t store.Therapist) (string, error) {
+	tok, err := store.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := a.Store.CreateSetupToken(r.Context(), t.ID, store.HashToken(tok), a.Now().Add(setupLinkTTL)); err != nil {
+		return "", err
+	}
+	return a.url("/setup/" + tok), nil
+}
+
+// adminTarget is the therapist an admin action names in the path.
+func (a *auth) adminTarget(w http.ResponseWriter, r *http.Request, t store.Therapist) (store.Therapist, bool) {
+	if !a.admin(w, r, t) {
+		return store.Therapist{}, false
+	}
+	id, ok := pathID(r)
+	if !ok {
+		a.notFoundPage(w, r)
+		return store.Therapist{}, false
+	}
+	x, err := a.Store.Therapist(r.Context(), id)
+	if err != nil {
+		a.notFoundOrPage(w, r, err)
+		return x, false
+	}
+	return x, true
+}
+
+func (a *auth) disableTherapist(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	a.setDisabled(w, r, t, true)
+}
+
+func (a *auth) enableTherapist(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	a.setDisabled(w, r, t, false)
+}
+
+func (a *auth) setDisabled(w http.ResponseWriter, r *http.Request, t store.Therapist, disabled bool) {
+	x, ok := a.adminTarget(w, r, t)
+	if !ok {
+		return
+	}
+	tx := therapistTr()
+	if x.ID == t.ID {
+		a.renderAdmin(w, r, t, http.StatusUnprocessableEntity, func(v *adminView) { v.Error = tx.T("th.admin.self") })
+		return
+	}
+	if err := a.Store.SetTherapistDisabled(r.Context(), x.ID, disabled); err != nil {
+		a.notFoundOrPage(w, r, err)
+		return
+	}
+	key := "th.admin.done.enabled"
+	if disabled {
+		key = "th.admin.done.disabled"
+	}
+	a.Log.Info("therapist "+strings.TrimPrefix(key, "th.admin.done."), "therapist_id", x.ID, "by", t.ID)
+	a.renderAdmin(w, r, t, http.StatusOK, func(v *adminView) { v.Notice = tx.T(key, "text", x.Email) })
+}
+
+// resetLink sends a therapist a new setup link: one whose link expired, or
+// who forgot their password.
+func (a *auth) resetLink(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	x, ok := a.adminTarget(w, r, t)
+	if !ok {
+		return
+	}
+	link, err := a.setupLink(r, x)
+	if err != nil {
+		a.pageError(w, r, err)
+		return
+	}
+	a.Log.Info("setup link sent", "therapist_id", x.ID, "by", t.ID)
+	tx := therapistTr()
+	a.renderAdmin(w, r, t, http.StatusOK, func(v *adminView) {
+		v.Link, v.LinkNote = link, tx.T("th.admin.reset_link", "text", x.Email, "n", v.Hours)
+	})
+}
+
+// movePatients gives every patient of one therapist to another (one who
+// leaves, or is disabled).
+func (a *auth) movePatients(w http.ResponseWriter, r *http.Request, t store.Therapist) {
+	from, ok := a.adminTarget(w, r, t)
+	if !ok || !parseForm(w, r) {
+		return
+	}
+	toID, err := strconv.ParseInt(r.PostForm.Get("to"), 10, 64)
+	if err != nil {
+		a.notFoundPage(w, r)
+		return
+	}
+	to, err := a.Store.Therapist(r.Context(), toID)
+	if err != nil {
+		a.notFoundOrPage(w, r, err)
+		return
+	}
+	n, err := a.Store.MovePatients(r.Context(), from.ID, to.ID)
+	if err != nil {
+		a.notFoundOrPage(w, r, err)
+		return
+	}
+	a.Log.Info("patients moved", "from", from.ID, "to", to.ID, "patients", n, "by", t.ID)
+	tx := therapistTr()
+	a.renderAdmin(w, r, t, http.StatusOK, func(v *adminView) { v.Notice = tx.T("th.admin.done.moved", "n", n, "text", to.Email) })
 }

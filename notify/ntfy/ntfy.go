@@ -50,8 +50,10 @@ type Settings struct {
 	// sent as a bearer token to that server only, so a patient who names
 	// another server never receives it. Tokens are sent over https only.
 	Tokens map[string]string
-	// AllowHTTP accepts http:// servers (an ntfy on the local network).
-	AllowHTTP bool
+	// Allow lists the destinations on the clinic's own network that ntfy
+	// channels may reach, over http:// too (notify.allow_private); others
+	// on private, loopback, link-local or metadata addresses are refused.
+	Allow notify.AllowList
 	// Timeout bounds one publish; httpsend.DefaultTimeout when zero.
 	Timeout time.Duration
 	// HTTPClient is an optional base client (proxy, extra CAs); the
@@ -62,13 +64,16 @@ type Settings struct {
 // Validate checks the settings alone, for `pacer config check`.
 func (s Settings) Validate() error {
 	if s.DefaultServer != "" {
-		if _, err := httpsend.CheckURL("ntfy default server", s.DefaultServer, s.AllowHTTP); err != nil {
+		if _, err := httpsend.CheckURL("ntfy default server", s.DefaultServer, s.Allow); err != nil {
 			return err
 		}
 	}
 	seen := map[string]bool{}
 	for server, token := range s.Tokens {
-		u, err := httpsend.CheckURL("ntfy token server", server, false)
+		u, err := httpsend.CheckURL("ntfy token server", server, s.Allow)
+		if err == nil && u.Scheme != "https" {
+			err = fmt.Errorf("ntfy token server %s uses http://: use https://", u.Host)
+		}
 		if err != nil {
 			return fmt.Errorf("%w (an access token is only sent over https)", err)
 		}
@@ -110,7 +115,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 	if server == "" {
 		server = PublicServer
 	}
-	u, err := httpsend.CheckURL("ntfy server", server, s.AllowHTTP)
+	u, err := httpsend.CheckURL("ntfy server", server, s.Allow)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +127,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 		publish: root + "/",
 		host:    u.Host,
 		topic:   c.Topic,
-		client:  httpsend.Client(s.HTTPClient, s.Timeout),
+		client:  httpsend.Client(s.HTTPClient, s.Timeout, s.Allow),
 	}
 	for tokServer, token := range s.Tokens {
 		if tu, err := url.Parse(tokServer); err == nil && rootOf(tu) == root {

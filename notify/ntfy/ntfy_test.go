@@ -146,6 +146,7 @@ func TestPublishesDocumentedJSON(t *testing.T) {
 	f := newFakeNtfy(t, "tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2")
 	n, err := ntfy.New(ntfy.Settings{
 		HTTPClient: f.srv.Client(),
+		Allow:      loopback,
 		Tokens:     map[string]string{f.srv.URL + "/": f.token, "https://ntfy.other.example": "tk_other"},
 	}, ntfy.Config{Type: "ntfy", Server: f.srv.URL, Topic: topic})
 	if err != nil {
@@ -187,6 +188,7 @@ func TestTokenGoesOnlyToItsServer(t *testing.T) {
 	f := newFakeNtfy(t, "")
 	n, err := ntfy.New(ntfy.Settings{
 		HTTPClient: f.srv.Client(),
+		Allow:      loopback,
 		Tokens:     map[string]string{"https://ntfy.clinic.example": "tk_clinic"},
 	}, ntfy.Config{Server: f.srv.URL, Topic: topic})
 	if err != nil {
@@ -202,7 +204,7 @@ func TestTokenGoesOnlyToItsServer(t *testing.T) {
 
 func TestDefaultServer(t *testing.T) {
 	f := newFakeNtfy(t, "")
-	n, err := ntfy.New(ntfy.Settings{HTTPClient: f.srv.Client(), DefaultServer: f.srv.URL}, ntfy.Config{Topic: topic})
+	n, err := ntfy.New(ntfy.Settings{HTTPClient: f.srv.Client(), DefaultServer: f.srv.URL, Allow: loopback}, ntfy.Config{Topic: topic})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +234,7 @@ func TestClassifiesFailures(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			f := newFakeNtfy(t, "", tc.status)
-			n, err := ntfy.New(ntfy.Settings{HTTPClient: f.srv.Client(), Tokens: map[string]string{f.srv.URL: secret}},
+			n, err := ntfy.New(ntfy.Settings{HTTPClient: f.srv.Client(), Tokens: map[string]string{f.srv.URL: secret}, Allow: loopback},
 				ntfy.Config{Server: f.srv.URL, Topic: topic})
 			if err != nil {
 				t.Fatal(err)
@@ -251,7 +253,7 @@ func TestTransportFailures(t *testing.T) {
 		f := newFakeNtfy(t, "")
 		client, addr := f.srv.Client(), f.srv.URL
 		f.srv.Close()
-		n, err := ntfy.New(ntfy.Settings{HTTPClient: client}, ntfy.Config{Server: addr, Topic: topic})
+		n, err := ntfy.New(ntfy.Settings{HTTPClient: client, Allow: loopback}, ntfy.Config{Server: addr, Topic: topic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,7 +266,7 @@ func TestTransportFailures(t *testing.T) {
 		}))
 		defer srv.Close()
 		defer close(release)
-		n, err := ntfy.New(ntfy.Settings{HTTPClient: srv.Client(), Timeout: 100 * time.Millisecond},
+		n, err := ntfy.New(ntfy.Settings{HTTPClient: srv.Client(), Timeout: 100 * time.Millisecond, Allow: loopback},
 			ntfy.Config{Server: srv.URL, Topic: topic})
 		if err != nil {
 			t.Fatal(err)
@@ -277,7 +279,7 @@ func TestTransportFailures(t *testing.T) {
 	})
 	t.Run("untrusted certificate", func(t *testing.T) {
 		f := newFakeNtfy(t, "")
-		n, err := ntfy.New(ntfy.Settings{}, ntfy.Config{Server: f.srv.URL, Topic: topic})
+		n, err := ntfy.New(ntfy.Settings{Allow: loopback}, ntfy.Config{Server: f.srv.URL, Topic: topic})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +305,7 @@ func TestConfigErrors(t *testing.T) {
 		{"http server", ntfy.Settings{}, ntfy.Config{Server: "http://ntfy.lan", Topic: topic}, "https"},
 		{"not a URL", ntfy.Settings{}, ntfy.Config{Server: "ntfy.example", Topic: topic}, "absolute"},
 		{"query", ntfy.Settings{}, ntfy.Config{Server: "https://ntfy.example/?x=1", Topic: topic}, "root URL"},
-		{"token over http", ntfy.Settings{AllowHTTP: true, Tokens: map[string]string{"http://ntfy.lan": "tk_x"}}, ntfy.Config{Topic: topic}, "https"},
+		{"token over http", ntfy.Settings{Allow: lan, Tokens: map[string]string{"http://ntfy.lan": "tk_x"}}, ntfy.Config{Topic: topic}, "https"},
 		{"empty token", ntfy.Settings{Tokens: map[string]string{"https://ntfy.example": ""}}, ntfy.Config{Topic: topic}, "token"},
 		{"duplicate token", ntfy.Settings{Tokens: map[string]string{"https://ntfy.example": "a", "https://NTFY.example/": "b"}}, ntfy.Config{Topic: topic}, "twice"},
 	} {
@@ -314,8 +316,8 @@ func TestConfigErrors(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ntfy.New(ntfy.Settings{AllowHTTP: true}, ntfy.Config{Server: "http://ntfy.lan", Topic: topic}); err != nil {
-		t.Errorf("http server with AllowHTTP: %v", err)
+	if _, err := ntfy.New(ntfy.Settings{Allow: lan}, ntfy.Config{Server: "http://ntfy.lan", Topic: topic}); err != nil {
+		t.Errorf("http server named in notify.allow_private: %v", err)
 	}
 }
 
@@ -354,3 +356,16 @@ func checkErr(t *testing.T, err error, temporary bool, secret string) {
 		}
 	}
 }
+
+// loopback is notify.allow_private as an operator sets it for servers on
+// this machine: the test servers listen on 127.0.0.1.
+var loopback = func() notify.AllowList {
+	a, err := notify.ParseAllowList("127.0.0.1")
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()
+
+// lan names an ntfy server on the clinic's network.
+var lan, _ = notify.ParseAllowList("ntfy.lan")

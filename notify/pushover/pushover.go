@@ -58,6 +58,9 @@ type Settings struct {
 	// APIBase is the API's base URL; DefaultAPI when empty. Only tests
 	// point it elsewhere.
 	APIBase string
+	// Allow lists private destinations the API base may be on
+	// (notify.allow_private); only tests need it.
+	Allow notify.AllowList
 	// Timeout bounds one request; httpsend.DefaultTimeout when zero.
 	Timeout time.Duration
 	// HTTPClient is an optional base client (proxy, extra CAs); the timeout
@@ -71,7 +74,7 @@ func (s Settings) Validate() error {
 		return errors.New("pushover app token must be the 30 letters and digits shown for your application at pushover.net/apps")
 	}
 	if s.APIBase != "" {
-		if _, err := httpsend.CheckURL("pushover API base", s.APIBase, false); err != nil {
+		if _, err := httpsend.CheckURL("pushover API base", s.APIBase, s.Allow); err != nil {
 			return err
 		}
 	}
@@ -106,7 +109,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 		host:     httpsend.Host(base),
 		token:    s.AppToken,
 		user:     c.UserKey,
-		client:   httpsend.Client(s.HTTPClient, s.Timeout),
+		client:   httpsend.Client(s.HTTPClient, s.Timeout, s.Allow),
 	}, nil
 }
 

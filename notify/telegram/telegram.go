@@ -61,6 +61,9 @@ type Settings struct {
 	// APIBase is the Bot API's base URL; DefaultAPI when empty. Tests, or
 	// a self-hosted Bot API server, point it elsewhere.
 	APIBase string
+	// Allow lists private destinations the API base may be on, such as a
+	// self-hosted Bot API server (notify.allow_private).
+	Allow notify.AllowList
 	// Timeout bounds one request; httpsend.DefaultTimeout when zero.
 	Timeout time.Duration
 	// HTTPClient is an optional base client (proxy, extra CAs); the timeout
@@ -74,7 +77,7 @@ func (s Settings) Validate() error {
 		return errors.New("telegram bot token must look like 123456789:AA…, as @BotFather gave it")
 	}
 	if s.APIBase != "" {
-		if _, err := httpsend.CheckURL("telegram API base", s.APIBase, false); err != nil {
+		if _, err := httpsend.CheckURL("telegram API base", s.APIBase, s.Allow); err != nil {
 			return err
 		}
 	}
@@ -108,7 +111,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 		endpoint: strings.TrimRight(base, "/") + "/bot" + s.BotToken + "/sendMessage",
 		host:     httpsend.Host(base),
 		chatID:   c.ChatID,
-		client:   httpsend.Client(s.HTTPClient, s.Timeout),
+		client:   httpsend.Client(s.HTTPClient, s.Timeout, s.Allow),
 	}, nil
 }
 

@@ -33,8 +33,10 @@ type Config struct {
 
 // Settings are server-wide and come from pacer's configuration.
 type Settings struct {
-	// AllowHTTP accepts http:// URLs (a receiver on the clinic's network).
-	AllowHTTP bool
+	// Allow lists the destinations on the clinic's own network that
+	// webhooks may reach, over http:// too (notify.allow_private); others
+	// on private, loopback, link-local or metadata addresses are refused.
+	Allow notify.AllowList
 	// Timeout bounds one POST; httpsend.DefaultTimeout when zero.
 	Timeout time.Duration
 	// HTTPClient is an optional base client (proxy, extra CAs); the timeout
@@ -63,11 +65,11 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 	if c.Type != "" && c.Type != Channel {
 		return nil, fmt.Errorf("webhook channel has type %q: want %q", c.Type, Channel)
 	}
-	u, err := httpsend.CheckURL("webhook url", c.URL, s.AllowHTTP)
+	u, err := httpsend.CheckURL("webhook url", c.URL, s.Allow)
 	if err != nil {
 		return nil, err
 	}
-	return &notifier{url: u.String(), host: u.Host, client: httpsend.Client(s.HTTPClient, s.Timeout)}, nil
+	return &notifier{url: u.String(), host: u.Host, client: httpsend.Client(s.HTTPClient, s.Timeout, s.Allow)}, nil
 }
 
 func (n *notifier) Send(ctx context.Context, m notify.Message) error {

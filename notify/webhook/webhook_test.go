@@ -71,7 +71,7 @@ func (r *receiver) url() string { return r.srv.URL + "/hooks/pacer?key=s3cr3t" }
 
 func TestPostsDeterministicJSON(t *testing.T) {
 	r := newReceiver(t, true, http.StatusNoContent)
-	n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client()}, webhook.Config{Type: "webhook", URL: r.url()})
+	n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client(), Allow: loopback}, webhook.Config{Type: "webhook", URL: r.url()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestStatusClassification(t *testing.T) {
 	} {
 		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
 			r := newReceiver(t, true, tc.status)
-			n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client()}, webhook.Config{URL: r.url()})
+			n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client(), Allow: loopback}, webhook.Config{URL: r.url()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -145,7 +145,7 @@ func TestTimeoutIsTemporary(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { <-release }))
 	defer srv.Close()
 	defer close(release)
-	n, err := webhook.New(webhook.Settings{HTTPClient: srv.Client(), Timeout: 100 * time.Millisecond},
+	n, err := webhook.New(webhook.Settings{HTTPClient: srv.Client(), Timeout: 100 * time.Millisecond, Allow: loopback},
 		webhook.Config{URL: srv.URL + "/hooks/pacer?key=s3cr3t"})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestTimeoutIsTemporary(t *testing.T) {
 
 func TestCancelledContextIsTemporary(t *testing.T) {
 	r := newReceiver(t, true, http.StatusNoContent)
-	n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client()}, webhook.Config{URL: r.url()})
+	n, err := webhook.New(webhook.Settings{HTTPClient: r.srv.Client(), Allow: loopback}, webhook.Config{URL: r.url()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +167,13 @@ func TestCancelledContextIsTemporary(t *testing.T) {
 	}
 }
 
-func TestPlainHTTPNeedsTheFlag(t *testing.T) {
+func TestPlainHTTPNeedsTheAllowList(t *testing.T) {
 	r := newReceiver(t, false, http.StatusNoContent)
-	if _, err := webhook.New(webhook.Settings{}, webhook.Config{URL: r.url()}); err == nil || !strings.Contains(err.Error(), "https") {
-		t.Fatalf("New with http URL: %v, want an error asking for https", err)
+	if _, err := webhook.New(webhook.Settings{}, webhook.Config{URL: r.url()}); err == nil ||
+		!strings.Contains(err.Error(), "https") || !strings.Contains(err.Error(), notify.AllowSetting) {
+		t.Fatalf("New with http URL: %v, want an error asking for https or %s", err, notify.AllowSetting)
 	}
-	n, err := webhook.New(webhook.Settings{AllowHTTP: true}, webhook.Config{URL: r.url()})
+	n, err := webhook.New(webhook.Settings{Allow: loopback}, webhook.Config{URL: r.url()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,3 +220,13 @@ func checkErr(t *testing.T, err error, temporary bool) {
 		}
 	}
 }
+
+// loopback is notify.allow_private as an operator sets it for servers on
+// this machine: the test servers listen on 127.0.0.1.
+var loopback = func() notify.AllowList {
+	a, err := notify.ParseAllowList("127.0.0.1")
+	if err != nil {
+		panic(err)
+	}
+	return a
+}()

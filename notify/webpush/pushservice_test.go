@@ -58,7 +58,7 @@ func TestWebPushTestingService(t *testing.T) {
 	n, err := webpush.New(webpush.Settings{
 		VAPIDPublicKey: public, VAPIDPrivateKey: private,
 		Subscriber: "mailto:ops@clinic.example",
-		AllowHTTP:  true, // web-push-testing speaks plain HTTP on 127.0.0.1
+		Allow:      loopback, // web-push-testing speaks plain HTTP on 127.0.0.1
 	}, webpush.Config{Endpoint: sub.Endpoint, ExpirationTime: sub.ExpirationTime, Keys: sub.Keys})
 	if err != nil {
 		t.Fatal(err)

@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -66,9 +67,11 @@ type Settings struct {
 	// TTL is how long the push service keeps an undelivered message;
 	// DefaultTTL when zero.
 	TTL time.Duration
-	// AllowHTTP accepts http:// endpoints (a push service on this machine,
-	// such as a test one). Browsers' push services are https.
-	AllowHTTP bool
+	// Allow lists the push services on the clinic's own network (or this
+	// machine, such as a test one) that subscriptions may name, over
+	// http:// too (notify.allow_private). Browsers' push services are
+	// public and https.
+	Allow notify.AllowList
 	// Timeout bounds one request; httpsend.DefaultTimeout when zero.
 	Timeout time.Duration
 	// HTTPClient is an optional base client (proxy, extra CAs); the timeout
@@ -139,7 +142,8 @@ func subscriber(raw string) (string, error) {
 	case raw == "":
 		return "", errors.New(fix)
 	case strings.HasPrefix(raw, "https://"):
-		if _, err := httpsend.CheckURL("web push subscriber", raw, false); err != nil {
+		// A contact, never requested: any https URL will do.
+		if u, err := url.Parse(raw); err != nil || u.Host == "" || u.User != nil {
 			return "", errors.New(fix)
 		}
 		return raw, nil
@@ -168,7 +172,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 	if c.Type != "" && c.Type != Channel {
 		return nil, fmt.Errorf("web push subscription has type %q: want %q", c.Type, Channel)
 	}
-	u, err := httpsend.CheckURL("push subscription endpoint", c.Endpoint, s.AllowHTTP)
+	u, err := httpsend.CheckURL("push subscription endpoint", c.Endpoint, s.Allow)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +190,7 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 		s:      s,
 		sub:    webpushgo.Subscription{Endpoint: u.String(), Keys: webpushgo.Keys{P256dh: c.Keys.P256dh, Auth: c.Keys.Auth}},
 		host:   u.Host,
-		client: httpsend.Client(s.HTTPClient, s.Timeout),
+		client: httpsend.Client(s.HTTPClient, s.Timeout, s.Allow),
 	}, nil
 }
 
@@ -198,8 +202,34 @@ type Payload struct {
 	Tag   string `json:"tag"`
 }
 
+// maxPayload is what one aes128gcm record of webpush-go holds: 4096 bytes
+// less the 16-byte tag, the 86-byte header and the padding delimiter.
+const maxPayload = 4096 - 16 - 86 - 1
+
+// fit encodes p, shortening its body (then its title) with "…" until it
+// fits one push record: a long weekly summary arrives cut rather than not
+// at all; the link to the full page stays whole.
+func fit(p Payload) ([]byte, error) {
+	for {
+		b, err := json.Marshal(p)
+		if err != nil || len(b) <= maxPayload {
+			return b, err
+		}
+		field := &p.Body
+		if strings.TrimSuffix(p.Body, "…") == "" {
+			field = &p.Title
+			if strings.TrimSuffix(p.Title, "…") == "" {
+				return b, nil // the URL and tag alone are too long: Send reports it
+			}
+		}
+		r := []rune(strings.TrimSuffix(*field, "…"))
+		cut := max(1, min(len(r), (len(b)-maxPayload+5)/2))
+		*field = string(r[:len(r)-cut]) + "…"
+	}
+}
+
 func (n *notifier) Send(ctx context.Context, m notify.Message) error {
-	payload, err := json.Marshal(Payload{Title: m.Title, Body: m.Body, URL: m.URL, Tag: m.Tag})
+	payload, err := fit(Payload{Title: m.Title, Body: m.Body, URL: m.URL, Tag: m.Tag})
 	if err != nil {
 		return &notify.Error{Channel: Channel, Err: fmt.Errorf("encode message: %w", err)}
 	}

@@ -230,15 +230,17 @@ func drain(ctx context.Context, o options, dsn string) (*drained, error) {
 		return nil, fmt.Errorf("seeding ended %v before the due time; too late to start pacer first", time.Until(r.due))
 	}
 
-	r.env = append(os.Environ(), "STATE_DIRECTORY="+o.tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn")
-	if pg {
-		// Replicas on PostgreSQL share a key the operator provides.
-		keyFile := filepath.Join(o.tmp, "secret.key")
-		if err := os.WriteFile(keyFile, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
-			return nil, err
-		}
-		r.env = append(r.env, "PACER_SECRET_KEY_FILE="+keyFile)
+	// The sink listens on 127.0.0.1, which pacer reaches only when told to.
+	r.env = append(os.Environ(), "STATE_DIRECTORY="+o.tmp, "SSL_CERT_FILE="+certFile, "PACER_LOG_LEVEL=warn",
+		"PACER_NOTIFY_ALLOW_PRIVATE=127.0.0.1")
+	// The seeded patients' links were made with no key in particular, and
+	// pacer makes none for a database that has patients (nor would replicas
+	// on PostgreSQL share one): the key comes first, as an operator's would.
+	keyFile := filepath.Join(o.tmp, "secret-"+name+".key")
+	if err := os.WriteFile(keyFile, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
+		return nil, err
 	}
+	r.env = append(r.env, "PACER_SECRET_KEY_FILE="+keyFile)
 	arg := dsn
 	if !pg {
 		arg = "sqlite:" + dsn

@@ -1,6 +1,7 @@
 // Package httpsend owns what pacer's HTTP channels (ntfy, webhook, Pushover,
-// Telegram, Web Push) share: a client that always has a timeout and never
-// follows redirects, the check of a configured URL, one POST through
+// Telegram, Web Push) share: a client that always has a timeout, never
+// follows redirects and refuses private, loopback, link-local and metadata
+// addresses after DNS resolution (guard.go), the check of a configured URL, one POST through
 // nikoksr/notify's generic HTTP service, and the classification of an HTTP
 // outcome as a *notify.Error whose text names the host but never the URL,
 // a token or the message.
@@ -36,10 +37,12 @@ const DefaultTimeout = 15 * time.Second
 const maxBody = 64 << 10
 
 // Client returns a copy of base (or of a zero client) whose Timeout is
-// timeout (DefaultTimeout when zero or negative, unless base has its own)
-// and that refuses redirects, so a 3xx is reported rather than silently
-// turning a POST into a GET or carrying a token to another host.
-func Client(base *http.Client, timeout time.Duration) *http.Client {
+// timeout (DefaultTimeout when zero or negative, unless base has its own),
+// that refuses redirects, so a 3xx is reported rather than silently
+// turning a POST into a GET or carrying a token to another host, and whose
+// connections refuse private, loopback, link-local and metadata addresses
+// unless allow lists them (see guard.go).
+func Client(base *http.Client, timeout time.Duration, allow notify.AllowList) *http.Client {
 	var c http.Client
 	if base != nil {
 		c = *base
@@ -50,12 +53,15 @@ func Client(base *http.Client, timeout time.Duration) *http.Client {
 		c.Timeout = DefaultTimeout
 	}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Transport = guarded(c.Transport, allow)
 	return &c
 }
 
-// CheckURL parses raw as an absolute https URL, or http when allowHTTP.
-// what names the setting in the error ("webhook url").
-func CheckURL(what, raw string, allowHTTP bool) (*url.URL, error) {
+// CheckURL parses raw as an absolute https URL, or http when allow lists
+// its host, and refuses user information (user:password@) and hosts the
+// guard would refuse: addresses channels may not reach, localhost, and
+// numbers in disguise. what names the setting in the error ("webhook url").
+func CheckURL(what, raw string, allow notify.AllowList) (*url.URL, error) {
 	if strings.TrimSpace(raw) == "" {
 		return nil, fmt.Errorf("%s is empty: set it to an https:// URL", what)
 	}
@@ -66,14 +72,21 @@ func CheckURL(what, raw string, allowHTTP bool) (*url.URL, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !allowHTTP {
-			return nil, fmt.Errorf("%s uses http://: use https://, or allow plain http in the server settings", what)
+		if !allow.Host(u.Hostname()) {
+			return nil, fmt.Errorf("%s uses http://: use https://, or, for a server on the clinic's own network, name its host in %s",
+				what, notify.AllowSetting)
 		}
 	default:
 		return nil, fmt.Errorf("%s has scheme %q: use https://", what, u.Scheme)
 	}
+	if u.User != nil {
+		return nil, fmt.Errorf("%s has user information (user:password@): pacer sends no credentials in URLs; remove it", what)
+	}
 	if u.Fragment != "" {
 		return nil, fmt.Errorf("%s has a #fragment, which is never sent: remove it", what)
+	}
+	if err := checkHost(what, u.Hostname(), allow); err != nil {
+		return nil, err
 	}
 	return u, nil
 }
@@ -170,6 +183,10 @@ func Transport(channel, host string, err error) *notify.Error {
 	}
 	e := &notify.Error{Channel: channel, Temporary: true}
 	switch {
+	case IsRefused(err):
+		refused, _ := errors.AsType[*RefusedError](err)
+		e.Temporary = false // the fix is configuration
+		e.Err = fmt.Errorf("request refused: %w", refused)
 	case errors.Is(err, context.Canceled):
 		e.Err = fmt.Errorf("request to %s cancelled: %w", host, err)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"pacer/notify"
 )
 
 func TestTemporaryStatus(t *testing.T) {
@@ -22,18 +24,29 @@ func TestTemporaryStatus(t *testing.T) {
 	}
 }
 
+// loopback allows the test servers on this machine, as an operator does with
+// notify.allow_private.
+func loopback(t *testing.T) notify.AllowList {
+	t.Helper()
+	a, err := notify.ParseAllowList("127.0.0.1, ::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
 func TestClient(t *testing.T) {
-	if c := Client(nil, 0); c.Timeout != DefaultTimeout {
+	if c := Client(nil, 0, notify.AllowList{}); c.Timeout != DefaultTimeout {
 		t.Errorf("default timeout %v", c.Timeout)
 	}
 	base := &http.Client{Timeout: time.Minute}
-	if c := Client(base, 0); c.Timeout != time.Minute || c == base {
+	if c := Client(base, 0, notify.AllowList{}); c.Timeout != time.Minute || c == base {
 		t.Errorf("base client's timeout not kept, or base modified")
 	}
-	if base.CheckRedirect != nil {
+	if base.CheckRedirect != nil || base.Transport != nil {
 		t.Error("Client changed its base")
 	}
-	if c := Client(base, time.Second); c.Timeout != time.Second {
+	if c := Client(base, time.Second, notify.AllowList{}); c.Timeout != time.Second {
 		t.Errorf("timeout %v, want 1s", c.Timeout)
 	}
 }
@@ -45,7 +58,7 @@ func TestPostDoesNotFollowRedirects(t *testing.T) {
 		http.Redirect(w, r, "/other", http.StatusTemporaryRedirect)
 	}))
 	defer srv.Close()
-	resp, err := Post(context.Background(), Client(nil, 0), Request{URL: srv.URL + "/hook", ContentType: "application/json", Body: []byte("{}")})
+	resp, err := Post(context.Background(), Client(nil, 0, loopback(t)), Request{URL: srv.URL + "/hook", ContentType: "application/json", Body: []byte("{}")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +71,7 @@ func TestPostDoesNotFollowRedirects(t *testing.T) {
 }
 
 func TestTransportDropsURL(t *testing.T) {
-	c := Client(nil, 0)
+	c := Client(nil, 0, loopback(t))
 	_, err := Post(context.Background(), c, Request{URL: "http://127.0.0.1:1/bot123:SECRET/sendMessage", Body: []byte("x")})
 	if err == nil {
 		t.Fatal("no error from a closed port")
@@ -76,13 +89,26 @@ func TestCheckURL(t *testing.T) {
 	for raw, ok := range map[string]bool{
 		"https://a.example/x": true, "http://a.example": false, "a.example": false,
 		"": false, "https://a.example/#f": false, "ftp://a.example": false,
+		"https://user:pass@a.example/": false, "https://user@a.example/": false,
 	} {
-		if _, err := CheckURL("url", raw, false); (err == nil) != ok {
+		if _, err := CheckURL("url", raw, notify.AllowList{}); (err == nil) != ok {
 			t.Errorf("CheckURL(%q): %v", raw, err)
 		}
 	}
-	if _, err := CheckURL("url", "http://a.example", true); err != nil {
-		t.Errorf("http allowed: %v", err)
+	allow, err := notify.ParseAllowList("a.example,10.1.0.0/16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range []string{"http://a.example", "http://10.1.2.3:8080/x", "https://10.1.2.3/"} {
+		if _, err := CheckURL("url", raw, allow); err != nil {
+			t.Errorf("%s allowed by notify.allow_private: %v", raw, err)
+		}
+	}
+	for _, raw := range []string{"http://b.example", "http://10.2.0.1/", "https://10.2.0.1/"} {
+		_, err := CheckURL("url", raw, allow)
+		if err == nil || !strings.Contains(err.Error(), notify.AllowSetting) {
+			t.Errorf("%s: %v, want a refusal naming %s", raw, err, notify.AllowSetting)
+		}
 	}
 }
 
