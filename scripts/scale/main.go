@@ -262,28 +262,30 @@ func measure(ctx context.Context, o options, n int, dir, path string) (*result, 
 		}
 
 		// Second start: a burst of reminders due in one minute, under the
-		// same feed load.
+		// same feed load (none with -burst 0).
 		k := min(o.burst, n)
-		due := time.Now().Add(25 * time.Second).Truncate(time.Second)
-		keys, err := rearm(ctx, path, k, due)
-		if err != nil {
-			return nil, err
+		if k > 0 {
+			due := time.Now().Add(25 * time.Second).Truncate(time.Second)
+			keys, err := rearm(ctx, path, k, due)
+			if err != nil {
+				return nil, err
+			}
+			d, err = start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-2.log"))
+			if err != nil {
+				return nil, err
+			}
+			r.warm = d.startup
+			r.burst, err = runBurst(ctx, d, sink, keys, due, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
+			if err != nil {
+				d.stop()
+				return nil, err
+			}
+			r.burst.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
+			if err := d.stop(); err != nil {
+				return nil, err
+			}
+			o.logf("%d: burst of %d drained in %v; feeds meanwhile p99 %v", n, len(keys), r.burst.drain.Round(time.Millisecond), r.burst.feeds.p99)
 		}
-		d, err = start(ctx, o.binary, "sqlite:"+path, env, filepath.Join(dir, "serve-2.log"))
-		if err != nil {
-			return nil, err
-		}
-		r.warm = d.startup
-		r.burst, err = runBurst(ctx, d, sink, keys, due, seeded.Feeds, time.Duration(o.feedSeconds)*time.Second)
-		if err != nil {
-			d.stop()
-			return nil, err
-		}
-		r.burst.hwm = procStatus(d.cmd.Process.Pid, "VmHWM:")
-		if err := d.stop(); err != nil {
-			return nil, err
-		}
-		o.logf("%d: burst of %d drained in %v; feeds meanwhile p99 %v", n, len(keys), r.burst.drain.Round(time.Millisecond), r.burst.feeds.p99)
 
 		// The hourly review, at a clock of its own, in a child process.
 		o.logf("%d: review at %s (New York's day begins)", n, at.Format(time.RFC3339))
