@@ -22,7 +22,7 @@ type JobStore interface {
 	JobLastRun(ctx context.Context, name string) (time.Time, error)
 	SetJobLastRun(ctx context.Context, name string, at time.Time) error
 	TryLeader(ctx context.Context, name string) (*store.Leader, bool, error)
-	ActivePatients(ctx context.Context) ([]store.Patient, error)
+	ActivePatientsAfter(ctx context.Context, after int64, limit int) ([]store.Patient, error)
 	Sessions(ctx context.Context, patientID int64, from, to programs.Date) ([]store.Session, error)
 }
 
@@ -52,13 +52,9 @@ type job struct {
 
 func (j *Jobs) jobs() []job {
 	return []job{
-		{"review", "@hourly", time.Hour, func(ctx context.Context) error {
-			_, err := j.Reviewer.Sweep(ctx, StartOfLocalDay)
-			return err
-		}, func(ctx context.Context) error { // after downtime every patient may be behind
-			_, err := j.Reviewer.Sweep(ctx, func(store.Patient, time.Time) bool { return true })
-			return err
-		}},
+		// The review re-plans the patients whose day began since its last
+		// run, so a missed run needs nothing more than a run.
+		{"review", "@hourly", time.Hour, j.review, nil},
 		{"retention", "30 3 * * *", 24 * time.Hour, func(ctx context.Context) error {
 			if j.Reviewer.Retain == nil {
 				return nil
@@ -129,6 +125,20 @@ func (j *Jobs) lead(ctx context.Context, l *store.Leader) {
 	}
 }
 
+// review runs the review for the days begun since its last run (all, when
+// it never ran).
+func (j *Jobs) review(ctx context.Context) error {
+	since, err := j.Store.JobLastRun(ctx, "review")
+	if errors.Is(err, store.ErrNotFound) {
+		since, err = time.Time{}, nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = j.Reviewer.Review(ctx, since)
+	return err
+}
+
 func (j *Jobs) runJob(ctx context.Context, jb job) {
 	start := j.Now()
 	if err := jb.run(ctx); err != nil && ctx.Err() == nil {
@@ -155,28 +165,39 @@ func (j *Jobs) Digest(ctx context.Context) error {
 	if gate == 0 {
 		gate = 70
 	}
-	ps, err := j.Store.ActivePatients(ctx)
-	if err != nil {
-		return err
-	}
 	now := j.Now()
 	en := i18n.For(i18n.English) // therapists have no language setting yet
 	low := map[int64][]string{}  // therapist → lines
 	named := map[int64][]int64{} // therapist → the patients the lines name
-	for _, p := range ps {
-		loc, err := time.LoadLocation(p.Timezone)
-		if err != nil {
-			continue
-		}
-		today := programs.DateOf(now.In(loc))
-		xs, err := j.Store.Sessions(ctx, p.ID, today.AddDays(-7), today.AddDays(-1))
+	zones := map[string]*time.Location{}
+	for after := int64(0); ; { // a page of patients at a time
+		ps, err := j.Store.ActivePatientsAfter(ctx, after, 500)
 		if err != nil {
 			return err
 		}
-		planned, done := Adherence(xs, today.AddDays(-7), today)
-		if planned > 0 && done*100 < planned*gate {
-			low[p.TherapistID] = append(low[p.TherapistID], en.Text("digest.line", i18n.Args{"patient": p.Name, "done": done, "planned": planned}))
-			named[p.TherapistID] = append(named[p.TherapistID], p.ID)
+		if len(ps) == 0 {
+			break
+		}
+		after = ps[len(ps)-1].ID
+		for _, p := range ps {
+			loc, ok := zones[p.Timezone]
+			if !ok {
+				loc, _ = j.Reviewer.zone(p.Timezone)
+				zones[p.Timezone] = loc // nil for an unknown zone: skipped
+			}
+			if loc == nil {
+				continue
+			}
+			today := programs.DateOf(now.In(loc))
+			xs, err := j.Store.Sessions(ctx, p.ID, today.AddDays(-7), today.AddDays(-1))
+			if err != nil {
+				return err
+			}
+			planned, done := Adherence(xs, today.AddDays(-7), today)
+			if planned > 0 && done*100 < planned*gate {
+				low[p.TherapistID] = append(low[p.TherapistID], en.Text("digest.line", i18n.Args{"patient": p.Name, "done": done, "planned": planned}))
+				named[p.TherapistID] = append(named[p.TherapistID], p.ID)
+			}
 		}
 	}
 	ids := make([]int64, 0, len(low))

@@ -31,6 +31,7 @@ import (
 // Store is what the clinic needs of the store.
 type Store interface {
 	WithPatient(ctx context.Context, patientID int64, fn func(tx *store.PatientTx) error) error
+	WithPatients(ctx context.Context, ids []int64, fn func(tx *store.PatientTx) error) ([]error, error)
 	CreatePatient(ctx context.Context, p store.Patient, feedHash, checkinHash []byte) (store.Patient, error)
 	Patient(ctx context.Context, therapistID, id int64) (store.Patient, error)
 	PatientByID(ctx context.Context, id int64) (store.Patient, error)

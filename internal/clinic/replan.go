@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"pacer/internal/i18n"
 	"pacer/internal/store"
@@ -42,9 +43,31 @@ func (c *Clinic) Replan(ctx context.Context, patientID int64) error {
 	})
 }
 
-// ReplanStale re-plans, one patient at a time, every patient whose stored
-// plan is missing or was computed under older rules (an upgrade), and
-// returns how many it re-planned. A patient's failure is logged and the
+// ReplanBatch re-plans each patient of ids (give them in ascending order)
+// as Replan does, atomically, but several in one write transaction, which
+// the store commits once: the hourly review re-plans thousands of patients,
+// and one commit (one fsync on SQLite) each would bound it. It returns each
+// patient's error by the index of ids (ErrNotFound for one erased since),
+// and an error when the transaction as a whole failed, re-planning none.
+func (c *Clinic) ReplanBatch(ctx context.Context, ids []int64) ([]error, error) {
+	errs, err := c.Store.WithPatients(ctx, ids, func(tx *store.PatientTx) error {
+		_, err := c.replanFrom(tx, true)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		if errs[i] == nil {
+			c.changed(id)
+		}
+	}
+	return errs, nil
+}
+
+// ReplanStale re-plans every patient whose stored plan is missing or was
+// computed under older rules (an upgrade), a batch at a time (ReplanBatch),
+// and returns how many it re-planned. A patient's failure is logged and the
 // others go on.
 func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 	ids, err := c.Store.StalePatients(ctx, programs.RulesVersion)
@@ -53,18 +76,31 @@ func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 	}
 	n := 0
 	var errs []error
-	for _, id := range ids {
+	for len(ids) > 0 {
 		if ctx.Err() != nil {
 			return n, ctx.Err()
 		}
-		if err := c.Replan(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			errs = append(errs, fmt.Errorf("patient %d: %w", id, err))
+		batch := ids[:min(len(ids), staleBatch)]
+		ids = ids[len(batch):]
+		perPatient, err := c.ReplanBatch(ctx, batch)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("patients %d to %d: %w", batch[0], batch[len(batch)-1], err))
 			continue
 		}
-		n++
+		for i, err := range perPatient {
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				errs = append(errs, fmt.Errorf("patient %d: %w", batch[i], err))
+				continue
+			}
+			n++
+		}
 	}
 	return n, errors.Join(errs...)
 }
+
+// staleBatch is how many patients one write transaction of ReplanStale
+// re-plans.
+const staleBatch = 100
 
 // replan is the one place a stored plan is computed. Inside tx, which holds
 // the patient, it reads the patient's check-ins, overrides, the red-flag
@@ -73,7 +109,15 @@ func (c *Clinic) ReplanStale(ctx context.Context) (int, error) {
 // patient and not once per program, the messages that follow from what
 // changed (a flare's plan, a red flag's guidance, therapist alerts, the
 // weekly summary). Nothing it writes comes from a read outside tx.
-func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
+func (c *Clinic) replan(tx *store.PatientTx) (State, error) { return c.replanFrom(tx, false) }
+
+// replanFrom is replan. With recompute, an assignment whose stored plan is
+// of an earlier day (the review's case: nothing was logged since) is
+// compared with that plan recomputed for its day from the same inputs rather
+// than with its rows read back, when the stored digest proves the two the
+// same (store.PatientTx.SavePlanOver); the rows written are the same either
+// way.
+func (c *Clinic) replanFrom(tx *store.PatientTx, recompute bool) (State, error) {
 	p := tx.Patient
 	now := c.Now()
 	loc, err := c.Zone(p.Timezone)
@@ -122,19 +166,28 @@ func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
 			return State{}, fmt.Errorf("assignment %d: plan: %w", a.ID, err)
 		}
 		pl := planned{a: a, plan: plan}
-		if old, err := tx.Plan(a.ID); err == nil {
-			pl.old = &old
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return State{}, err
-		}
 		var sessions []store.Session
 		sessions, pl.rows = rows(a, plan)
-		rs := NewReasons(cat, a.Program, pl.rows)
-		for i := range sessions {
-			sessions[i].Shown = rs.shown(p, sessions[i])
+		setShown(p, cat, a.Program, sessions, pl.rows)
+		saved := false
+		if recompute {
+			old, ok, err := c.saveOverRecomputed(tx, a, loc, all, known, ovs, cat, sessions, pl.rows, reminders, now)
+			if err != nil {
+				return State{}, fmt.Errorf("assignment %d: %w", a.ID, err)
+			}
+			if saved = ok; ok {
+				pl.old = old
+			}
 		}
-		if _, err := tx.SavePlan(a.ID, sessions, pl.rows, reminders, now); err != nil {
-			return State{}, fmt.Errorf("assignment %d: %w", a.ID, err)
+		if !saved {
+			if old, err := tx.Plan(a.ID); err == nil {
+				pl.old = &old
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return State{}, err
+			}
+			if _, err := tx.SavePlan(a.ID, sessions, pl.rows, reminders, now); err != nil {
+				return State{}, fmt.Errorf("assignment %d: %w", a.ID, err)
+			}
 		}
 		plans = append(plans, pl)
 	}
@@ -145,6 +198,60 @@ func (c *Clinic) replan(tx *store.PatientTx) (State, error) {
 	}
 	st.TherapistReachable = reach
 	return st, nil
+}
+
+// setShown sets the Shown digest of each of a plan's sessions.
+func setShown(p store.Patient, cat *i18n.Catalog, prog *programs.Program, sessions []store.Session, sp store.Plan) {
+	rs := NewReasons(cat, prog, sp)
+	shown := map[shownKey]string{} // sessions alike in what the digest reads share it
+	for i := range sessions {
+		k := rs.shownKey(sessions[i])
+		d, ok := shown[k]
+		if !ok {
+			d = rs.shown(p, sessions[i])
+			shown[k] = d
+		}
+		sessions[i].Shown = d
+	}
+}
+
+// saveOverRecomputed saves an assignment's new plan over its stored one
+// without reading the stored rows back, when it can: when the stored plan
+// is of an earlier day than the new one, under the same rules, and
+// recomputing it for its day from the same inputs gives the rows its digest
+// names. It returns the stored plan (for the messages) and whether it
+// saved; when it did not, nothing was written.
+func (c *Clinic) saveOverRecomputed(tx *store.PatientTx, a store.Assignment, loc *time.Location, all []store.CheckIn,
+	known []programs.KnownRedFlag, ovs []programs.Overriding, cat *i18n.Catalog, sessions []store.Session, sp store.Plan,
+	reminders func([]store.Session) []store.Reminder, now time.Time) (*store.Plan, bool, error) {
+	h, err := tx.PlanHeader(a.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if h.Digest == "" || h.RulesVersion != programs.RulesVersion || h.Now >= sp.Header.Now {
+		return nil, false, nil
+	}
+	then := h.Now.In(loc, 12*60) // any instant of that day: the engine reads the date
+	in, err := input(a, loc, then, known)
+	if err != nil {
+		return nil, false, err
+	}
+	// Not counted in engineRuns, which counts re-plans.
+	plan, err := programs.Compute(in, checkInsOf(all, a.ID), ovs, then)
+	if err != nil {
+		return nil, false, nil // the stored plan came from other inputs: read it
+	}
+	prev, old := rows(a, plan)
+	setShown(tx.Patient, cat, a.Program, prev, old)
+	old.Header = h
+	_, ok, err := tx.SavePlanOver(a.ID, sessions, sp, prev, old, reminders, now)
+	if !ok || err != nil {
+		return nil, false, err
+	}
+	return &old, true, nil
 }
 
 // checkInsOf are the check-ins the engine reads for an assignment: the
@@ -181,6 +288,20 @@ func stateOf(plans []planned) State {
 	}
 	st.Paused = st.Pause != ""
 	return st
+}
+
+// shownKey is everything of a session that its Shown digest reads, besides
+// what is the same for all of a plan's sessions (the patient, the program,
+// the catalogue).
+type shownKey struct {
+	alarm, near bool
+	activity    string
+	week, cause int
+}
+
+func (r *Reasons) shownKey(x store.Session) shownKey {
+	return shownKey{alarm: x.Date >= r.Now && x.Status != programs.Cancelled,
+		near: x.Date >= r.Now && x.Date < r.Now.AddDays(instructionDays), activity: x.Activity, week: x.Week, cause: x.Cause}
 }
 
 // shown is the Shown digest of a session: of everything its calendar event's

@@ -126,15 +126,21 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 			}))
 
 	review := metrics.NewReview(reg)
-	reviewer := &scheduler.Reviewer{Store: sweepStore{st, review, now}, Now: now, Log: log,
-		Replan: func(ctx context.Context, patientID int64) error {
-			err := c.Replan(ctx, patientID)
-			result := "ok"
+	reviewer := &scheduler.Reviewer{Store: sweepStore{st, review, now}, Now: now, Log: log, Zone: c.Zone,
+		Replan: func(ctx context.Context, ids []int64) ([]error, error) {
+			errs, err := c.ReplanBatch(ctx, ids)
 			if err != nil {
-				result = "error"
+				review.Reviews.WithLabelValues("error").Add(float64(len(ids)))
+				return nil, err
 			}
-			review.Reviews.WithLabelValues(result).Inc()
-			return err
+			for _, err := range errs {
+				result := "ok"
+				if err != nil {
+					result = "error"
+				}
+				review.Reviews.WithLabelValues(result).Inc()
+			}
+			return errs, nil
 		},
 		Retain: retention(st, cfg.Retention.SessionDays, review, log, srv.ForgetAll)}
 	alerts := &scheduler.Alerts{Store: st, EmailReady: chs.Email != nil, Wake: dispatcher.Wake}
@@ -223,10 +229,19 @@ type sweepStore struct {
 	now func() time.Time
 }
 
-func (s sweepStore) ActivePatients(ctx context.Context) ([]store.Patient, error) {
+// ZonesInUse begins a review.
+func (s sweepStore) ZonesInUse(ctx context.Context) ([]string, error) {
 	s.m.Sweeps.Inc()
 	s.m.LastSweep.Set(float64(s.now().Unix()))
-	return s.st.ActivePatients(ctx)
+	return s.st.ZonesInUse(ctx)
+}
+
+func (s sweepStore) PatientsBehind(ctx context.Context, zone string, today programs.Date, after int64, limit int) ([]int64, error) {
+	return s.st.PatientsBehind(ctx, zone, today, after, limit)
+}
+
+func (s sweepStore) ActivePatientsAfter(ctx context.Context, after int64, limit int) ([]store.Patient, error) {
+	return s.st.ActivePatientsAfter(ctx, after, limit)
 }
 
 // retention deletes the sessions of ended programs older than days, once a

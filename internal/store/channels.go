@@ -247,7 +247,7 @@ func (s *Store) setChannels(ctx context.Context, tx *sql.Tx, o owner, chs []Chan
 // lockOwner checks that the owner exists and, on PostgreSQL, locks its row
 // until the transaction ends, which serializes the writers of its channels.
 // FOR NO KEY UPDATE does not block inserts that reference the row.
-func (s *Store) lockOwner(ctx context.Context, tx *sql.Tx, o owner) error {
+func (s *Store) lockOwner(ctx context.Context, tx dbtx, o owner) error {
 	query := `SELECT id FROM ` + o.table + ` WHERE id = ?`
 	if s.dialect == Postgres {
 		query += ` FOR NO KEY UPDATE`

@@ -90,9 +90,9 @@ func checkReminder(r *Reminder) (sql.NullString, error) {
 }
 
 // saveReminders is the reminders part of SavePlan, inside its transaction,
-// after the sessions are written. It calls fn with all of the assignment's
-// sessions (cancelled ones included), ordered by date, time, activity and
-// slot, and upserts the rows it returns by DedupeKey:
+// after the sessions are written; saved are all of the assignment's sessions
+// as now stored (cancelled ones included). It calls fn with them, ordered by
+// date, time, activity and slot, and upserts the rows it returns by DedupeKey:
 //
 //   - a new key is inserted, pending, with NextAttemptAt = DueAt;
 //   - a pending row whose DueAt or Payload changed is updated, with
@@ -113,16 +113,10 @@ func checkReminder(r *Reminder) (sql.NullString, error) {
 // ignored. A row whose channel is not (any more) the patient's is dropped:
 // the channels may have changed since fn's caller read them, and the removal
 // skipped its pending rows. Anything else wrong fails the whole save.
-func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, patientID int64,
+func (s *Store) saveReminders(ctx context.Context, tx dbtx, assignmentID, patientID int64, saved []Session,
 	fn func([]Session) []Reminder, now time.Time) error {
-	have, err := s.loadSessions(ctx, tx, assignmentID)
-	if err != nil {
-		return err
-	}
-	saved := make([]Session, 0, len(have))
-	ids := make(map[int64]bool, len(have))
-	for _, x := range have {
-		saved = append(saved, *x)
+	ids := make(map[int64]bool, len(saved))
+	for _, x := range saved {
 		ids[x.ID] = true
 	}
 	slices.SortFunc(saved, func(a, b Session) int {
@@ -187,8 +181,13 @@ func (s *Store) saveReminders(ctx context.Context, tx *sql.Tx, assignmentID, pat
 		session    string // the session's status
 	}
 	old := make(map[string]stored)
+	// Only pending rows and rows skipped as cancelled can change; the
+	// others (sent, failed, being sent, skipped otherwise) are left alone,
+	// which the upsert below does to a row not read.
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT r.id, r.dedupe_key, r.status, r.skip_reason, r.due_at, r.payload, s.status
-		FROM reminders r JOIN sessions s ON s.id = r.session_id WHERE s.assignment_id = ?`), assignmentID)
+		FROM reminders r JOIN sessions s ON s.id = r.session_id
+		WHERE s.assignment_id = ? AND (r.status = 'pending' OR (r.status = 'skipped' AND r.skip_reason = ?))`),
+		assignmentID, SkipCancelled)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 	"time"
+
+	"pacer/programs"
 )
 
 const patientColumns = `id, therapist_id, name, email, timezone, discreet, alarm, feed_version, feed_nonce,
@@ -199,6 +201,91 @@ func (s *Store) ActivePatients(ctx context.Context) ([]Patient, error) {
 	}
 	defer rows.Close()
 	var ps []Patient
+	for rows.Next() {
+		p, err := scanPatient(rows)
+		if err != nil {
+			return nil, fmt.Errorf("active patients: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active patients: %w", err)
+	}
+	return ps, nil
+}
+
+// ZonesInUse returns the time zones of the patients, each once, in byte
+// order. It reads one index entry per zone (a loose scan of
+// patients_timezone), not one per patient, so the hourly review can ask it
+// at every run.
+func (s *Store) ZonesInUse(ctx context.Context) (_ []string, err error) {
+	defer s.timed("zones_in_use", time.Now(), &err)
+	rows, err := s.r.QueryContext(ctx, `WITH RECURSIVE z (zone) AS (
+			SELECT MIN(timezone) FROM patients
+			UNION ALL
+			SELECT (SELECT MIN(timezone) FROM patients WHERE timezone > z.zone) FROM z WHERE z.zone IS NOT NULL)
+		SELECT zone FROM z WHERE zone IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("zones in use: %w", err)
+	}
+	defer rows.Close()
+	var zones []string
+	for rows.Next() {
+		var z string
+		if err := rows.Scan(&z); err != nil {
+			return nil, fmt.Errorf("zones in use: %w", err)
+		}
+		zones = append(zones, z)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("zones in use: %w", err)
+	}
+	return zones, nil
+}
+
+// PatientsBehind returns, in id order, up to limit patients of the time zone
+// with ids above after whose plan is behind their local date today: with an
+// active assignment whose stored plan was computed for an earlier day, or
+// was never stored. The hourly review re-plans them; a patient re-planned
+// today already (a check-in after midnight) is current and left out.
+func (s *Store) PatientsBehind(ctx context.Context, zone string, today programs.Date, after int64, limit int) (_ []int64, err error) {
+	defer s.timed("patients_behind", time.Now(), &err)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT p.id FROM patients p
+		WHERE p.timezone = ? AND p.id > ? AND EXISTS (SELECT 1 FROM assignments a
+			LEFT JOIN plans pl ON pl.assignment_id = a.id
+			WHERE a.patient_id = p.id AND a.status = 'active' AND (pl.now IS NULL OR pl.now < ?))
+		ORDER BY p.id LIMIT ?`), zone, after, int64(today), limit)
+	if err != nil {
+		return nil, fmt.Errorf("patients behind: %w", err)
+	}
+	defer rows.Close()
+	ids := make([]int64, 0, limit)
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("patients behind: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("patients behind: %w", err)
+	}
+	return ids, nil
+}
+
+// ActivePatientsAfter returns up to limit patients with an active
+// assignment and an id above after, by id: ActivePatients a page at a time,
+// for sweeps that must not hold every patient at once.
+func (s *Store) ActivePatientsAfter(ctx context.Context, after int64, limit int) (_ []Patient, err error) {
+	defer s.timed("active_patients", time.Now(), &err)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+patientColumns+` FROM patients p
+		WHERE p.id > ? AND EXISTS (SELECT 1 FROM assignments a WHERE a.patient_id = p.id AND a.status = 'active')
+		ORDER BY p.id LIMIT ?`), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("active patients: %w", err)
+	}
+	defer rows.Close()
+	ps := make([]Patient, 0, limit)
 	for rows.Next() {
 		p, err := scanPatient(rows)
 		if err != nil {

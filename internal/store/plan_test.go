@@ -61,7 +61,7 @@ func TestPlanStored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.Header.PlannedAt = at
+		want.Header.PlannedAt, want.Header.Digest = at, PlanDigest(x, want.Weeks, want.Events)
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("stored plan\n got %+v\nwant %+v", got, want)
 		}
@@ -150,4 +150,29 @@ func TestMigrateFromSentencesToFacts(t *testing.T) {
 			t.Error("the decisions table is still there")
 		}
 	})
+}
+
+// PlanDigest writes each field of programs.Facts; one it does not know
+// would let two different plans share a digest.
+func TestPlanDigestKnowsEveryFact(t *testing.T) {
+	if n := reflect.TypeFor[programs.Facts]().NumField(); n != factsFields {
+		t.Errorf("programs.Facts has %d fields; appendFacts writes %d: add the new ones", n, factsFields)
+	}
+	// PlanDigest writes every field of a session but its id, its
+	// assignment and patient, its revision and when it changed (21 in all),
+	// and every field of a plan week (15) and event.
+	if n := reflect.TypeFor[Session]().NumField(); n != 21 {
+		t.Errorf("Session has %d fields, PlanDigest knows 21: digest the new ones", n)
+	}
+	if n := reflect.TypeFor[PlanWeek]().NumField(); n != 15 {
+		t.Errorf("PlanWeek has %d fields, PlanDigest knows 15: digest the new ones", n)
+	}
+	if n := reflect.TypeFor[programs.Event]().NumField(); n != 4 {
+		t.Errorf("programs.Event has %d fields, PlanDigest knows 4: digest the new ones", n)
+	}
+	a := []PlanWeek{{Week: 1, Decision: programs.Decision{Facts: programs.Facts{Doses: []programs.ActivityDose{{Activity: "walk", Dose: 4}}}}}}
+	b := []PlanWeek{{Week: 1, Decision: programs.Decision{Facts: programs.Facts{Doses: []programs.ActivityDose{{Activity: "walk", Dose: 5}}}}}}
+	if PlanDigest(nil, a, nil) == PlanDigest(nil, b, nil) {
+		t.Error("two plans whose facts differ share a digest")
+	}
 }

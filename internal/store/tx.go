@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,11 +22,15 @@ import (
 type PatientTx struct {
 	s   *Store
 	tx  *sql.Tx
+	db  dbtx // tx, with each statement prepared once per transaction
 	ctx context.Context
 	// Patient is the patient as read under the lock.
 	Patient Patient
 	// FeedChanged is set when a session of the patient changed.
 	FeedChanged bool
+	// read holds the plans Plan read, until SavePlan replaces them, so that
+	// it compares the new plan with them without reading them again.
+	read map[int64]Plan
 }
 
 // WithPatient runs fn in a PatientTx of the patient and commits if fn returns
@@ -34,16 +39,64 @@ type PatientTx struct {
 func (s *Store) WithPatient(ctx context.Context, patientID int64, fn func(tx *PatientTx) error) (err error) {
 	defer s.timed("patient_tx", time.Now(), &err)
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		p, err := scanPatient(tx.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+` FROM patients WHERE id = ?`+
-			s.forUpdate()), patientID))
-		if err != nil {
-			return fmt.Errorf("patient %d: %w", patientID, err)
-		}
-		if err := fn(&PatientTx{s: s, tx: tx, ctx: ctx, Patient: p}); err != nil {
-			return err
-		}
-		return s.notifyChanged(ctx, tx, patientID)
+		db := s.stmtCache(tx)
+		defer db.close()
+		return s.withPatient(ctx, tx, db, patientID, fn)
 	})
+}
+
+func (s *Store) withPatient(ctx context.Context, tx *sql.Tx, db *stmtCache, patientID int64, fn func(tx *PatientTx) error) error {
+	p, err := scanPatient(db.QueryRowContext(ctx, s.q(`SELECT `+patientColumns+` FROM patients WHERE id = ?`+
+		s.forUpdate()), patientID))
+	if err != nil {
+		return fmt.Errorf("patient %d: %w", patientID, err)
+	}
+	if err := fn(&PatientTx{s: s, tx: tx, db: db, ctx: ctx, Patient: p}); err != nil {
+		return err
+	}
+	return s.notifyChanged(ctx, tx, patientID)
+}
+
+// WithPatients runs fn for each patient of ids, in that order, in one write
+// transaction, and commits once: as WithPatient for each (the other replicas
+// are told of each patient whose fn succeeded), but with one commit (one
+// fsync on SQLite) for them all. Each patient's fn runs in a
+// savepoint of its own, so that it is still atomic: when fn fails, or the
+// patient is gone (ErrNotFound), what it wrote is rolled back and the others
+// go on. It returns each patient's error, by the index of ids (all nil when
+// every fn succeeded), and an error when the transaction as a whole failed,
+// in which case nothing was written. On PostgreSQL each patient's row lock
+// is held until the commit: give ids in ascending order, so that two
+// transactions lock patients in one order.
+func (s *Store) WithPatients(ctx context.Context, ids []int64, fn func(tx *PatientTx) error) (errs []error, err error) {
+	defer s.timed("patients_tx", time.Now(), &err)
+	errs = make([]error, len(ids))
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		db := s.stmtCache(tx)
+		defer db.close()
+		for i, id := range ids {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT patient`); err != nil {
+				return err
+			}
+			errs[i] = s.withPatient(ctx, tx, db, id, fn)
+			if errs[i] != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO SAVEPOINT patient`); err != nil {
+					return errors.Join(errs[i], err)
+				}
+			}
+			if _, err := tx.ExecContext(ctx, `RELEASE SAVEPOINT patient`); err != nil {
+				return errors.Join(errs[i], err)
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
 // Context is the transaction's context.
@@ -51,31 +104,31 @@ func (t *PatientTx) Context() context.Context { return t.ctx }
 
 // Assignments returns the patient's active assignments by id.
 func (t *PatientTx) Assignments() ([]Assignment, error) {
-	return t.s.assignments(t.ctx, t.tx, t.Patient.ID, true)
+	return t.s.assignments(t.ctx, t.db, t.Patient.ID, true)
 }
 
 // AllAssignments returns the patient's assignments, ended ones too, by id.
 func (t *PatientTx) AllAssignments() ([]Assignment, error) {
-	return t.s.assignments(t.ctx, t.tx, t.Patient.ID, false)
+	return t.s.assignments(t.ctx, t.db, t.Patient.ID, false)
 }
 
 // CheckIns returns all of the patient's check-ins, in the order they were
 // added.
-func (t *PatientTx) CheckIns() ([]CheckIn, error) { return t.s.checkIns(t.ctx, t.tx, t.Patient.ID) }
+func (t *PatientTx) CheckIns() ([]CheckIn, error) { return t.s.checkIns(t.ctx, t.db, t.Patient.ID) }
 
 // Overrides returns an assignment's overrides in the order they were added.
 func (t *PatientTx) Overrides(assignmentID int64) ([]programs.Overriding, error) {
-	return t.s.overrides(t.ctx, t.tx, assignmentID)
+	return t.s.overrides(t.ctx, t.db, assignmentID)
 }
 
 // Channels returns the patient's channels by id.
 func (t *PatientTx) Channels() ([]Channel, error) {
-	return t.s.channels(t.ctx, t.tx, patientOwner(t.Patient.ID), "")
+	return t.s.channels(t.ctx, t.db, patientOwner(t.Patient.ID), "")
 }
 
 // TherapistChannels returns the patient's therapist's channels by id.
 func (t *PatientTx) TherapistChannels() ([]Channel, error) {
-	return t.s.channels(t.ctx, t.tx, therapistOwner(t.Patient.TherapistID), "")
+	return t.s.channels(t.ctx, t.db, therapistOwner(t.Patient.TherapistID), "")
 }
 
 // Therapist returns the patient's therapist.
@@ -90,13 +143,20 @@ func (t *PatientTx) Therapist() (Therapist, error) {
 
 // NotifySettings returns the patient's reminder settings.
 func (t *PatientTx) NotifySettings() (NotifySettings, error) {
-	return t.s.notifySettings(t.ctx, t.tx, t.Patient.ID)
+	return t.s.notifySettings(t.ctx, t.db, t.Patient.ID)
 }
 
 // Plan returns what the last re-plan stored of an assignment of the
 // patient's; one never planned is ErrNotFound.
 func (t *PatientTx) Plan(assignmentID int64) (Plan, error) {
-	return t.s.plan(t.ctx, t.tx, assignmentID)
+	p, err := t.s.plan(t.ctx, t.db, assignmentID)
+	if err == nil {
+		if t.read == nil {
+			t.read = map[int64]Plan{}
+		}
+		t.read[assignmentID] = p
+	}
+	return p, err
 }
 
 // AddCheckIn stores a check-in of the patient (PatientID is set).
@@ -152,11 +212,49 @@ func (t *PatientTx) owns(assignmentID int64) error {
 // its sessions; see savePlan. It returns how many sessions changed.
 func (t *PatientTx) SavePlan(assignmentID int64, sessions []Session, plan Plan,
 	reminders func(saved []Session) []Reminder, now time.Time) (int, error) {
-	n, err := t.s.savePlan(t.ctx, t.tx, assignmentID, t.Patient.ID, sessions, plan, reminders, now)
+	var old *Plan
+	if p, ok := t.read[assignmentID]; ok {
+		old = &p
+		delete(t.read, assignmentID)
+	}
+	n, err := t.s.savePlan(t.ctx, t.db, assignmentID, t.Patient.ID, sessions, plan, old, nil, reminders, now)
 	if n > 0 {
 		t.FeedChanged = true
 	}
 	return n, err
+}
+
+// PlanHeader returns the header of what the last re-plan stored of an
+// assignment of the patient's; one never planned is ErrNotFound.
+func (t *PatientTx) PlanHeader(assignmentID int64) (PlanHeader, error) {
+	return t.s.planHeader(t.ctx, t.db, assignmentID)
+}
+
+// SavePlanOver is SavePlan for a caller that knows what the assignment's
+// rows are: prev its sessions and old its plan weeks and events, as a re-plan
+// computed them and as the stored header's Digest proves (PlanDigest of prev,
+// old.Weeks and old.Events equals it). It reads the sessions' ids, not their
+// rows. ok is false, and nothing was written, when the proof fails or a
+// wanted session is stored but not in prev; then call SavePlan.
+func (t *PatientTx) SavePlanOver(assignmentID int64, sessions []Session, plan Plan, prev []Session, old Plan,
+	reminders func(saved []Session) []Reminder, now time.Time) (n int, ok bool, err error) {
+	start := time.Now()
+	defer func() {
+		if ok { // counted by the metrics: how often the review reads no rows back
+			t.s.timed("save_plan_over", start, &err)
+		}
+	}()
+	if old.Header.Digest == "" || PlanDigest(prev, old.Weeks, old.Events) != old.Header.Digest {
+		return 0, false, nil
+	}
+	n, err = t.s.savePlan(t.ctx, t.db, assignmentID, t.Patient.ID, sessions, plan, &old, prev, reminders, now)
+	if errors.Is(err, errUnknownRows) {
+		return 0, false, nil
+	}
+	if n > 0 {
+		t.FeedChanged = true
+	}
+	return n, err == nil, err
 }
 
 // AddReminders adds reminders in the transaction (see Store.AddReminders).

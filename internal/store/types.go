@@ -163,6 +163,9 @@ type PlanHeader struct {
 	Answers      []string
 	FlareOn      programs.Date
 	Persistent   bool
+	// Digest is PlanDigest of the sessions, weeks and events the re-plan
+	// wrote; set by SavePlan.
+	Digest string
 }
 
 // PlanWeek is a week's decision for an activity, or (Activity "") the week's
