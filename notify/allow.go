@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,22 @@ type AllowList struct {
 }
 
 var hostName = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// String is the list in a canonical form: its prefixes and host names, each
+// sorted, separated by commas; two lists that allow the same are equal.
+func (a AllowList) String() string {
+	parts := make([]string, 0, len(a.prefixes)+len(a.hosts))
+	for _, p := range a.prefixes {
+		parts = append(parts, p.String())
+	}
+	slices.Sort(parts)
+	hosts := make([]string, 0, len(a.hosts))
+	for h := range a.hosts {
+		hosts = append(hosts, h)
+	}
+	slices.Sort(hosts)
+	return strings.Join(append(parts, hosts...), ",")
+}
 
 // ParseAllowList reads notify.allow_private: entries separated by commas
 // (or spaces). An entry that is none of a CIDR, an address or a host name is

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -123,7 +124,16 @@ func guard(allow notify.AllowList) func(ctx context.Context, network, addr strin
 // proxy, not pacer, would resolve and reach the destination. A base client
 // whose transport is not an *http.Transport cannot be guarded and is
 // replaced by the defaults.
+//
+// The guarded transport of a base and an allow list is made once and kept
+// (as net/http keeps http.DefaultTransport): a notifier is made per message,
+// and each making a transport of its own would open a pool of connections
+// per message, with its buffers, and never reuse one.
 func guarded(base http.RoundTripper, allow notify.AllowList) http.RoundTripper {
+	k := guardedKey{base, allow.String()}
+	if t, ok := guardedTransports.Load(k); ok {
+		return t.(http.RoundTripper)
+	}
 	t, ok := base.(*http.Transport)
 	if !ok || t == nil {
 		t = http.DefaultTransport.(*http.Transport)
@@ -132,8 +142,19 @@ func guarded(base http.RoundTripper, allow notify.AllowList) http.RoundTripper {
 	t.Proxy = nil
 	t.DialContext = guard(allow)
 	t.DialTLSContext = nil
-	return t
+	got, _ := guardedTransports.LoadOrStore(k, t)
+	return got.(http.RoundTripper)
 }
+
+// guardedKey names a guarded transport: the transport it was made from and
+// the allow list's canonical text. The servers' channel settings are few and
+// made once, so the map stays small.
+type guardedKey struct {
+	base  http.RoundTripper
+	allow string
+}
+
+var guardedTransports sync.Map // guardedKey → *http.Transport
 
 // checkHost refuses, before any request, a URL's host that is an address
 // channels may not reach, localhost, or a name that is not a host name (a

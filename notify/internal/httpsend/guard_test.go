@@ -151,3 +151,22 @@ func TestParseAllowList(t *testing.T) {
 		}
 	}
 }
+
+// Notifiers are made per message; they share one guarded transport (one pool
+// of connections) per base transport and allow list.
+func TestGuardedTransportIsShared(t *testing.T) {
+	allow, _ := notify.ParseAllowList("10.0.0.0/8, relay.example")
+	same, _ := notify.ParseAllowList("relay.example,10.0.0.0/8")
+	other, _ := notify.ParseAllowList("192.168.0.0/16")
+	a, b := Client(nil, 0, allow), Client(nil, 0, same)
+	if a.Transport != b.Transport {
+		t.Error("two clients for one allow list have transports of their own")
+	}
+	if c := Client(nil, 0, other); c.Transport == a.Transport {
+		t.Error("clients for different allow lists share a transport")
+	}
+	base := &http.Client{Transport: &http.Transport{}}
+	if c := Client(base, 0, allow); c.Transport == a.Transport || c.Transport != Client(base, 0, allow).Transport {
+		t.Error("a client's own transport is not guarded apart, once")
+	}
+}
