@@ -104,6 +104,11 @@ func seedReadsBack(t *testing.T, path string) {
 			t.Errorf("assignment %d: status %q, program %+v", a.ID, a.Status, a.Program)
 		}
 	}
+	// Planned under the current rules, so `pacer serve` does not re-plan
+	// them at start (which would cancel the seeded reminders).
+	if stale, err := st.StalePatients(ctx, programs.RulesVersion); err != nil || len(stale) != 0 {
+		t.Errorf("stale patients after seeding: %v, %v; want none", stale, err)
+	}
 	for _, job := range []string{"review", "retention", "digest"} {
 		if at, err := st.JobLastRun(ctx, job); err != nil || !at.Equal(ran) {
 			t.Errorf("job %s last run %v, %v; want %v", job, at, err, ran)

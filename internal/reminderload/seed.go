@@ -254,6 +254,15 @@ func (f *fixture) tables(boolean func(bool) any) []table {
 			func(n int64) []any {
 				return []any{n, n, ProgramID, f.snapshot, int64(f.date), "{}", "active", f.now, f.now}
 			}},
+		// A plan header under the current rules, as a daemon that planned
+		// the patient holds: without it `pacer serve` re-plans every patient
+		// at start (store.StalePatients), which replaces the seeded session
+		// by the program's own and cancels its reminder.
+		{"plans", []string{"assignment_id", "patient_id", "rules_version", "now", "planned_at", "weeks", "pause",
+			"paused_on", "answers", "flare_on", "persistent"},
+			func(n int64) []any {
+				return []any{n, n, int64(programs.RulesVersion), int64(f.date), f.now, int64(1), "", int64(0), "[]", int64(0), boolean(false)}
+			}},
 		{"sessions", []string{"id", "assignment_id", "patient_id", "activity", "date", "slot", "time", "dose", "sets",
 			"unit", "week", "status", "projected", "revision", "updated_at"},
 			func(n int64) []any {
