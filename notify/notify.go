@@ -19,7 +19,24 @@ type Message struct {
 	URL    string // the one-tap check-in link (a click action where the channel has one)
 	Tag    string // collapses repeats on a device (Web Push topic, ntfy tag); may be empty
 	Urgent bool   // red-flag guidance and alerts: high priority where the channel has one
+	// Done, if set, is a one-tap button that records the message's session
+	// done from the lock screen, where the channel has buttons (an ntfy
+	// http action, a Web Push notification action); other channels ignore
+	// it and carry URL only.
+	Done *Done
 }
+
+// Done is a session reminder's "Done" button: a POST of DoneBody, as JSON,
+// to URL, the session's own link, which records that session and nothing
+// else.
+type Done struct {
+	Label     string // the button's text in the recipient's language, e.g. "Done"
+	URL       string // the session's link, /s/{token}
+	Confirmed string // what a device says once it is recorded, where it can say something
+}
+
+// DoneBody is what a Done button posts to its URL.
+const DoneBody = `{"status":"done"}`
 
 // Notifier sends one message through one channel to one recipient.
 type Notifier interface {

@@ -87,3 +87,21 @@ func (c *Channels) Check(ctx context.Context, ch store.Channel) error {
 	_, err := c.Notifier(ctx, ch)
 	return err
 }
+
+// Usable says whether the server-wide settings of a channel type are there,
+// so that channels of the type can be sent through at all.
+func (c *Channels) Usable(typ string) bool {
+	switch typ {
+	case "email":
+		return c.Email != nil
+	case "pushover":
+		return c.Pushover.AppToken != ""
+	case "telegram":
+		return c.Telegram.BotToken != ""
+	case "webpush":
+		return c.WebPush.VAPIDPublicKey != "" && c.WebPush.VAPIDPrivateKey != ""
+	case "ntfy", "webhook":
+		return true
+	}
+	return false
+}

@@ -68,6 +68,13 @@ type Dispatcher struct {
 	Store      DispatchStore
 	Notifier   func(ctx context.Context, ch store.Channel) (notify.Notifier, error)
 	CheckinURL func(p store.Patient) string
+	// SessionURL, if set, is a session's own link (/s/{token}): a session
+	// reminder's "Done" button posts to it, and a reminder that goes
+	// through a third party's server (ntfy, Telegram, Pushover, email,
+	// webhook) links it instead of the check-in page, whose link can do
+	// far more. A Web Push message is encrypted to the patient's own
+	// browser, so it opens their page.
+	SessionURL func(p store.Patient, x store.Session) string
 	// ConfirmURL is the link that confirms a pending channel.
 	ConfirmURL func(ch store.Channel) string
 	// Quota is how many messages one patient may be sent in a UTC day; the
@@ -625,7 +632,18 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 			prog = v.(*programs.Program)
 		}
 		name := cat.ActivityName(prog, s.Activity)
-		return SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, d.CheckinURL(p)), ch, "", nil
+		link := d.CheckinURL(p)
+		var done *notify.Done
+		if d.SessionURL != nil {
+			own := d.SessionURL(p, s)
+			done = &notify.Done{Label: cat.Text("reminder.done", nil), URL: own, Confirmed: cat.Text("reminder.done_recorded", nil)}
+			if ch.Type != store.ChannelWebPush {
+				link = own
+			}
+		}
+		m := SessionMessage(cat, r.Kind, r.DedupeKey, name, s.Unit, s.Dose, s.Sets, link)
+		m.Done = done
+		return m, ch, "", nil
 	}
 	var m notify.Message
 	if err := jsonUnmarshal(r.Payload, &m); err != nil || m.Title == "" {

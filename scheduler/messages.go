@@ -83,10 +83,16 @@ func FlareMessage(c *i18n.Catalog, key, stepBack, url string) notify.Message {
 
 // RedFlagMessage repeats the guidance shown on the check-in page for the
 // most urgent answer of a red-flag screen ("" when unknown: the first
-// screen's guidance). It does not rotate: its wording is reviewed and stays
-// as it is.
-func RedFlagMessage(c *i18n.Catalog, u programs.Urgency, url string) notify.Message {
-	title, body := c.RedFlagGuidance(u)
+// screen's guidance), and says only what is true of the therapist: told
+// when a channel can reach them, else that the patient should contact the
+// clinic (contact: how). It does not rotate: its wording is reviewed and
+// stays as it is.
+func RedFlagMessage(c *i18n.Catalog, u programs.Urgency, reachable bool, contact, url string) notify.Message {
+	told := i18n.TherapistUnreached
+	if reachable {
+		told = i18n.TherapistSending
+	}
+	title, body := c.RedFlagAdvice(u, told, contact)
 	return notify.Message{Title: title,
 		Body: c.Text("message.with_url", i18n.Args{"text": body, "url": url}),
 		URL:  url, Tag: "red_flag", Urgent: true}

@@ -135,15 +135,24 @@ func TestGermanMessages(t *testing.T) {
 	if m := SessionMessage(de, KindSession, "session:1:1", i18n.Name{Title: "Brücke", Mid: "Brücke"}, programs.Reps, 1, 1, "u"); !strings.Contains(m.Title, "1 Wiederholung") {
 		t.Errorf("German reminder %q, want the singular", m.Title)
 	}
-	red := RedFlagMessage(de, "", "u")
+	red := RedFlagMessage(de, "", true, "", "u")
 	if red.Title != "Bitte holen Sie noch heute ärztlichen Rat ein" || !strings.Contains(red.Body, "Notaufnahme") || !red.Urgent {
 		t.Errorf("German red-flag message %+v", red)
 	}
-	if red := RedFlagMessage(de, programs.UrgencyEmergency, "u"); !strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "pausiert") {
+	if red := RedFlagMessage(de, programs.UrgencyEmergency, true, "", "u"); !strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "pausiert") {
 		t.Errorf("German emergency message %+v", red)
 	}
-	if red := RedFlagMessage(de, programs.UrgencySoon, "u"); strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "bald") {
+	if red := RedFlagMessage(de, programs.UrgencySoon, true, "", "u"); strings.Contains(red.Body, "Notaufnahme") || !strings.Contains(red.Body, "bald") {
 		t.Errorf("German contact-your-doctor-soon message %+v", red)
+	}
+	// Said only when true: with no way to reach the therapist, the message
+	// says so and names the clinic's contact.
+	if red := RedFlagMessage(de, programs.UrgencyToday, false, "Praxis am Park, 030 1234567", "u"); strings.Contains(red.Body, "ist informiert") ||
+		!strings.Contains(red.Body, "nicht benachrichtigen") || !strings.Contains(red.Body, "Praxis am Park, 030 1234567") {
+		t.Errorf("German message without a therapist channel %+v", red)
+	}
+	if red := RedFlagMessage(de, programs.UrgencyToday, true, "", "u"); strings.Contains(red.Body, "nicht benachrichtigen") {
+		t.Errorf("German message with a therapist channel %+v", red)
 	}
 	lib, _ := programs.LoadLibrary()
 	walking, _ := lib.Get("walking")

@@ -112,7 +112,7 @@ func TestTwoReplicasOnPostgresDeliverEveryReminderWhenOneIsKilled(t *testing.T) 
 		CheckinURL string `json:"checkin_url"`
 	}
 	ps := make([]patient, patients)
-	byPath := map[string]int{} // check-in path → patient index
+	byHook := map[string]int{} // the patient's webhook path → patient index
 	for i := range ps {
 		token := tokens[i%len(tokens)]
 		apiCall(t, api, "POST", a.base+"/api/v1/patients", token,
@@ -121,7 +121,7 @@ func TestTwoReplicasOnPostgresDeliverEveryReminderWhenOneIsKilled(t *testing.T) 
 		if err != nil || u.Path == "" {
 			t.Fatalf("patient %d: check-in url %q", ps[i].ID, ps[i].CheckinURL)
 		}
-		byPath[u.Path] = i
+		byHook[fmt.Sprintf("/hook/%d", ps[i].ID)] = i
 		apiCall(t, api, "PUT", fmt.Sprintf("%s/api/v1/patients/%d/channels", a.base, ps[i].ID), token,
 			fmt.Sprintf(`{"channels":[{"type":"webhook","url":"%s/hook/%d"}],"quiet_hours":{"start":"00:00","end":"00:00"},"nudge_hours":0}`,
 				sink.srv.URL, ps[i].ID), http.StatusOK, nil)
@@ -226,11 +226,13 @@ func TestTwoReplicasOnPostgresDeliverEveryReminderWhenOneIsKilled(t *testing.T) 
 	for _, c := range calls {
 		perPatient[c.Patient]++
 		perReplica[c.Replica]++
-		i, ok := byPath[c.Patient]
-		if !ok {
-			t.Errorf("a call for an unknown check-in link %s", c.Patient)
-		} else if c.Hook != fmt.Sprintf("/hook/%d", ps[i].ID) {
-			t.Errorf("patient %d's reminder went to %s", ps[i].ID, c.Hook)
+		if _, ok := byHook[c.Patient]; !ok {
+			t.Errorf("a call to an unknown webhook %s", c.Patient)
+		}
+		// A webhook is someone else's server: the reminder carries the
+		// session's own link, never the check-in link.
+		if !strings.HasPrefix(c.Link, "/s/") {
+			t.Errorf("the reminder to %s links %s, not the session's link", c.Patient, c.Link)
 		}
 		if !strings.HasPrefix(c.Tag, scheduler.KindSession+":") || !strings.Contains(c.Body, "walk") {
 			t.Errorf("not a walk reminder: tag %q, body %q", c.Tag, c.Body)
@@ -239,8 +241,7 @@ func TestTwoReplicasOnPostgresDeliverEveryReminderWhenOneIsKilled(t *testing.T) 
 	var missing []int64
 	duplicates := 0
 	for i, p := range ps {
-		u, _ := url.Parse(p.CheckinURL)
-		switch n := perPatient[u.Path]; {
+		switch n := perPatient[fmt.Sprintf("/hook/%d", p.ID)]; {
 		case n == 0:
 			missing = append(missing, ps[i].ID)
 		case n > 1:
@@ -524,9 +525,9 @@ type replicaSink struct {
 }
 
 type sinkCall struct {
-	Hook    string // the path posted to: /hook/<patient id>
-	Patient string // the check-in URL's path
-	Replica string // the check-in URL's host
+	Patient string // the path posted to: /hook/<patient id>
+	Link    string // the path of the link it carries, the session's
+	Replica string // the link's host
 	Tag     string
 	Body    string
 	At      time.Time
@@ -547,9 +548,9 @@ func startReplicaSink(t *testing.T, delay time.Duration) *replicaSink {
 			return
 		}
 		u, _ := url.Parse(p.URL)
-		c := sinkCall{Hook: r.URL.Path, Tag: p.Tag, Body: p.Title + " " + p.Body}
+		c := sinkCall{Patient: r.URL.Path, Tag: p.Tag, Body: p.Title + " " + p.Body}
 		if u != nil {
-			c.Patient, c.Replica = u.Path, u.Host
+			c.Link, c.Replica = u.Path, u.Host
 		}
 		k.work.Lock()
 		defer k.work.Unlock()
@@ -587,7 +588,7 @@ func (k *replicaSink) abandonedCalls() []sinkCall {
 	return slices.Clone(k.abandoned)
 }
 
-// patients is the set of check-in paths that got a call.
+// patients is the set of patients' webhook paths that got a call.
 func (k *replicaSink) patients() map[string]bool {
 	out := map[string]bool{}
 	for _, c := range k.delivered() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"pacer/internal/i18n"
 	"pacer/internal/store"
@@ -243,12 +244,19 @@ func (c *Clinic) feedSize(tx *store.PatientTx) (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		var window []store.Session
 		for _, x := range xs {
-			if x.Date < today.AddDays(-FeedDaysBack) || x.Date >= today.AddDays(FeedDaysAhead) {
-				continue
+			if x.Date >= today.AddDays(-FeedDaysBack) && x.Date < today.AddDays(FeedDaysAhead) {
+				window = append(window, x)
 			}
-			w := rs.SessionWords(p, x)
-			total += feedEventBytes + 2*link + (len(w.Title)+len(w.Description))*11/10
+		}
+		// As the feed words them: sessions at one time are one event.
+		for _, g := range SameTime(window, func(int64) *programs.Program { return a.Program }) {
+			w := rs.SessionWords(p, g[0])
+			if len(g) > 1 {
+				w = rs.GroupWords(p, g, time.Hour)
+			}
+			total += feedEventBytes + 2*link + 8*len(g) + (len(w.Title)+len(w.Description))*11/10
 		}
 	}
 	return total, nil

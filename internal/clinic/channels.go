@@ -3,9 +3,13 @@ package clinic
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 
 	"pacer/internal/i18n"
 	"pacer/internal/store"
@@ -45,6 +49,10 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 	if in.Channels == nil {
 		return Problemf(`channels is required: a list such as [{"type":"email","address":"a@b.example"}] (may be empty)`)
 	}
+	stored, err := c.Store.Channels(ctx, p.ID)
+	if err != nil {
+		return err
+	}
 	var want []store.Channel
 	for i, raw := range in.Channels {
 		raw = withoutPending(raw)
@@ -58,7 +66,11 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 			return Problemf("channels[%d]: Web Push is added by the browser through POST /c/{token}/push-subscriptions", i)
 		}
 		ch := store.Channel{PatientID: p.ID, Type: head.Type, Config: raw}
-		if c.Channels != nil {
+		// A channel kept as it is stored is not checked again: one the
+		// server cannot use (an email address without a mail server) must
+		// not keep the patient from saving anything else. It shows as
+		// unavailable where channels are shown.
+		if c.Channels != nil && !slices.ContainsFunc(stored, func(s store.Channel) bool { return sameChannel(s, ch) }) {
 			if err := c.Channels.Check(ctx, ch); err != nil {
 				return Problemf("channels[%d]: %v", i, err)
 			}
@@ -142,6 +154,19 @@ func (c *Clinic) SetSettings(ctx context.Context, p store.Patient, in Settings) 
 	})
 }
 
+// sameChannel reports whether ch, as sent, is the stored channel s: the same
+// type and the same settings, whatever their order and spacing.
+func sameChannel(s, ch store.Channel) bool {
+	if s.Type != ch.Type {
+		return false
+	}
+	var a, b any
+	if json.Unmarshal(s.Config, &a) != nil || json.Unmarshal(ch.Config, &b) != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
+}
+
 // PendingChannel is the channel a confirmation link names, with its
 // patient: ErrNotFound for a link that is not (or no longer) valid.
 func (c *Clinic) PendingChannel(ctx context.Context, token string) (store.Channel, store.Patient, error) {
@@ -200,6 +225,15 @@ func (c *Clinic) AddPushSubscription(ctx context.Context, p store.Patient, raw [
 		return Problemf("the body must be the browser's PushSubscription as JSON")
 	}
 	ch := store.Channel{PatientID: p.ID, Type: store.ChannelWebPush, Config: compact.Bytes()}
+	// The page sends the browser's subscription at every load (a browser
+	// may renew it at any time); one stored as it is changes nothing.
+	have, err := c.Store.Channels(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(have, func(s store.Channel) bool { return sameChannel(s, ch) }) {
+		return nil
+	}
 	if c.Channels != nil {
 		if err := c.Channels.Check(ctx, ch); err != nil {
 			return Problemf("%v", err)
@@ -254,4 +288,16 @@ func withoutPending(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b
+}
+
+// NewNtfyTopic is a private ntfy topic for a patient: "pacer-" and 128
+// random bits, which nobody can guess (anyone who knows a topic on an open
+// server can read it). The patient subscribes to it from a link or a QR
+// code, without typing it.
+func NewNtfyTopic() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("ntfy topic: %w", err)
+	}
+	return "pacer-" + base64.RawURLEncoding.EncodeToString(b), nil
 }

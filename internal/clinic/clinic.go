@@ -61,6 +61,10 @@ var _ Store = (*store.Store)(nil)
 // the server can use its type and that its address is well formed.
 type ChannelChecker interface {
 	Check(ctx context.Context, ch store.Channel) error
+	// Usable says whether the server can send through a channel type at
+	// all: its server-wide settings are there (an SMTP server for email, a
+	// bot token for Telegram, VAPID keys for Web Push).
+	Usable(typ string) bool
 }
 
 // Clinic carries out patients' and therapists' actions. Its fields are set
@@ -77,6 +81,9 @@ type Clinic struct {
 	// TherapistEmail is true when an SMTP server is configured, so that a
 	// therapist without channels is alerted at their own address.
 	TherapistEmail bool
+	// Contact is how patients reach the clinic (clinic.contact), named in
+	// a message that cannot say their therapist was told.
+	Contact string
 	// Wake, if set, tells the dispatcher that new reminders may be due.
 	Wake func()
 	// Changed, if set, is told after commit that a patient's plan, feed or
@@ -97,7 +104,7 @@ type Clinic struct {
 // daily check-in cap; its engine runs are counted apart.
 func (c *Clinic) At(now func() time.Time) *Clinic {
 	return &Clinic{Store: c.Store, Keys: c.Keys, BaseURL: c.BaseURL, Library: c.Library, Now: now, Log: c.Log,
-		Channels: c.Channels, TherapistEmail: c.TherapistEmail, Wake: c.Wake, Changed: c.Changed, CheckInDailyCap: -1,
+		Channels: c.Channels, TherapistEmail: c.TherapistEmail, Contact: c.Contact, Wake: c.Wake, Changed: c.Changed, CheckInDailyCap: -1,
 		replay: true}
 }
 
@@ -235,6 +242,10 @@ func (c *Clinic) ProgramFrom(raw json.RawMessage) (*programs.Program, error) {
 	}
 	return p, nil
 }
+
+// Usable says whether the server can send through a channel type; without
+// a checker, every type is.
+func (c *Clinic) Usable(typ string) bool { return c.Channels == nil || c.Channels.Usable(typ) }
 
 // IsProblem reports whether err is the input's fault.
 func IsProblem(err error) bool {

@@ -33,8 +33,10 @@ const (
 	purposeFeed        = "pacer feed token\x00"
 	purposeCheckin     = "pacer check-in token\x00"
 	purposeSession     = "pacer session token\x00"
+	purposeGroup       = "pacer session group token\x00"
 	purposeConfirm     = "pacer channel confirmation token\x00"
 	purposeFingerprint = "pacer key fingerprint\x00"
+	purposeTelegram    = "pacer telegram start code\x00"
 )
 
 // token is base64url(HMAC-SHA256(key, purpose || nonce)): 256 bits, 43 characters.
@@ -48,6 +50,14 @@ func (k Keyring) token(purpose string, nonce []byte) string {
 // FeedToken and CheckinToken rebuild a patient's tokens.
 func (k Keyring) FeedToken(nonce []byte) string    { return k.token(purposeFeed, nonce) }
 func (k Keyring) CheckinToken(nonce []byte) string { return k.token(purposeCheckin, nonce) }
+
+// TelegramCode is the code a patient's Telegram set-up sends to the
+// clinic's bot ("/start <code>"), which tells pacer their chat: derived from
+// their check-in nonce, so only their page shows it, and rotating the
+// check-in link changes it. 24 characters.
+func (k Keyring) TelegramCode(checkinNonce []byte) string {
+	return k.token(purposeTelegram, checkinNonce)[:24]
+}
 
 // ConfirmToken rebuilds the token of a channel's confirmation link.
 func (k Keyring) ConfirmToken(nonce []byte) string { return k.token(purposeConfirm, nonce) }
@@ -72,12 +82,32 @@ func (k Keyring) SessionToken(feedNonce []byte, x store.Session) string {
 	return base64.RawURLEncoding.EncodeToString(append(b, k.sessionMAC(feedNonce, x)...))
 }
 
+// GroupToken is the token of a group's link, /g/{token}: the sessions of
+// one assignment at one time on one day, named by one of them (anchor), as
+// SessionToken names one session, under a purpose of its own.
+func (k Keyring) GroupToken(feedNonce []byte, anchor store.Session) string {
+	b := make([]byte, 8, sessionTokenLen)
+	binary.BigEndian.PutUint64(b, uint64(anchor.ID))
+	return base64.RawURLEncoding.EncodeToString(append(b, k.mac(purposeGroup, feedNonce, anchor)...))
+}
+
+// checkGroup reports whether mac is the MAC of a group's link named by x.
+func (k Keyring) checkGroup(feedNonce []byte, x store.Session, mac []byte) bool {
+	return hmac.Equal(mac, k.mac(purposeGroup, feedNonce, x))
+}
+
 // sessionMAC binds the link to the session's id and identity (assignment,
 // activity, date, slot), so that a session id reused after a deletion does
 // not inherit an old link.
 func (k Keyring) sessionMAC(feedNonce []byte, x store.Session) []byte {
+	return k.mac(purposeSession, feedNonce, x)
+}
+
+// mac is a link's MAC for a purpose over the feed nonce and a session's
+// identity.
+func (k Keyring) mac(purpose string, feedNonce []byte, x store.Session) []byte {
 	mac := hmac.New(sha256.New, k.key)
-	mac.Write([]byte(purposeSession))
+	mac.Write([]byte(purpose))
 	fmt.Fprintf(mac, "%d\x00%x\x00%d\x00%s\x00%d\x00%d", len(feedNonce), feedNonce, x.ID, x.Activity, x.Date, x.Slot)
 	fmt.Fprintf(mac, "\x00%d", x.AssignmentID)
 	return mac.Sum(nil)

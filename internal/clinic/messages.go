@@ -76,14 +76,11 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		alerts = append(alerts, alert{kind: scheduler.KindAlertFlare, subject: subject})
 	}
 	if redFlag != 0 {
-		subject := fmt.Sprintf("p%d:%s", p.ID, today)
-		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
-			scheduler.RedFlagMessage(cat, urgency, url), now)...)
 		m, err := c.redFlagAlert(tx, redFlagEv, loc)
 		if err != nil {
 			return false, err
 		}
-		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: subject, m: &m})
+		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: fmt.Sprintf("p%d:%s", p.ID, today), m: &m})
 	}
 	for _, flare := range persistents {
 		alerts = append(alerts, alert{kind: scheduler.KindAlertPersistent, subject: fmt.Sprintf("p%d:%s", p.ID, flare)})
@@ -103,6 +100,12 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 	reach, rs, err := c.therapistAlerts(tx, alerts, now)
 	if err != nil {
 		return false, err
+	}
+	if redFlag != 0 {
+		// Its words depend on whether the alert can reach the therapist.
+		subject := fmt.Sprintf("p%d:%s", p.ID, today)
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
+			scheduler.RedFlagMessage(cat, urgency, reach, c.Contact, url), now)...)
 	}
 	if _, err := tx.AddReminders(append(toPatient, rs...)); err != nil {
 		return false, err
@@ -215,7 +218,8 @@ func patientMessages(p store.Patient, chs []store.Channel, kind, subject string,
 
 // therapistAlerts addresses the alerts to the patient's therapist's
 // channels; a therapist with none is alerted at their own address when an
-// SMTP server is configured. It reports whether any channel reaches them.
+// SMTP server is configured. It reports whether any channel the server can
+// send through reaches them.
 // Therapists have no language setting yet, so alerts are in English.
 func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.Time) (bool, []store.Reminder, error) {
 	chs, err := tx.TherapistChannels()
@@ -232,8 +236,11 @@ func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.T
 			return false, nil, err
 		}
 	}
+	// A channel reaches the therapist only if the server can send through
+	// its type: an email channel without a mail server reaches no one.
+	reach := slices.ContainsFunc(chs, func(ch store.Channel) bool { return c.Usable(ch.Type) })
 	if len(alerts) == 0 {
-		return len(chs) > 0 || c.TherapistEmail, nil, nil
+		return reach || c.TherapistEmail, nil, nil
 	}
 	p, en := tx.Patient, i18n.For(i18n.English)
 	var rs []store.Reminder
@@ -248,7 +255,7 @@ func (c *Clinic) therapistAlerts(tx *store.PatientTx, alerts []alert, now time.T
 				DueAt: now.UTC(), DedupeKey: fmt.Sprintf("%s:%s:%d", a.kind, a.subject, ch.ID)})
 		}
 	}
-	return len(chs) > 0, rs, nil
+	return reach, rs, nil
 }
 
 // weekSummary is the patient's weekly summary when the re-plan crossed the

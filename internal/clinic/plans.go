@@ -88,7 +88,8 @@ func rows(a store.Assignment, plan *programs.Plan) ([]store.Session, store.Plan)
 	var sessions []store.Session
 	sp := store.Plan{Header: store.PlanHeader{AssignmentID: a.ID, PatientID: a.PatientID,
 		RulesVersion: programs.RulesVersion, Now: plan.Now, Weeks: len(plan.Weeks), Pause: plan.Pause,
-		PausedOn: plan.PausedOn, Answers: plan.Answers, FlareOn: plan.FlareOn, Persistent: plan.Persistent}}
+		PausedOn: plan.PausedOn, Answers: plan.Answers, FlareOn: plan.FlareOn, FlareAsk: plan.FlareAsk,
+		Persistent: plan.Persistent}}
 	for _, w := range plan.Weeks {
 		sp.Weeks = append(sp.Weeks, store.PlanWeek{Week: w.Week, Start: w.Start, Projected: w.Projected,
 			Decision: w.Decision, Signals: w.Signals})
@@ -134,7 +135,7 @@ func planOf(a store.Assignment, loc *time.Location, sp store.Plan, sessions []st
 	h := sp.Header
 	plan := &programs.Plan{Program: a.Program.ID, Start: a.Start, Timezone: loc.String(), Now: h.Now,
 		Paused: h.Pause != "", InFlare: h.FlareOn != 0, Pause: h.Pause, PausedOn: h.PausedOn, Answers: h.Answers,
-		FlareOn: h.FlareOn, Persistent: h.Persistent, Weeks: make([]programs.Week, h.Weeks)}
+		FlareOn: h.FlareOn, FlareAsk: h.FlareAsk, Persistent: h.Persistent, Weeks: make([]programs.Week, h.Weeks)}
 	type key struct {
 		week     int
 		activity string

@@ -65,6 +65,23 @@ func (r RedFlagReview) IsKnown(item string) bool {
 	return slices.ContainsFunc(r.Known, func(k store.KnownRedFlag) bool { return k.Item == item })
 }
 
+// KnownRedFlagsNow are the red-flag items the patient's therapist has
+// marked known and reviewed and not un-marked: the ones the patient's
+// screen asks only as "worse".
+func (c *Clinic) KnownRedFlagsNow(ctx context.Context, patientID int64) ([]programs.KnownRedFlag, error) {
+	ks, err := c.Store.KnownRedFlags(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	var out []programs.KnownRedFlag
+	for _, k := range ks {
+		if k.Marked() {
+			out = append(out, k.Engine())
+		}
+	}
+	return out, nil
+}
+
 // RedFlags reads the patient's red-flag review. It judges each screen as the
 // engine does (programs.PausingAnswers) from the stored check-ins and
 // markings; no plan is computed.

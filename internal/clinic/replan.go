@@ -19,6 +19,7 @@ type State struct {
 	Paused  bool
 	Pause   programs.PauseCause // PausedByRedFlag if any program is; PausedByTherapist if all are
 	Answers []string            // the red-flag answers of a red-flag pause
+	Urgency programs.Urgency    // the most urgent of the answers that paused
 	InFlare bool
 	FlareOn programs.Date
 	// TherapistReachable is true when a channel can reach the patient's
@@ -272,7 +273,7 @@ func stateOf(plans []planned) State {
 	for _, pl := range plans {
 		switch pl.plan.Pause {
 		case programs.PausedByRedFlag:
-			st.Pause, st.Answers = programs.PausedByRedFlag, pl.plan.Answers
+			st.Pause, st.Answers, st.Urgency = programs.PausedByRedFlag, pl.plan.Answers, pl.plan.Urgency
 		case "":
 			therapist = false
 		}

@@ -1,11 +1,14 @@
 package clinic
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"hash"
+	"slices"
 	"strings"
+	"time"
 
 	"pacer/internal/feed"
 	"pacer/internal/i18n"
@@ -160,6 +163,127 @@ func (r *Reasons) SessionWords(p store.Patient, x store.Session) Words {
 	}
 	return Words{Title: title, Description: desc.String(),
 		Alarm: p.Alarm && x.Date >= r.Now && x.Status != programs.Cancelled}
+}
+
+// SameTime groups a patient's sessions into calendar events: the sessions
+// of one program at one time on one day (planned ones, not extras) are one
+// event, so that a phone does not ring four times at 19:00 for four
+// stretches; every other session is an event of its own. A group holds its
+// cancelled sessions too, so that it keeps its members (and its UID) when a
+// pause cancels them. Groups come in the order of their first session;
+// members in the order their program (prog, by assignment; nil: none)
+// lists its activities.
+func SameTime(sessions []store.Session, prog func(assignmentID int64) *programs.Program) [][]store.Session {
+	type key struct {
+		assignment int64
+		date       programs.Date
+		time       programs.Clock
+	}
+	var out [][]store.Session
+	at := map[key]int{}
+	for _, x := range sessions {
+		if x.Extra {
+			out = append(out, []store.Session{x})
+			continue
+		}
+		k := key{x.AssignmentID, x.Date, x.Time}
+		if i, ok := at[k]; ok {
+			out[i] = append(out[i], x)
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, []store.Session{x})
+	}
+	for _, g := range out {
+		if len(g) < 2 {
+			continue
+		}
+		order := map[string]int{}
+		if p := prog(g[0].AssignmentID); p != nil {
+			for i, a := range p.Activities {
+				order[a.ID] = i
+			}
+		}
+		slices.SortStableFunc(g, func(a, b store.Session) int {
+			return cmp.Or(cmp.Compare(order[a.Activity], order[b.Activity]), strings.Compare(a.Activity, b.Activity),
+				cmp.Compare(a.Slot, b.Slot))
+		})
+	}
+	return out
+}
+
+// GroupWords words the calendar event of several sessions of one program
+// at one time on one day (four stretches at 19:00), which a calendar shows
+// as one event with one alarm: a discreet title for the group ("Stretches
+// · 4 × 30 s", or "Exercises · 3 exercises, 10 min" when their amounts
+// differ), each session's amount and why, and one alarm when any session
+// has one. Its instructions are on the group's page, as the event's link.
+// length is the event's length. members come in the order the program
+// lists its activities.
+func (r *Reasons) GroupWords(p store.Patient, members []store.Session, length time.Duration) Words {
+	cat := r.Cat
+	var live []store.Session
+	for _, x := range members {
+		if x.Status != programs.Cancelled {
+			live = append(live, x)
+		}
+	}
+	shown := live
+	if len(shown) == 0 { // all cancelled: said as they were planned
+		shown = members
+	}
+	kind, same := programs.Kind(""), true
+	for i, x := range shown {
+		k := programs.Kind("")
+		if r.Program != nil {
+			if a, ok := r.Program.Activity(x.Activity); ok {
+				k = a.Kind
+			}
+		}
+		if i == 0 {
+			kind = k
+		} else if k != kind {
+			kind = ""
+		}
+		if x.Unit != shown[0].Unit || x.Dose != shown[0].Dose || x.Sets != shown[0].Sets || x.Sets > 1 {
+			same = false
+		}
+	}
+	group := cat.Text("feed.group.mixed", nil)
+	if kind != "" && cat.Has("feed.group."+string(kind)) {
+		group = cat.Text("feed.group."+string(kind), nil)
+	}
+	var title string
+	if same {
+		title = cat.Text("feed.group.title_same", i18n.Args{"group": group, "n": len(shown), "dose": cat.Short(shown[0].Unit, shown[0].Dose)})
+	} else {
+		title = cat.Text("feed.group.title", i18n.Args{"group": group, "n": len(shown),
+			"length": cat.Short(programs.Minutes, int(length/time.Minute))})
+	}
+	if !p.Discreet && r.Program != nil && r.Program.NameIn(r.lang()) != "" {
+		title += " (" + r.Program.NameIn(r.lang()) + ")"
+	}
+	var desc strings.Builder
+	desc.WriteString(cat.Text("feed.group.intro", i18n.Args{"n": len(shown), "week": shown[0].Week}))
+	if shown[0].Projected {
+		desc.WriteString(" " + cat.Text("feed.projected", nil))
+	}
+	var whys []string
+	for _, x := range shown {
+		desc.WriteString("\n" + cat.Text("feed.group.line", i18n.Args{"activity": r.Name(x.Activity), "amount": amountSets(cat, x.Unit, x.Dose, x.Sets)}))
+		if why := r.Session(x); why != "" && !slices.Contains(whys, why) {
+			whys = append(whys, why)
+		}
+	}
+	for _, why := range whys {
+		desc.WriteString("\n\n" + why)
+	}
+	desc.WriteString("\n\n" + cat.Text("feed.instructions_elsewhere", nil))
+	alarm := false
+	for _, x := range live {
+		alarm = alarm || (p.Alarm && x.Date >= r.Now)
+	}
+	return Words{Title: title, Description: desc.String(), Alarm: alarm}
 }
 
 // digest hashes the parts of a Shown digest.

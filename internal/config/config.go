@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Config is everything pacer needs to start.
@@ -47,6 +49,7 @@ type Config struct {
 	Reminders Reminders
 	Notify    Notify
 	CheckIns  CheckIns
+	Clinic    Clinic
 
 	// File is the TOML file that was read, if any.
 	File string
@@ -99,6 +102,17 @@ type Notify struct {
 	// the excess is skipped as "quota". Default 30; 0: no quota.
 	DailyQuota int
 }
+
+// Clinic is what patients are told about the clinic that runs pacer.
+type Clinic struct {
+	// Contact is how patients reach the clinic, shown wherever a page tells
+	// them to contact their therapist, e.g. "Physio am Park, 030 1234567,
+	// praxis@example.org". One line.
+	Contact string
+}
+
+// maxContact bounds clinic.contact: a phone number, an address, a name.
+const maxContact = 200
 
 // CheckIns bounds patients' check-ins.
 type CheckIns struct {
@@ -204,6 +218,8 @@ func settings() []setting {
 			func(c *Config) *string { return &c.Notify.AllowPrivate }),
 		{key: "notify.daily_quota", kind: number, usage: "messages one patient may be sent in a day; the rest are skipped (0: no quota)",
 			num: func(c *Config) *int { return &c.Notify.DailyQuota }},
+		str("clinic.contact", "how patients reach the clinic (one line: name, phone, email), shown where a page tells them to contact their therapist",
+			func(c *Config) *string { return &c.Clinic.Contact }),
 		{key: "checkins.daily_cap", kind: number, usage: "check-ins a patient may log in 24 hours",
 			num: func(c *Config) *int { return &c.CheckIns.DailyCap }},
 	}
@@ -469,6 +485,15 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Proxies(); err != nil {
 		bad("%v", err)
+	}
+	switch contact := c.Clinic.Contact; {
+	case strings.ContainsFunc(contact, unicode.IsControl):
+		bad("clinic.contact has a line break or another control character: give one line, e.g. \"Physio am Park, 030 1234567\"")
+	case utf8.RuneCountInString(contact) > maxContact:
+		bad("clinic.contact is %d characters long: keep it to %d (a name, a phone number, an address)",
+			utf8.RuneCountInString(contact), maxContact)
+	case contact != "" && strings.TrimSpace(contact) == "":
+		bad("clinic.contact is only spaces: give the clinic's name and phone number, or leave it out")
 	}
 	if c.Retention.SessionDays < 0 {
 		bad("retention.session_days is %d: use a number of days, or 0 to keep sessions for ever", c.Retention.SessionDays)

@@ -223,6 +223,9 @@ func TestValidateNamesTheFix(t *testing.T) {
 		{map[string]string{"PACER_NTFY_SERVER": "ntfy.sh"}, `ntfy.server "ntfy.sh" must be an absolute http or https URL`},
 		{map[string]string{"PACER_LOG_LEVEL": "verbose"}, `log_level "verbose" is not one of`},
 		{map[string]string{"PACER_RETENTION_SESSION_DAYS": "-1"}, "retention.session_days is -1"},
+		{map[string]string{"PACER_CLINIC_CONTACT": "Physio am Park\n030 1234567"}, "clinic.contact has a line break"},
+		{map[string]string{"PACER_CLINIC_CONTACT": strings.Repeat("Physio ", 30)}, "clinic.contact is 210 characters long: keep it to 200"},
+		{map[string]string{"PACER_CLINIC_CONTACT": "   "}, "clinic.contact is only spaces"},
 	} {
 		err := load(t, "", x.env).Validate()
 		if err == nil || !strings.Contains(err.Error(), x.want) {

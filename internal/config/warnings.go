@@ -47,6 +47,13 @@ func (c Config) Warnings() []Warning {
 		warn("smtp.host", "not set, and email is the only way pacer reaches therapists: red-flag and flare alerts and the "+
 			"low-adherence digest cannot be delivered: set smtp.host and smtp.from (PACER_SMTP_HOST, PACER_SMTP_FROM)")
 	}
+	// Without alerts, a patient who answers a warning sign is told that their
+	// therapist could not be told and to contact them: with what, says
+	// clinic.contact.
+	if c.SMTP.Host == "" && strings.TrimSpace(c.Clinic.Contact) == "" {
+		warn("clinic.contact", "not set, so a patient whose red-flag answer cannot reach their therapist is asked to contact "+
+			"the clinic without a way to: set clinic.contact (PACER_CLINIC_CONTACT) to the clinic's name and phone number")
+	}
 	return ws
 }
 

@@ -25,7 +25,7 @@ func TestWarnings(t *testing.T) {
 		want []string // the keys warned about, in order
 	}{
 		{"a public server done right", with("PACER_BASE_URL", "https://pacer.example.org"), nil},
-		{"the defaults", nil, []string{"base_url", "smtp.host"}},
+		{"the defaults", nil, []string{"base_url", "smtp.host", "clinic.contact"}},
 		{"no base URL", with(), []string{"base_url"}},
 		{"http base URL", with("PACER_BASE_URL", "http://pacer.example.org"), []string{"base_url"}},
 		{"all interfaces", with("PACER_BASE_URL", "https://p.example", "PACER_LISTEN", ":8080"), []string{"listen"}},
@@ -36,8 +36,10 @@ func TestWarnings(t *testing.T) {
 		{"IPv6 loopback", with("PACER_BASE_URL", "https://p.example", "PACER_LISTEN", "[::1]:8080"), nil},
 		{"localhost", with("PACER_BASE_URL", "https://p.example", "PACER_LISTEN", "localhost:8080"), nil},
 		{"127.0.0.2", with("PACER_BASE_URL", "https://p.example", "PACER_LISTEN", "127.0.0.2:8080"), nil},
-		{"no mail server", map[string]string{"PACER_BASE_URL": "https://p.example"}, []string{"smtp.host"}},
-		{"everything", map[string]string{"PACER_BASE_URL": "http://p.example", "PACER_LISTEN": ":80"}, []string{"base_url", "listen", "smtp.host"}},
+		{"no mail server", map[string]string{"PACER_BASE_URL": "https://p.example"}, []string{"smtp.host", "clinic.contact"}},
+		{"no mail server, a contact", map[string]string{"PACER_BASE_URL": "https://p.example", "PACER_CLINIC_CONTACT": "Physio am Park, 030 1234567"},
+			[]string{"smtp.host"}},
+		{"everything", map[string]string{"PACER_BASE_URL": "http://p.example", "PACER_LISTEN": ":80"}, []string{"base_url", "listen", "smtp.host", "clinic.contact"}},
 	} {
 		t.Run(x.name, func(t *testing.T) {
 			c := load(t, "", x.env)
@@ -58,7 +60,8 @@ func TestWarnings(t *testing.T) {
 	}
 	// Each warning says what to set.
 	for _, w := range load(t, "", map[string]string{"PACER_BASE_URL": "http://p.example", "PACER_LISTEN": ":80"}).Warnings() {
-		want := map[string]string{"base_url": "https URL", "listen": "block /metrics", "smtp.host": "set smtp.host and smtp.from"}[w.Key]
+		want := map[string]string{"base_url": "https URL", "listen": "block /metrics", "smtp.host": "set smtp.host and smtp.from",
+			"clinic.contact": "set clinic.contact"}[w.Key]
 		if !strings.Contains(w.Message, want) {
 			t.Errorf("%s does not say %q", w, want)
 		}

@@ -23,6 +23,8 @@ import (
 	"pacer/internal/metrics"
 	"pacer/internal/store"
 	"pacer/internal/web"
+	"pacer/notify/ntfy"
+	"pacer/notify/telegram"
 	"pacer/programs"
 	"pacer/scheduler"
 )
@@ -82,13 +84,13 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 		return nil, err
 	}
 	c := &clinic.Clinic{Store: st, Keys: keys, BaseURL: o.BaseURL, Library: lib, Now: now, Log: log,
-		Channels: chs, TherapistEmail: chs.Email != nil, CheckInDailyCap: cfg.CheckIns.DailyCap}
+		Channels: chs, TherapistEmail: chs.Email != nil, Contact: cfg.Clinic.Contact, CheckInDailyCap: cfg.CheckIns.DailyCap}
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pacer_engine_runs_total",
 		Help: "Runs of the progression engine: re-plans of stored plans. Reading a page or a feed runs none."},
 		func() float64 { return float64(c.EngineRuns()) }))
 
 	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: now, Log: log,
-		CheckinURL: c.CheckinURL, ConfirmURL: c.ConfirmURL, Quota: cfg.Notify.DailyQuota,
+		CheckinURL: c.CheckinURL, SessionURL: c.SessionURL, ConfirmURL: c.ConfirmURL, Quota: cfg.Notify.DailyQuota,
 		Metrics: metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
 	metrics.NewOutbox(reg, st.ReminderCounts)
 	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
@@ -104,6 +106,18 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	srv.TrustedProxies = proxies
 	srv.Metrics = web.NewMetrics(reg, webMetrics)
 	srv.VAPIDPublic = vapidPublic
+	srv.ClinicContact = cfg.Clinic.Contact
+	if chs.Usable("telegram") {
+		bot, err := telegram.NewBot(chs.Telegram)
+		if err != nil {
+			return nil, err
+		}
+		srv.Telegram = bot
+	}
+	srv.NtfyServer = chs.Ntfy.DefaultServer
+	if srv.NtfyServer == "" {
+		srv.NtfyServer = ntfy.PublicServer
+	}
 	c.Wake = dispatcher.Wake
 	c.Changed = srv.Forget
 	if st.Dialect() == store.Postgres {

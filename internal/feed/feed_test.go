@@ -88,7 +88,7 @@ func TestRenderOrder(t *testing.T) {
 		uids = append(uids, ev.Props.Get(ical.PropUID).Value)
 	}
 	// s1000 and s1001 start at the same instant: UID breaks the tie.
-	want := []string{"s1000@pacer", "s1001@pacer", "s1042@pacer", "s1090@pacer", "s1100@pacer"}
+	want := []string{"s1000@pacer", "s1001@pacer", "session-2001-2002-2003-2004@pacer", "s1042@pacer", "s1090@pacer", "s1100@pacer"}
 	if !slices.Equal(uids, want) {
 		t.Errorf("event order %v, want %v", uids, want)
 	}
@@ -463,7 +463,7 @@ func TestETag(t *testing.T) {
 
 func TestLastModified(t *testing.T) {
 	c := sample(t)
-	if got, want := c.LastModified(), time.Date(2026, 3, 1, 20, 4, 5, 0, time.UTC); !got.Equal(want) || got.Location() != time.UTC {
+	if got, want := c.LastModified(), time.Date(2026, 3, 1, 21, 4, 5, 0, time.UTC); !got.Equal(want) || got.Location() != time.UTC {
 		t.Errorf("LastModified %v, want %v", got, want)
 	}
 	if !(Calendar{}).LastModified().IsZero() {
@@ -515,6 +515,27 @@ func TestDuration(t *testing.T) {
 	} {
 		if got := Duration(tc.unit, tc.dose, tc.sets); got != tc.want {
 			t.Errorf("Duration(%s, %d, %d) = %v, want %v", tc.unit, tc.dose, tc.sets, got, tc.want)
+		}
+	}
+}
+
+// A merged event lasts its sessions one after the other, rounded up once:
+// four 3 × 20 s stretches (150 s each, with the rests) are 10 minutes, not
+// 4 × 5.
+func TestGroupDuration(t *testing.T) {
+	s := func(dose, sets int) Dose { return Dose{programs.Seconds, dose, sets} }
+	for _, tc := range []struct {
+		ds   []Dose
+		want time.Duration
+	}{
+		{[]Dose{s(20, 3), s(20, 3), s(20, 3), s(20, 3)}, 10 * time.Minute},          // 4 × 150 s
+		{[]Dose{s(20, 3), s(20, 3), s(25, 3)}, 10 * time.Minute},                    // 465 s, rounded up
+		{[]Dose{s(10, 1), s(10, 1)}, 5 * time.Minute},                               // 40 s: at least 5 minutes
+		{[]Dose{{programs.Minutes, 8, 1}, {programs.Reps, 8, 2}}, 10 * time.Minute}, // 8 min + 110 s
+		{[]Dose{{programs.Minutes, 10, 1}, {programs.Minutes, 5, 1}}, 15 * time.Minute},
+	} {
+		if got := GroupDuration(tc.ds); got != tc.want {
+			t.Errorf("GroupDuration(%v) = %v, want %v", tc.ds, got, tc.want)
 		}
 	}
 }

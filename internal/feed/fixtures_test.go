@@ -64,6 +64,19 @@ func sample(t testing.TB) Calendar {
 				Status:      Tentative, Sequence: 0, LastModified: mod,
 			},
 			{
+				// Sessions of one program at one time, merged into one event
+				// (web: clinic.SameTime): its UID names its members, its
+				// length is theirs one after the other.
+				UID: "session-2001-2002-2003-2004@pacer", Start: programs.MakeDate(2026, 3, 3).In(loc, 19*60),
+				Duration: GroupDuration([]Dose{{programs.Seconds, 20, 3}, {programs.Seconds, 20, 3}, {programs.Seconds, 20, 3}, {programs.Seconds, 20, 2}}),
+				Title:    "Dehnübungen · 4 Übungen, 10 Min.",
+				Description: "Heute 4 Übungen nacheinander (Woche 2):\n• Knie zur Brust: 3 × 20 Sekunden\n• Figur-4-Dehnung: 3 × 20 Sekunden\n" +
+					"• Oberschenkelrückseite mit Gurt: 3 × 20 Sekunden\n• Knie zur Seite: 2 × 20 Sekunden\n\nAnleitung: über den Link unten.\n\n" +
+					"Einchecken: https://pacer.example/g/AAAAAAAAB9EwD4vtQX6jmFSlZ1jaqVdp1KaY3r5vFsbcb1zY6EdN9A",
+				URL:    "https://pacer.example/g/AAAAAAAAB9EwD4vtQX6jmFSlZ1jaqVdp1KaY3r5vFsbcb1zY6EdN9A",
+				Status: Confirmed, Sequence: 7, LastModified: mod.Add(3 * time.Hour),
+			},
+			{
 				UID: "s1100@pacer", Start: time.Date(2026, 4, 6, 16, 0, 0, 0, time.UTC),
 				Duration: Duration(programs.Minutes, 6, 1), Title: Title("Stretches", programs.Minutes, 6, 1),
 				Description: `Backslash \ semicolon ; comma , and "quotes": kept as typed.`,

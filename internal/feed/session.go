@@ -64,6 +64,36 @@ const (
 // least 5 minutes, so "Bridge · 2 × 8" and "Knee to chest · 3 × 20 s" are
 // 5-minute events. A dose that is not positive gives 5 minutes.
 func Duration(unit programs.Unit, dose, sets int) time.Duration {
+	if unit == programs.Minutes && dose > 0 {
+		return time.Duration(dose) * time.Duration(max(sets, 1)) * time.Minute
+	}
+	return roundUp(estimate(unit, dose, sets))
+}
+
+// Dose is one session's amount, for GroupDuration.
+type Dose struct {
+	Unit       programs.Unit
+	Dose, Sets int
+}
+
+// GroupDuration is how long a merged event of several sessions at one time
+// lasts: the sessions one after the other, estimated as Duration does, and
+// rounded up to a whole 5 minutes once, for the group ("Stretches · 4 ×
+// 30 s" is 5 minutes, not 20).
+func GroupDuration(ds []Dose) time.Duration {
+	var d time.Duration
+	for _, x := range ds {
+		if x.Unit == programs.Minutes && x.Dose > 0 {
+			d += time.Duration(x.Dose) * time.Duration(max(x.Sets, 1)) * time.Minute
+			continue
+		}
+		d += estimate(x.Unit, x.Dose, x.Sets)
+	}
+	return roundUp(d)
+}
+
+// estimate is a reps or holds session's length before rounding.
+func estimate(unit programs.Unit, dose, sets int) time.Duration {
 	sets = max(sets, 1)
 	if dose <= 0 {
 		return slot
@@ -77,6 +107,8 @@ func Duration(unit programs.Unit, dose, sets int) time.Duration {
 	default: // programs.Reps
 		d = time.Duration(sets) * time.Duration(dose) * perRep
 	}
-	d += time.Duration(sets-1) * betweenSets
-	return max(slot, (d+slot-1)/slot*slot)
+	return d + time.Duration(sets-1)*betweenSets
 }
+
+// roundUp rounds a length up to a whole slot, and to one slot at least.
+func roundUp(d time.Duration) time.Duration { return max(slot, (d+slot-1)/slot*slot) }

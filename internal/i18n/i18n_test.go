@@ -43,6 +43,7 @@ var sample = i18n.Args{
 	"weeks": 2, "ceiling": "10 minutes", "prev": "12 minutes",
 	"address": "a@b.example", "time": "07:30", "min": 12, "max": 256,
 	"when": "Monday 23 Nov at 14:05", "answers": "night pain (contact a doctor soon)", "tier": "see a doctor today",
+	"contact": "Physio am Park, 030 1234567", "times": "07:30, 19:00", "group": "Stretches", "length": "10 min",
 }
 
 var argName = regexp.MustCompile(`\.([a-z]+)`)
@@ -74,7 +75,10 @@ func TestCatalogues(t *testing.T) {
 	// Messages that may read the same in both languages: symbols and
 	// placeholders only.
 	same := map[string]bool{"amount.sets": true, "message.with_url": true, "flare.dose": true, "weekly.line": true,
-		"feed.title": true, "alert.red_flag.answer": true}
+		"feed.title": true, "alert.red_flag.answer": true, "feed.group.title_same": true, "feed.group.line": true,
+		// Names of apps and services.
+		"page.cal.outlook.heading": true, "page.channel.ntfy": true, "page.channel.pushover": true,
+		"page.channel.telegram": true, "page.ntfy.server": true, "page.telegram.heading": true}
 	for _, id := range ids[i18n.English] {
 		for _, l := range i18n.Langs {
 			text := i18n.Messages(l)[id]

@@ -294,9 +294,9 @@ type templateRows struct {
 var patientTables = []struct{ table, columns, where string }{
 	{"patients", "id, therapist_id, name, email, timezone, discreet, alarm, feed_token_hash, checkin_token_hash, feed_nonce, checkin_nonce, feed_version, created_at", "id = ?"},
 	{"assignments", "id, patient_id, program_id, program, start_date, params, status, created_at, updated_at", "patient_id = ?"},
-	{"checkins", "id, patient_id, assignment_id, date, kind, body, created_at", "patient_id = ?"},
+	{"checkins", "id, patient_id, assignment_id, date, kind, body, created_at, retracted_at", "patient_id = ?"},
 	{"sessions", "id, assignment_id, patient_id, activity, date, slot, time, dose, sets, unit, week, status, projected, actual, pain, calibration, extra, cause, shown, revision, updated_at", "patient_id = ?"},
-	{"plans", "assignment_id, patient_id, rules_version, now, planned_at, weeks, pause, paused_on, answers, flare_on, persistent, digest", "patient_id = ?"},
+	{"plans", "assignment_id, patient_id, rules_version, now, planned_at, weeks, pause, paused_on, answers, flare_on, flare_ask, persistent, digest", "patient_id = ?"},
 	{"plan_weeks", "assignment_id, week, activity, start_date, projected, code, decided_for, facts, unit, dose, sets, goal, threshold, learned, ceiling, done, planned, signals", "assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)"},
 	{"plan_events", "assignment_id, week, seq, date, code, activity, facts", "assignment_id IN (SELECT id FROM assignments WHERE patient_id = ?)"},
 	{"channels", "id, patient_id, therapist_id, type, config, created_at", "patient_id = ?"},

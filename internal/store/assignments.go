@@ -197,12 +197,13 @@ func engineCheckIns(cs []CheckIn) []programs.CheckIn {
 	return out
 }
 
-// checkIns reads all of the patient's check-ins in the order they were added;
+// checkIns reads all of the patient's check-ins in force (not undone) in the
+// order they were added;
 // each one's At is when it was stored, which orders a day's events (a red
 // flag and a resume).
 func (s *Store) checkIns(ctx context.Context, db dbtx, patientID int64) ([]CheckIn, error) {
 	rows, err := db.QueryContext(ctx, s.q(`SELECT id, assignment_id, body, created_at FROM checkins
-		WHERE patient_id = ? ORDER BY id`), patientID)
+		WHERE patient_id = ? AND retracted_at IS NULL ORDER BY id`), patientID)
 	if err != nil {
 		return nil, fmt.Errorf("check-ins: %w", err)
 	}

@@ -52,7 +52,8 @@ func (s *Store) PatientData(ctx context.Context, therapistID, patientID int64) (
 			return err
 		})
 	if err == nil {
-		err = each(ctx, tx, s.q(`SELECT id, assignment_id, body, created_at FROM checkins WHERE patient_id = ? ORDER BY id`),
+		err = each(ctx, tx, s.q(`SELECT id, assignment_id, body, created_at FROM checkins WHERE patient_id = ? AND retracted_at IS NULL
+			ORDER BY id`),
 			[]any{patientID}, func(r *sql.Rows) error {
 				var (
 					c          = CheckIn{PatientID: patientID}

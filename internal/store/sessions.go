@@ -231,14 +231,14 @@ func (s *Store) replacePlan(ctx context.Context, tx dbtx, assignmentID, patientI
 		answers = []byte("[]")
 	}
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO plans (assignment_id, patient_id, rules_version, now, planned_at,
-			weeks, pause, paused_on, answers, flare_on, persistent, digest)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			weeks, pause, paused_on, answers, flare_on, flare_ask, persistent, digest)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (assignment_id) DO UPDATE SET rules_version = excluded.rules_version, now = excluded.now,
 			planned_at = excluded.planned_at, weeks = excluded.weeks, pause = excluded.pause,
 			paused_on = excluded.paused_on, answers = excluded.answers, flare_on = excluded.flare_on,
-			persistent = excluded.persistent, digest = excluded.digest`),
+			flare_ask = excluded.flare_ask, persistent = excluded.persistent, digest = excluded.digest`),
 		assignmentID, patientID, h.RulesVersion, int64(h.Now), millis(now), h.Weeks, string(h.Pause),
-		int64(h.PausedOn), string(answers), int64(h.FlareOn), h.Persistent, h.Digest); err != nil {
+		int64(h.PausedOn), string(answers), int64(h.FlareOn), int64(h.FlareAsk), h.Persistent, h.Digest); err != nil {
 		return fmt.Errorf("plan header: %w", err)
 	}
 	if old == nil {
@@ -599,19 +599,19 @@ func (s *Store) plan(ctx context.Context, db dbtx, assignmentID int64) (p Plan, 
 // planHeader reads an assignment's plan header; ErrNotFound if never planned.
 func (s *Store) planHeader(ctx context.Context, db dbtx, assignmentID int64) (PlanHeader, error) {
 	var (
-		h                      PlanHeader
-		pause, answers         string
-		now, paused, flare, at int64
+		h                           PlanHeader
+		pause, answers              string
+		now, paused, flare, ask, at int64
 	)
 	err := db.QueryRowContext(ctx, s.q(`SELECT assignment_id, patient_id, rules_version, now, planned_at, weeks, pause,
-			paused_on, answers, flare_on, persistent, digest
+			paused_on, answers, flare_on, flare_ask, persistent, digest
 		FROM plans WHERE assignment_id = ?`), assignmentID).Scan(&h.AssignmentID, &h.PatientID, &h.RulesVersion,
-		&now, &at, &h.Weeks, &pause, &paused, &answers, &flare, &h.Persistent, &h.Digest)
+		&now, &at, &h.Weeks, &pause, &paused, &answers, &flare, &ask, &h.Persistent, &h.Digest)
 	if err != nil {
 		return PlanHeader{}, notFound(err)
 	}
 	h.Now, h.PlannedAt, h.Pause = programs.Date(now), fromMillis(at), programs.PauseCause(pause)
-	h.PausedOn, h.FlareOn = programs.Date(paused), programs.Date(flare)
+	h.PausedOn, h.FlareOn, h.FlareAsk = programs.Date(paused), programs.Date(flare), programs.Date(ask)
 	if err := json.Unmarshal([]byte(answers), &h.Answers); err != nil {
 		return PlanHeader{}, fmt.Errorf("answers: %w", err)
 	}

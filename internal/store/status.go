@@ -108,7 +108,8 @@ func (s *Store) PatientStatuses(ctx context.Context, therapistID int64) (_ []Pat
 
 	// The last check-in.
 	rows, err = s.r.QueryContext(ctx, s.q(`SELECT c.patient_id, MAX(c.date) FROM checkins c
-		JOIN patients p ON p.id = c.patient_id WHERE p.therapist_id = ? GROUP BY c.patient_id`), therapistID)
+		JOIN patients p ON p.id = c.patient_id WHERE p.therapist_id = ? AND c.retracted_at IS NULL
+		GROUP BY c.patient_id`), therapistID)
 	if err != nil {
 		return fail(err)
 	}

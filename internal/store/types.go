@@ -162,7 +162,10 @@ type PlanHeader struct {
 	PausedOn     programs.Date
 	Answers      []string
 	FlareOn      programs.Date
-	Persistent   bool
+	// FlareAsk is the day the patient is asked "still in a flare-up?"
+	// (programs.Plan.FlareAsk); 0: none.
+	FlareAsk   programs.Date
+	Persistent bool
 	// Digest is PlanDigest of the sessions, weeks and events the re-plan
 	// wrote; set by SavePlan.
 	Digest string

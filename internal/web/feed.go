@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -245,27 +246,31 @@ func (s *Server) renderFeed(ctx context.Context, p store.Patient, today programs
 	}
 	cal := feed.Calendar{Name: cat.Text("feed.name", nil), Alarm: p.Alarm}
 	var modified time.Time
-	for _, x := range sessions {
+	for _, members := range clinic.SameTime(sessions, func(id int64) *programs.Program {
+		if r := reasons[id]; r != nil {
+			return r.Program
+		}
+		return nil
+	}) {
+		x := members[0]
 		r := reasons[x.AssignmentID]
 		if r == nil { // an ended program's session without a stored plan
 			r = clinic.NewReasons(cat, nil, store.Plan{})
 		}
-		words := r.SessionWords(p, x)
-		link := s.Clinic.SessionURL(p, x) // this session only: never the check-in link
-		cal.Events = append(cal.Events, feed.Event{
-			UID:          fmt.Sprintf("session-%d@pacer", x.ID),
-			Start:        x.Date.In(loc, int(x.Time)).UTC(),
-			Duration:     feed.Duration(x.Unit, x.Dose, x.Sets),
-			Title:        words.Title,
-			Description:  words.Description + "\n\n" + cat.Text("feed.checkin", i18n.Args{"url": link}),
-			URL:          link,
-			Status:       feed.Status(x.Status, x.Projected),
-			Sequence:     x.Revision,
-			LastModified: x.UpdatedAt.UTC(),
-			NoAlarm:      !words.Alarm,
-		})
-		if x.UpdatedAt.After(modified) {
-			modified = x.UpdatedAt
+		ev := feed.Event{Start: x.Date.In(loc, int(x.Time)).UTC()}
+		if len(members) == 1 {
+			words := r.SessionWords(p, x)
+			link := s.Clinic.SessionURL(p, x) // this session only: never the check-in link
+			ev.UID = fmt.Sprintf("session-%d@pacer", x.ID)
+			ev.Duration = feed.Duration(x.Unit, x.Dose, x.Sets)
+			ev.Title, ev.Description, ev.URL = words.Title, words.Description+"\n\n"+cat.Text("feed.checkin", i18n.Args{"url": link}), link
+			ev.Status, ev.Sequence, ev.LastModified, ev.NoAlarm = feed.Status(x.Status, x.Projected), x.Revision, x.UpdatedAt.UTC(), !words.Alarm
+		} else {
+			ev = s.groupEvent(p, r, members, ev.Start)
+		}
+		cal.Events = append(cal.Events, ev)
+		if ev.LastModified.After(modified) {
+			modified = ev.LastModified
 		}
 	}
 	body, err := feed.Render(cal)
@@ -323,4 +328,51 @@ func (s *Server) reasons(ctx context.Context, p store.Patient, cat *i18n.Catalog
 		out[a.ID] = clinic.NewReasons(cat, a.Program, sp)
 	}
 	return out, nil
+}
+
+// groupEvent is the one calendar event of sessions at one time. Its UID
+// names its members, so it stays the same while they do, whatever changes
+// in them (a time moved for all of them, a dose, a pause), and becomes
+// another event when one joins or leaves the group (the old one leaves the
+// feed with it). Its SEQUENCE is the sum of its members' revisions, so it
+// rises whenever any member changes; its LAST-MODIFIED is the latest of
+// theirs. It links the group's page, where each session can be recorded,
+// or all at once.
+func (s *Server) groupEvent(p store.Patient, r *clinic.Reasons, members []store.Session, start time.Time) feed.Event {
+	ids := make([]int64, len(members))
+	doses := make([]feed.Dose, 0, len(members))
+	seq, status, projected := 0, feed.Cancelled, true
+	var modified time.Time
+	for i, x := range members {
+		ids[i] = x.ID
+		seq += x.Revision
+		if x.UpdatedAt.After(modified) {
+			modified = x.UpdatedAt
+		}
+		if x.Status == programs.Cancelled {
+			continue
+		}
+		status = feed.Confirmed
+		projected = projected && x.Projected
+		doses = append(doses, feed.Dose{Unit: x.Unit, Dose: x.Dose, Sets: x.Sets})
+	}
+	if status != feed.Cancelled && projected {
+		status = feed.Tentative
+	}
+	if len(doses) == 0 {
+		for _, x := range members {
+			doses = append(doses, feed.Dose{Unit: x.Unit, Dose: x.Dose, Sets: x.Sets})
+		}
+	}
+	slices.Sort(ids)
+	uid := "session"
+	for _, id := range ids {
+		uid += "-" + strconv.FormatInt(id, 10)
+	}
+	length := feed.GroupDuration(doses)
+	words := r.GroupWords(p, members, length)
+	link := s.Clinic.GroupURL(p, members[0]) // these sessions only: never the check-in link
+	return feed.Event{UID: uid + "@pacer", Start: start, Duration: length, Title: words.Title,
+		Description: words.Description + "\n\n" + r.Cat.Text("feed.checkin", i18n.Args{"url": link}),
+		URL:         link, Status: status, Sequence: seq, LastModified: modified.UTC(), NoAlarm: !words.Alarm}
 }

@@ -1,15 +1,16 @@
 package web
 
 // The links pacer hands out beyond the check-in page: a session's link,
-// /s/{token}, which a calendar event carries and which shows that one
-// session and records it done, partial or skipped, nothing else; and a
+// /s/{token}, which a calendar event and a reminder carry and which shows
+// that one session and records it done, partial or skipped, nothing else; a
+// group's link, /g/{token}, which a merged calendar event carries (the
+// sessions of one program at one time), the same for those sessions; and a
 // channel's confirmation link, /confirm/{token}, sent to an address a
 // patient added. Both pages are plain, in the patient's language, and work
 // without JavaScript. A GET never changes anything (mail scanners and
 // calendar apps open links); the buttons post.
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,71 +25,54 @@ import (
 	"pacer/programs"
 )
 
-// linkRoutes registers the session and confirmation links.
+// linkRoutes registers the session, group and confirmation links.
 func (s *Server) linkRoutes(mux *http.ServeMux) {
-	lp := &linkPages{Server: s, pages: mustPages()}
+	lp := &linkPages{patientPages: s.patientUI}
 	mux.HandleFunc("GET /s/{token}", lp.sessionPage)
 	mux.HandleFunc("POST /s/{token}", lp.sessionCheckIn)
+	mux.HandleFunc("GET /g/{token}", lp.groupPage)
+	mux.HandleFunc("POST /g/{token}", lp.groupCheckIn)
 	mux.HandleFunc("GET /confirm/{token}", lp.confirmPage)
 	mux.HandleFunc("POST /confirm/{token}", lp.confirm)
 }
 
 type linkPages struct {
-	*Server
-	pages *pages
+	*patientPages
 }
 
-// linkView is what patient_link.html renders: one session, or one
-// confirmation.
+// linkView is what patient_link.html renders: one session, a group of
+// sessions, or one confirmation.
 type linkView struct {
-	cat   *i18n.Catalog
-	Lang  string
-	Title string
-	// A session.
-	Name, Amount, When, Instructions, Recorded string
-	Action                                     string // where the buttons post; empty: no buttons
-	Unit                                       string
-	Note                                       string // why there are no buttons
-	// A confirmation.
-	Text string
-	// Either.
-	Saved, Error string
+	pageBase
+	Sessions []linkSession
+	Group    bool
+	Pending  int    // a group's sessions not logged yet
+	Action   string // where the buttons post
+	// A confirmation, or a message.
+	Text  string
+	Error string
 }
 
-// T is a catalogue message without arguments, for the template.
-func (v *linkView) T(id string) string { return v.cat.Text(id, nil) }
+// linkSession is a session as its link's page shows it.
+type linkSession struct {
+	ID                               int64
+	Name, Amount, When, Instructions string
+	Recorded, Unit                   string
+	Note                             string // why it cannot be recorded here; empty when it can
+}
 
 func (lp *linkPages) render(w http.ResponseWriter, r *http.Request, status int, name string, v *linkView) {
-	var buf bytes.Buffer
-	t, ok := lp.pages.tmpl["patient_link.html"]
-	if !ok {
-		lp.internal(w, r, errors.New("no template patient_link.html"))
-		return
-	}
-	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
-		lp.internal(w, r, fmt.Errorf("render %s: %w", name, err))
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(buf.Bytes()) //nolint:errcheck // the client went away
+	lp.show(w, r, status, name, v)
 }
 
 // notFound answers a link that is not (or no longer) valid with 404, after
 // counting it against the sender's address.
 func (lp *linkPages) notFound(w http.ResponseWriter, r *http.Request) {
 	if !lp.failures.allow(clientAddr(r)) {
-		plain(w, http.StatusTooManyRequests, "Too many unknown links. Wait a minute, then try again.")
+		lp.tooBusy(w, r)
 		return
 	}
-	v := &linkView{cat: i18n.For(i18n.English), Lang: "en"}
-	if l, ok := i18n.Lookup(r.Header.Get("Accept-Language")); ok {
-		v.cat, v.Lang = i18n.For(l), string(l)
-	}
-	v.Title, v.Text = v.T("link.invalid.title"), v.T("link.invalid.text")
-	lp.render(w, r, http.StatusNotFound, "link_message", v)
+	lp.invalidLink(w, r)
 }
 
 // session resolves a session link, answering 404 or 429 itself.
@@ -108,45 +92,56 @@ func (lp *linkPages) session(w http.ResponseWriter, r *http.Request) (clinic.Ses
 		return l, false
 	}
 	if !lp.perToken.allow(string(store.HashToken(tok))) {
-		plain(w, http.StatusTooManyRequests, "Too many requests. Wait a moment, then try again.")
+		lp.tooBusy(w, r)
 		return l, false
 	}
 	return l, true
 }
 
+// linkSessionOf words a session for its link's page: what it is, and
+// whether it can be recorded there today.
+func (lp *linkPages) linkSessionOf(cat *i18n.Catalog, p store.Patient, prog *programs.Program, x store.Session) linkSession {
+	ls := linkSession{ID: x.ID, Name: x.Activity, Amount: amountIn(cat, x.Unit, x.Dose, x.Sets),
+		When: cat.Text("link.session.when", i18n.Args{"day": cat.Day(x.Date), "time": x.Time.String()}),
+		Unit: cat.Text("page.unit."+string(x.Unit), nil)}
+	if prog != nil {
+		if a, ok := prog.Activity(x.Activity); ok {
+			ls.Name, ls.Instructions = a.NameIn(string(cat.Lang())), a.InstructionsIn(string(cat.Lang()))
+		}
+	}
+	switch x.Status {
+	case programs.Done, programs.Skipped:
+		ls.Recorded = cat.Text("page.status."+string(x.Status), nil)
+	case programs.Partial:
+		ls.Recorded = cat.Text("page.session.partial_amount", i18n.Args{"amount": cat.Amount(x.Unit, x.Actual)})
+	}
+	today := lp.today(p)
+	late := clinic.CheckInBackDays
+	if prog != nil {
+		late = prog.Rules.LateLogDays
+	}
+	switch {
+	case x.Status == programs.Cancelled || x.Extra:
+		ls.Note = cat.Text("link.session.cancelled", nil)
+	case x.Date > today:
+		ls.Note = cat.Text("link.session.future", nil)
+	case x.Date < today.AddDays(-late):
+		ls.Note = cat.Text("link.session.old", nil)
+	}
+	return ls
+}
+
 // sessionView words the session of a link for its patient.
 func (lp *linkPages) sessionView(r *http.Request, l clinic.SessionLink) (*linkView, error) {
-	set, err := lp.Store.NotifySettings(r.Context(), l.Patient.ID)
+	cat, err := lp.patientCatalog(r, l.Patient)
 	if err != nil {
 		return nil, err
 	}
-	cat := i18n.For(i18n.Parse(set.Language))
-	x := l.Session
-	v := &linkView{cat: cat, Lang: string(cat.Lang()), Title: cat.Text("link.session.title", nil),
-		Name: x.Activity, Amount: amountIn(cat, x.Unit, x.Dose, x.Sets),
-		When: cat.Text("link.session.when", i18n.Args{"day": cat.Day(x.Date), "time": x.Time.String()}),
-		Unit: cat.Text("page.unit."+string(x.Unit), nil)}
-	if l.Program != nil {
-		if a, ok := l.Program.Activity(x.Activity); ok {
-			v.Name, v.Instructions = a.NameIn(v.Lang), a.InstructionsIn(v.Lang)
-		}
-	}
-	if x.Status != programs.Planned && x.Status != programs.Missed {
-		v.Recorded = cat.Text("page.session.recorded", i18n.Args{"text": cat.Text("page.status."+string(x.Status), nil)})
-	}
-	today := lp.today(l.Patient)
-	switch {
-	case x.Status == programs.Cancelled || x.Extra:
-		v.Note = cat.Text("link.session.cancelled", nil)
-	case x.Date > today:
-		v.Note = cat.Text("link.session.future", nil)
-	case x.Date < today.AddDays(-clinic.CheckInBackDays):
-		v.Note = cat.Text("link.session.old", nil)
-	default:
-		v.Action = "/s/" + url.PathEscape(r.PathValue("token"))
-	}
+	v := &linkView{pageBase: lp.base(r, cat, "link.session.title"),
+		Sessions: []linkSession{lp.linkSessionOf(cat, l.Patient, l.Program, l.Session)},
+		Action:   "/s/" + url.PathEscape(r.PathValue("token"))}
 	if r.URL.Query().Get("saved") != "" {
-		v.Saved = cat.Text("page.saved", nil)
+		v.Notice = cat.Text("page.saved", nil)
 	}
 	return v, nil
 }
@@ -164,6 +159,46 @@ func (lp *linkPages) sessionPage(w http.ResponseWriter, r *http.Request) {
 	lp.render(w, r, http.StatusOK, "session_link", v)
 }
 
+// linkPost is what a session's or a group's form, or a Done button (ntfy's
+// http action, the service worker's notification action) posts: a status,
+// a partial's dose, and in a group the session it is about (none: all).
+type linkPost struct {
+	Status  programs.Status `json:"status"`
+	Dose    *int            `json:"dose,omitempty"`
+	Session int64           `json:"session,omitempty"`
+}
+
+// readLinkPost reads a link's post from a form, or as JSON; it answers bad
+// input itself and reports whether to go on.
+func (lp *linkPages) readLinkPost(w http.ResponseWriter, r *http.Request, problem func(msg string)) (linkPost, bool, bool) {
+	var in linkPost
+	form := !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
+	if !form {
+		return in, false, decodeJSON(w, r, maxJSONBody, &in)
+	}
+	if !parseForm(w, r) {
+		return in, true, false
+	}
+	in.Status = programs.Status(r.PostForm.Get("status"))
+	if d := strings.TrimSpace(r.PostForm.Get("dose")); d != "" && in.Status == programs.Partial {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			problem(fmt.Sprintf("dose must be a whole number, not %q", d))
+			return in, true, false
+		}
+		in.Dose = &n
+	}
+	if raw := r.PostForm.Get("session"); raw != "" {
+		id, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			problem(fmt.Sprintf("session must be a number, not %q", raw))
+			return in, true, false
+		}
+		in.Session = id
+	}
+	return in, true, true
+}
+
 // sessionCheckIn records the link's session done, partial or skipped: from
 // the page's form (then back to the page), or as JSON {"status","dose"}.
 func (lp *linkPages) sessionCheckIn(w http.ResponseWriter, r *http.Request) {
@@ -171,25 +206,8 @@ func (lp *linkPages) sessionCheckIn(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in struct {
-		Status programs.Status `json:"status"`
-		Dose   *int            `json:"dose,omitempty"`
-	}
-	form := !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")
-	if form {
-		if !parseForm(w, r) {
-			return
-		}
-		in.Status = programs.Status(r.PostForm.Get("status"))
-		if d := strings.TrimSpace(r.PostForm.Get("dose")); d != "" {
-			n, err := strconv.Atoi(d)
-			if err != nil {
-				lp.sessionProblem(w, r, l, http.StatusBadRequest, fmt.Sprintf("dose must be a whole number, not %q", d))
-				return
-			}
-			in.Dose = &n
-		}
-	} else if !decodeJSON(w, r, maxJSONBody, &in) {
+	in, form, ok := lp.readLinkPost(w, r, func(msg string) { lp.sessionProblem(w, r, l, http.StatusBadRequest, msg) })
+	if !ok {
 		return
 	}
 	rec, err := lp.Clinic.CheckInSession(r.Context(), l, in.Status, in.Dose)
@@ -198,23 +216,7 @@ func (lp *linkPages) sessionCheckIn(w http.ResponseWriter, r *http.Request) {
 			lp.fail(w, r, err, "session")
 			return
 		}
-		var (
-			p   *clinic.Problem
-			c   *clinic.Conflict
-			lim *clinic.Limited
-		)
-		switch {
-		case errors.As(err, &p):
-			lp.sessionProblem(w, r, l, http.StatusBadRequest, p.Msg)
-		case errors.As(err, &c):
-			lp.sessionProblem(w, r, l, http.StatusConflict, c.Msg)
-		case errors.As(err, &lim):
-			lp.sessionProblem(w, r, l, http.StatusTooManyRequests, lim.Msg)
-		case errors.Is(err, store.ErrNotFound):
-			lp.notFound(w, r)
-		default:
-			lp.internal(w, r, err)
-		}
+		lp.linkError(w, r, err, func(status int, msg string) { lp.sessionProblem(w, r, l, status, msg) })
 		return
 	}
 	if lp.Metrics != nil {
@@ -231,6 +233,28 @@ func (lp *linkPages) sessionCheckIn(w http.ResponseWriter, r *http.Request) {
 	}{true, rec.Date, string(in.Status)})
 }
 
+// linkError answers a form post to a link that the clinic refused: its
+// page again with what went wrong, or the page of an invalid link.
+func (lp *linkPages) linkError(w http.ResponseWriter, r *http.Request, err error, again func(status int, msg string)) {
+	var (
+		p   *clinic.Problem
+		c   *clinic.Conflict
+		lim *clinic.Limited
+	)
+	switch {
+	case errors.As(err, &p):
+		again(http.StatusBadRequest, p.Msg)
+	case errors.As(err, &c):
+		again(http.StatusConflict, c.Msg)
+	case errors.As(err, &lim):
+		again(http.StatusTooManyRequests, lim.Msg)
+	case errors.Is(err, store.ErrNotFound):
+		lp.notFound(w, r)
+	default:
+		lp.internal(w, r, err)
+	}
+}
+
 // sessionProblem shows the session page again with what went wrong.
 func (lp *linkPages) sessionProblem(w http.ResponseWriter, r *http.Request, l clinic.SessionLink, status int, msg string) {
 	v, err := lp.sessionView(r, l)
@@ -240,6 +264,108 @@ func (lp *linkPages) sessionProblem(w http.ResponseWriter, r *http.Request, l cl
 	}
 	v.Error = msg
 	lp.render(w, r, status, "session_link", v)
+}
+
+// group resolves a group's link, answering 404 or 429 itself.
+func (lp *linkPages) group(w http.ResponseWriter, r *http.Request) (clinic.GroupLink, bool) {
+	tok := r.PathValue("token")
+	if len(tok) > maxTokenLen {
+		lp.notFound(w, r)
+		return clinic.GroupLink{}, false
+	}
+	l, err := lp.Clinic.GroupByLink(r.Context(), tok)
+	if errors.Is(err, store.ErrNotFound) {
+		lp.notFound(w, r)
+		return l, false
+	}
+	if err != nil {
+		lp.internal(w, r, err)
+		return l, false
+	}
+	if !lp.perToken.allow(string(store.HashToken(tok))) {
+		lp.tooBusy(w, r)
+		return l, false
+	}
+	return l, true
+}
+
+// groupView words a group's sessions for its patient.
+func (lp *linkPages) groupView(r *http.Request, l clinic.GroupLink) (*linkView, error) {
+	cat, err := lp.patientCatalog(r, l.Patient)
+	if err != nil {
+		return nil, err
+	}
+	v := &linkView{pageBase: lp.base(r, cat, "link.group.title"), Group: true,
+		Action: "/g/" + url.PathEscape(r.PathValue("token"))}
+	for _, x := range l.Sessions {
+		ls := lp.linkSessionOf(cat, l.Patient, l.Program, x)
+		if ls.Recorded == "" && ls.Note == "" {
+			v.Pending++
+		}
+		v.Sessions = append(v.Sessions, ls)
+	}
+	if len(v.Sessions) == 0 {
+		v.Text = cat.Text("link.session.cancelled", nil)
+	}
+	if r.URL.Query().Get("saved") != "" {
+		v.Notice = cat.Text("page.saved", nil)
+	}
+	return v, nil
+}
+
+func (lp *linkPages) groupPage(w http.ResponseWriter, r *http.Request) {
+	l, ok := lp.group(w, r)
+	if !ok {
+		return
+	}
+	v, err := lp.groupView(r, l)
+	if err != nil {
+		lp.internal(w, r, err)
+		return
+	}
+	lp.render(w, r, http.StatusOK, "session_link", v)
+}
+
+// groupCheckIn records one session of a group ({"session":ID,"status"}),
+// or all of them done ({"status":"done"}).
+func (lp *linkPages) groupCheckIn(w http.ResponseWriter, r *http.Request) {
+	l, ok := lp.group(w, r)
+	if !ok {
+		return
+	}
+	again := func(status int, msg string) {
+		v, err := lp.groupView(r, l)
+		if err != nil {
+			lp.internal(w, r, err)
+			return
+		}
+		v.Error = msg
+		lp.render(w, r, status, "session_link", v)
+	}
+	in, form, ok := lp.readLinkPost(w, r, func(msg string) { again(http.StatusBadRequest, msg) })
+	if !ok {
+		return
+	}
+	recs, err := lp.Clinic.CheckInGroup(r.Context(), l, in.Session, in.Status, in.Dose)
+	if err != nil {
+		if !form {
+			lp.fail(w, r, err, "session")
+			return
+		}
+		lp.linkError(w, r, err, again)
+		return
+	}
+	if lp.Metrics != nil {
+		lp.Metrics.web.CheckIns.WithLabelValues(string(programs.SessionCheckIn)).Add(float64(len(recs)))
+	}
+	if form {
+		http.Redirect(w, r, "/g/"+url.PathEscape(r.PathValue("token"))+"?saved=1", http.StatusSeeOther)
+		return
+	}
+	writeJSON(w, http.StatusCreated, struct {
+		Recorded int    `json:"recorded"`
+		Status   string `json:"status"`
+	}{len(recs), string(in.Status)})
 }
 
 // pending resolves a confirmation link, answering 404 itself.
@@ -266,7 +392,7 @@ func (lp *linkPages) pending(w http.ResponseWriter, r *http.Request) (store.Chan
 	var c struct{ Address string }
 	json.Unmarshal(ch.Config, &c) //nolint:errcheck // a stored channel; a bad one shows no address
 	cat := i18n.For(i18n.Parse(set.Language))
-	v := &linkView{cat: cat, Lang: string(cat.Lang()), Title: cat.Text("link.confirm.title", nil),
+	v := &linkView{pageBase: lp.base(r, cat, "link.confirm.title"),
 		Text: cat.Text("link.confirm.text", i18n.Args{"address": c.Address}), Action: "/confirm/" + url.PathEscape(tok)}
 	return ch, v, true
 }
@@ -292,6 +418,6 @@ func (lp *linkPages) confirm(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.Action, v.Text = "", ""
-	v.Saved = v.T("link.confirm.done")
+	v.Notice = v.T("link.confirm.done")
 	lp.render(w, r, http.StatusOK, "confirm_link", v)
 }

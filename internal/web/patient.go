@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -24,13 +25,25 @@ func (s *Server) checkinPatient(w http.ResponseWriter, r *http.Request) (store.P
 			return p, false
 		}
 		if !s.failures.allow(clientAddr(r)) {
+			if wantsHTML(r) {
+				s.tooBusy(w, r)
+				return p, false
+			}
 			writeError(w, http.StatusTooManyRequests, "too many unknown links; wait a minute")
+			return p, false
+		}
+		if wantsHTML(r) {
+			s.invalidLink(w, r) // a person followed it: a page in their language
 			return p, false
 		}
 		writeError(w, http.StatusNotFound, "this check-in link is not valid; ask your therapist for a new one")
 		return p, false
 	}
 	if !s.perToken.allow(string(hash)) {
+		if wantsHTML(r) {
+			s.tooBusy(w, r)
+			return p, false
+		}
 		writeError(w, http.StatusTooManyRequests, "too many requests; wait a moment")
 		return p, false
 	}
@@ -55,7 +68,7 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	if form {
 		var err error
 		if in, err = checkInFromForm(w, r); err != nil {
-			writeError(w, http.StatusBadRequest, err.Error())
+			s.patientUI.formError(w, r, p, &clinic.Problem{Msg: err.Error()})
 			return
 		}
 	} else if !decodeJSON(w, r, maxJSONBody, &in) {
@@ -65,6 +78,10 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	if in.Date != "" {
 		d, err := parseDate(in.Date)
 		if err != nil {
+			if form {
+				s.patientUI.formError(w, r, p, &clinic.Problem{Msg: "date: " + err.Error()})
+				return
+			}
 			writeError(w, http.StatusBadRequest, "date: "+err.Error())
 			return
 		}
@@ -72,6 +89,10 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := s.Clinic.CheckIn(r.Context(), p, c)
 	if err != nil {
+		if form {
+			s.patientUI.formError(w, r, p, err)
+			return
+		}
 		s.fail(w, r, err, "check-in")
 		return
 	}
@@ -86,26 +107,44 @@ func (s *Server) postCheckIn(w http.ResponseWriter, r *http.Request) {
 		Paused   bool          `json:"paused"`
 		InFlare  bool          `json:"in_flare"`
 		Guidance string        `json:"guidance,omitempty"`
-	}{Recorded: true, Date: rec.Date, Kind: string(rec.Kind), Paused: rec.Paused, InFlare: rec.InFlare}
+		// TherapistReachable says whether an alert to the therapist can be
+		// delivered: a red-flag answer's guidance claims they were told
+		// only when it is.
+		TherapistReachable bool `json:"therapist_reachable"`
+	}{Recorded: true, Date: rec.Date, Kind: string(rec.Kind), Paused: rec.Paused, InFlare: rec.InFlare,
+		TherapistReachable: rec.TherapistReachable}
 	if redFlag {
 		set, err := s.Store.NotifySettings(r.Context(), p.ID)
 		if err != nil {
 			s.internal(w, r, err)
 			return
 		}
-		out.Guidance = i18n.For(i18n.Parse(set.Language)).Text("redflag.guidance", nil)
-	}
-	if form {
-		// Back to the page, which thanks the patient for what was saved
-		// and, after a red flag, shows the urgent-care guidance at once.
-		back := "/c/" + url.PathEscape(r.PathValue("token")) + "?saved=" + url.QueryEscape(string(rec.Kind))
-		if redFlag {
-			back += "&guidance=red_flag"
+		cat := i18n.For(i18n.Parse(set.Language))
+		told := i18n.TherapistUnreached
+		if rec.TherapistReachable {
+			told = i18n.TherapistSending
 		}
-		http.Redirect(w, r, back, http.StatusSeeOther)
+		out.Guidance = redFlagGuidance(cat, rec.Urgency, told, s.ClinicContact)
+	}
+	if !form {
+		writeJSON(w, http.StatusCreated, out)
 		return
 	}
-	writeJSON(w, http.StatusCreated, out)
+	// Back to where the patient was, which says what was saved; the weekly
+	// questions go on to the warning signs; after a red flag, the page's
+	// top shows the guidance at once.
+	switch {
+	case rec.Kind == programs.WeeklyCheckIn:
+		http.Redirect(w, r, "/c/"+url.PathEscape(r.PathValue("token"))+"/warning-signs?after=weekly", http.StatusSeeOther)
+	case rec.Kind == programs.RedFlagCheckIn:
+		back := "/c/" + url.PathEscape(r.PathValue("token")) + "?saved=red_flag"
+		if len(in.Answers) > 0 && !redFlag {
+			back += "&known=1" // every yes was one the therapist knows of
+		}
+		http.Redirect(w, r, back+"#top", http.StatusSeeOther)
+	default:
+		http.Redirect(w, r, patientBack(r, string(rec.Kind)), http.StatusSeeOther)
+	}
 }
 
 // checkInFromForm reads a check-in posted by the check-in page.
@@ -118,6 +157,21 @@ func checkInFromForm(w http.ResponseWriter, r *http.Request) (checkInBody, error
 	f := r.PostForm
 	in.Date, in.Kind, in.Activity = f.Get("date"), programs.CheckInKind(f.Get("kind")), f.Get("activity")
 	in.Status, in.Answers = programs.Status(f.Get("status")), f["answers"]
+	// A known item ticked as worse is a yes that is worse (programs.CheckIn).
+	for _, a := range f["worse"] {
+		in.Worse = append(in.Worse, a)
+		if !slices.Contains(in.Answers, a) {
+			in.Answers = append(in.Answers, a)
+		}
+	}
+	switch f.Get("yes") {
+	case "":
+	case "true", "false":
+		yes := f.Get("yes") == "true"
+		in.Yes = &yes
+	default:
+		return in, fmt.Errorf("yes must be true or false, not %q", f.Get("yes"))
+	}
 	num := func(name string) (*int, error) {
 		v := f.Get(name)
 		if v == "" {

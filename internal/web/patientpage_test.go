@@ -8,19 +8,24 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"rsc.io/qr"
 
+	"pacer/internal/config"
 	"pacer/internal/i18n"
 	"pacer/internal/planjson"
+	"pacer/internal/store"
+	"pacer/internal/testkit"
+	"pacer/internal/testkit/testserver"
 	"pacer/programs"
 )
 
 // checkinFixture is a patient in Berlin with a daily 18:00 walk from a
 // baseline of 10 minutes (8 minutes in week 1), on Monday 23 Nov 2026 at 07:00.
-func checkinFixture(t *testing.T, language string) (*env, *browser, patientLinks, string) {
+func checkinFixture(t *testing.T, language string, opts ...testserver.Options) (*env, *browser, patientLinks, string) {
 	t.Helper()
-	e := sqliteEnv(t)
+	e := sqliteEnv(t, opts...)
 	var links patientLinks
 	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
 	if language != "" {
@@ -46,14 +51,44 @@ func section(t *testing.T, body, id string) string {
 	return rest
 }
 
+// statuses are the statuses of an assignment's sessions by "activity date
+// time", from the plan API.
+func statuses(t *testing.T, e *env, assignment int64) map[string]programs.Status {
+	t.Helper()
+	var plan planjson.Plan
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", assignment), e.TokenA, "", 200, &plan)
+	out := map[string]programs.Status{}
+	for _, w := range plan.Weeks {
+		for _, a := range w.Activities {
+			for _, s := range a.Sessions {
+				out[a.ID+" "+s.Date.String()+" "+s.Time.String()] = s.Status
+			}
+		}
+	}
+	return out
+}
+
+// onlyAssignment is the patient's one assignment.
+func onlyAssignment(t *testing.T, e *env, patientID int64) int64 {
+	t.Helper()
+	as := e.Assignments(patientID)
+	if len(as) != 1 {
+		t.Fatalf("assignments %v, want one", as)
+	}
+	return as[0]
+}
+
+// monday is the fixtures' first day, Monday 23 Nov 2026.
+var monday, _ = programs.ParseDate("2026-11-23")
+
 func TestCheckinPage(t *testing.T) {
 	e, b, links, path := checkinFixture(t, "")
 	p := b.send("GET", path, nil)
-	p.want(t, "the check-in page", http.StatusOK, `<html lang="en">`, "My movement plan", "Walk · 8 minutes",
+	p.want(t, "the check-in page", http.StatusOK, `<html lang="en">`, "My movement plan", "<strong>Walk</strong> · 8 minutes",
 		`name="status" value="done"`, `name="status" value="partial"`, `name="status" value="skipped"`,
-		"I'm in a flare-up", "Warning signs", english.Text("redflag.q."+programs.RedFlags[0].ID, nil), "Why today's dose", "The week ahead",
-		`href="`+links.WebcalURL+`"`, links.FeedURL, "From URL", "Turn on notifications", `name="quiet_start"`,
-		`rel="manifest"`, `name="apple-mobile-web-app-capable"`, `rel="apple-touch-icon"`)
+		"I'm in a flare-up", "Why today's dose", "The week ahead", "Your pain today",
+		`href="`+path+`/warning-signs"`, `href="`+path+`/reminders"`, `href="`+path+`/calendar"`, `href="`+path+`/handout"`,
+		`rel="manifest"`, `name="apple-mobile-web-app-capable"`, `rel="apple-touch-icon"`, "Your way so far", "This week")
 	if got := p.hdr.Get("Referrer-Policy"); got != "no-referrer" {
 		t.Errorf("Referrer-Policy %q, want no-referrer", got)
 	}
@@ -74,6 +109,13 @@ func TestCheckinPage(t *testing.T) {
 	if strings.Count(lower, "<script") != strings.Count(lower, "<script src=") {
 		t.Error("an inline script")
 	}
+	// Only what is due: no weekly questions on the first day, no red-flag
+	// screen on the page itself (a link to it), no calendar address.
+	for _, not := range []string{`name="function"`, `name="answers"`, links.FeedURL, "webcal:"} {
+		if strings.Contains(p.body, not) {
+			t.Errorf("the first day's page holds %q", not)
+		}
+	}
 	// Today's walk at 18:00, and six more in the week ahead.
 	if today := section(t, p.body, "today"); !strings.Contains(today, `name="time" value="18:00"`) ||
 		!strings.Contains(today, `name="activity" value="walk"`) || !strings.Contains(today, `name="date" value="2026-11-23"`) {
@@ -90,6 +132,7 @@ func TestCheckinPage(t *testing.T) {
 	for _, want := range []struct{ re, ctype string }{
 		{`/static/checkin\.[0-9a-f]{12}\.js`, "text/javascript"},
 		{`/static/pacer\.[0-9a-f]{12}\.css`, "text/css"},
+		{`/static/patient\.[0-9a-f]{12}\.css`, "text/css"},
 		{`/static/apple-touch-icon\.[0-9a-f]{12}\.png`, "image/png"},
 	} {
 		u := regexp.MustCompile(want.re).FindString(p.body)
@@ -102,31 +145,50 @@ func TestCheckinPage(t *testing.T) {
 		}
 	}
 
-	// Done: the plan records it and the page says so.
+	// Done: the plan records it, and the page comes back to the card it was
+	// tapped on, which says so and folds the session with an undo.
+	asg := onlyAssignment(t, e, links.ID)
 	done := b.send("POST", path+"/checkins", url.Values{"kind": {"session"}, "activity": {"walk"}, "date": {"2026-11-23"},
-		"time": {"18:00"}, "status": {"done"}})
-	if done.code != http.StatusSeeOther || !strings.HasPrefix(done.hdr.Get("Location"), path+"?saved=session") {
-		t.Fatalf("Done: %d Location %q, want 303 back to the page", done.code, done.hdr.Get("Location"))
+		"time": {"18:00"}, "status": {"done"}, "back": {"at-2026-11-23-1800"}})
+	loc := done.redirectedTo(t, "Done", path+"?saved=session")
+	if !strings.HasSuffix(loc, "#at-2026-11-23-1800") {
+		t.Errorf("after Done the page goes to %q, want back to the card", loc)
 	}
-	var plan planjson.Plan
-	asg, err := e.Store.Assignments(context.Background(), links.ID)
-	if err != nil || len(asg) != 1 {
-		t.Fatalf("assignments %v, %v", asg, err)
+	if s := statuses(t, e, asg)["walk 2026-11-23 18:00"]; s != programs.Done {
+		t.Errorf("Monday's walk after Done: %q", s)
 	}
-	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", asg[0].ID), e.TokenA, "", 200, &plan)
-	if s := plan.Weeks[0].Activities[0].Sessions[0]; s.Date.String() != "2026-11-23" || s.Status != programs.Done {
-		t.Errorf("Monday's session after Done: %+v", s)
+	p = b.send("GET", loc, nil)
+	card := section(t, p.body, "today")
+	for _, want := range []string{"Saved. Thank you.", "✓", "done", path + "/undo", "Undo"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("the card after Done lacks %q:\n%s", want, card)
+		}
 	}
-	p = b.send("GET", done.hdr.Get("Location"), nil)
-	p.want(t, "the page after Done", http.StatusOK, "Saved. Thank you.", "Recorded: done")
+	if strings.Contains(card, `value="done"`) {
+		t.Error("a recorded session still offers Done")
+	}
+	// Undo: the session is open again.
+	id := regexp.MustCompile(`name="session" value="(\d+)"`).FindStringSubmatch(card)
+	if id == nil {
+		t.Fatalf("no undo form:\n%s", card)
+	}
+	b.send("POST", path+"/undo", url.Values{"session": {id[1]}, "back": {"at-2026-11-23-1800"}}).
+		redirectedTo(t, "Undo", path+"?saved=undo")
+	if s := statuses(t, e, asg)["walk 2026-11-23 18:00"]; s != programs.Planned {
+		t.Errorf("Monday's walk after Undo: %q, want planned", s)
+	}
+	p = b.send("GET", path, nil)
+	if !strings.Contains(section(t, p.body, "today"), `value="done"`) {
+		t.Error("after Undo the session offers no Done")
+	}
+	// Undoing twice is a page that says so, not an error in JSON.
+	again := b.send("POST", path+"/undo", url.Values{"session": {id[1]}, "back": {"at-2026-11-23-1800"}})
+	again.want(t, "a second Undo", http.StatusConflict, "This could not be saved", `href="`+path+`#at-2026-11-23-1800"`)
 
 	// A flare: tomorrow's walk steps back to about half.
-	flare := b.send("POST", path+"/checkins", url.Values{"kind": {"flare"}})
-	if flare.code != http.StatusSeeOther {
-		t.Fatalf("flare: %d %s", flare.code, flare.body)
-	}
-	p = b.send("GET", flare.hdr.Get("Location"), nil)
-	p.want(t, "the page after a flare", http.StatusOK, "Settled", "about half")
+	flare := b.send("POST", path+"/checkins", url.Values{"kind": {"flare"}, "back": {"flare"}})
+	p = b.send("GET", flare.redirectedTo(t, "flare", path+"?saved=flare"), nil)
+	p.want(t, "the page after a flare", http.StatusOK, "Settled", "about half", "since Monday 23 Nov")
 	if week := section(t, p.body, "week"); !strings.Contains(week, "Tuesday 24 Nov</span> <span class=\"time\">18:00</span> Walk · 4 minutes") {
 		t.Errorf("tomorrow's walk after a flare is not 4 minutes:\n%s", week)
 	}
@@ -138,48 +200,267 @@ func TestCheckinPage(t *testing.T) {
 	}
 }
 
-func TestCheckinRedFlag(t *testing.T) {
-	_, b, _, path := checkinFixture(t, "")
-	none := b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}})
-	if loc := none.hdr.Get("Location"); none.code != http.StatusSeeOther || strings.Contains(loc, "guidance") {
-		t.Fatalf("no red flag: %d %q", none.code, loc)
+// Loading the page, and any page of the patient's, runs no engine.
+func TestCheckinPagesRunNoEngine(t *testing.T) {
+	e, b, _, path := checkinFixture(t, "")
+	before := e.Daemon.Clinic.EngineRuns()
+	for _, sub := range []string{"", "/reminders", "/calendar", "/warning-signs", "/weekly", "/handout"} {
+		b.send("GET", path+sub, nil).want(t, "GET "+sub, http.StatusOK)
 	}
-	p := b.send("GET", none.hdr.Get("Location"), nil)
+	if n := e.Daemon.Clinic.EngineRuns() - before; n != 0 {
+		t.Errorf("the patient's pages ran the engine %d times", n)
+	}
+}
+
+// Four stretches at 19:00 are one card with one "Done all".
+func TestCheckinDoneAll(t *testing.T) {
+	e := sqliteEnv(t)
+	l := e.AddPatient("S", "", "Europe/Berlin", "stretching", monday)
+	path := strings.TrimPrefix(l.CheckinURL, e.URL)
+	b := newBrowser(e)
+	p := b.send("GET", path, nil)
+	today := section(t, p.body, "today")
+	if n := strings.Count(today, `class="slot"`); n != 1 {
+		t.Errorf("%d cards for four sessions at 19:00, want 1:\n%s", n, today)
+	}
+	ids := regexp.MustCompile(`<input type="hidden" name="session" value="(\d+)">`).FindAllStringSubmatch(today, -1)
+	if !strings.Contains(today, "Done all 4") || len(ids) != 4 {
+		t.Fatalf("no Done all 4 with four sessions:\n%s", today)
+	}
+	form := url.Values{"back": {"at-2026-11-23-1900"}}
+	for _, m := range ids {
+		form.Add("session", m[1])
+	}
+	loc := b.send("POST", path+"/done", form).redirectedTo(t, "Done all", path+"?saved=session")
+	st := statuses(t, e, onlyAssignment(t, e, l.ID))
+	for _, a := range []string{"knee-to-chest", "figure-four", "hamstring-strap", "trunk-rotation"} {
+		if s := st[a+" 2026-11-23 19:00"]; s != programs.Done {
+			t.Errorf("%s after Done all: %q", a, s)
+		}
+	}
+	p = b.send("GET", loc, nil)
+	today = section(t, p.body, "today")
+	if strings.Contains(today, "Done all") || strings.Count(today, "Undo</button>") != 4 || !strings.Contains(today, "Saved. Thank you.") {
+		t.Errorf("after Done all, the card:\n%s", today)
+	}
+	// Another patient's session cannot be named.
+	other := e.AddPatient("O", "", "Europe/Berlin", "stretching", monday)
+	op := newBrowser(e).send("GET", strings.TrimPrefix(other.CheckinURL, e.URL), nil)
+	oid := regexp.MustCompile(`name="session" value="(\d+)"`).FindStringSubmatch(section(t, op.body, "today"))
+	b.send("POST", path+"/done", url.Values{"session": {oid[1]}}).want(t, "another's session", http.StatusConflict, "This could not be saved")
+	if s := statuses(t, e, onlyAssignment(t, e, other.ID))["knee-to-chest 2026-11-23 19:00"]; s != programs.Planned {
+		t.Errorf("the other patient's session: %q", s)
+	}
+}
+
+// Yesterday and the day before can be logged; three days back cannot.
+func TestCheckinEarlierDays(t *testing.T) {
+	e, b, links, path := checkinFixture(t, "")
+	e.Clock.Set(e.Clock.Now().Add(72 * time.Hour)) // Thursday 26 Nov, 07:00
+	p := b.send("GET", path, nil)
+	earlier := section(t, p.body, "earlier")
+	for _, want := range []string{"Yesterday, Wednesday 25 Nov", "Tuesday 24 Nov", "1 not logged yet", `value="2026-11-25"`, `value="2026-11-24"`} {
+		if !strings.Contains(earlier, want) {
+			t.Errorf("earlier days lack %q:\n%s", want, earlier)
+		}
+	}
+	if strings.Contains(p.body, `value="2026-11-23"`) {
+		t.Error("Monday, three days back, can still be logged")
+	}
+	b.send("POST", path+"/checkins", url.Values{"kind": {"session"}, "activity": {"walk"}, "date": {"2026-11-25"},
+		"time": {"18:00"}, "status": {"done"}, "back": {"at-2026-11-25-1800"}}).redirectedTo(t, "yesterday's Done", path)
+	asg := onlyAssignment(t, e, links.ID)
+	if s := statuses(t, e, asg)["walk 2026-11-25 18:00"]; s != programs.Done {
+		t.Errorf("yesterday's walk: %q", s)
+	}
+	// Three days back: a page in the patient's language, not JSON.
+	old := b.send("POST", path+"/checkins", url.Values{"kind": {"session"}, "activity": {"walk"}, "date": {"2026-11-23"},
+		"time": {"18:00"}, "status": {"done"}, "back": {"today"}})
+	old.want(t, "a session three days back", http.StatusBadRequest, "This could not be saved", "2 days after its day", `href="`+path+`#today"`)
+	if ct := old.hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+		t.Errorf("the error is %q, want a page", ct)
+	}
+}
+
+// Pain as eleven buttons; the logged one is shown, and marked.
+func TestCheckinPain(t *testing.T) {
+	_, b, _, path := checkinFixture(t, "")
+	p := b.send("GET", path, nil)
+	pain := section(t, p.body, "pain")
+	if n := strings.Count(pain, `name="pain"`); n != 11 || strings.Contains(pain, "<select") || strings.Contains(pain, `aria-pressed="true"`) {
+		t.Errorf("the pain buttons (%d):\n%s", n, pain)
+	}
+	loc := b.send("POST", path+"/checkins", url.Values{"kind": {"daily"}, "pain": {"4"}, "back": {"pain"}}).
+		redirectedTo(t, "pain 4", path+"?saved=daily")
+	if !strings.HasSuffix(loc, "#pain") {
+		t.Errorf("after pain the page goes to %q", loc)
+	}
+	pain = section(t, b.send("GET", loc, nil).body, "pain")
+	if !strings.Contains(pain, "Logged today: 4") || !regexp.MustCompile(`value="4" class="pill chosen" aria-pressed="true"`).MatchString(pain) ||
+		strings.Count(pain, `aria-pressed="true"`) != 1 || !strings.Contains(pain, "Saved. Thank you.") {
+		t.Errorf("after logging pain 4:\n%s", pain)
+	}
+}
+
+// The weekly questions show only when due, then lead to the warning signs.
+func TestCheckinWeeklyDue(t *testing.T) {
+	e, b, _, path := checkinFixture(t, "")
+	if strings.Contains(b.send("GET", path, nil).body, `id="weekly"`) {
+		t.Error("the weekly questions on the first day")
+	}
+	e.Clock.Set(e.Clock.Now().Add(6 * 24 * time.Hour)) // Sunday 29 Nov
+	p := b.send("GET", path, nil)
+	p.want(t, "a week on", http.StatusOK, "Your weekly check", `href="`+path+`/weekly"`)
+	w := b.send("GET", path+"/weekly", nil)
+	w.want(t, "the weekly page", http.StatusOK, `name="function"`, `name="symptoms"`, `name="confidence"`, "Then the warning signs follow")
+	if n := strings.Count(w.body, `type="radio"`); n != 33 {
+		t.Errorf("%d answers, want 3 × 11", n)
+	}
+	loc := b.send("POST", path+"/checkins", url.Values{"kind": {"weekly"}, "function": {"6"}, "symptoms": {"4"}, "confidence": {"7"}}).
+		redirectedTo(t, "the weekly answers", path+"/warning-signs?after=weekly")
+	b.send("GET", loc, nil).want(t, "the warning signs after the week", http.StatusOK, "Your week is saved", english.Text("redflag.lead", nil))
+	if strings.Contains(b.send("GET", path, nil).body, `id="weekly"`) {
+		t.Error("the weekly questions are still due after answering them")
+	}
+}
+
+// On the last day of a flare's step-back the page asks "still in a
+// flare-up?"; "no" ends the flare.
+func TestCheckinStillInFlare(t *testing.T) {
+	e, b, links, path := checkinFixture(t, "")
+	b.send("POST", path+"/checkins", url.Values{"kind": {"flare"}})
+	var plan planjson.Plan
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", onlyAssignment(t, e, links.ID)), e.TokenA, "", 200, &plan)
+	if plan.FlareAsk == 0 {
+		t.Fatal("the plan asks no day")
+	}
+	if strings.Contains(b.send("GET", path, nil).body, "still in a flare-up") {
+		t.Error("asked on the day the flare was declared")
+	}
+	e.Clock.Set(plan.FlareAsk.In(time.UTC, 9*60))
+	e.Daemon.Clinic.Replan(context.Background(), links.ID) // the day's review
+	p := b.send("GET", path, nil)
+	p.want(t, "the day to ask", http.StatusOK, "Are you still in a flare-up?", `name="yes" value="true"`, `name="yes" value="false"`)
+	b.send("POST", path+"/checkins", url.Values{"kind": {"still_in_flare"}, "yes": {"false"}, "back": {"flare"}}).
+		redirectedTo(t, "no, settled", path+"?saved=still_in_flare")
+	p = b.send("GET", path, nil)
+	if f := section(t, p.body, "flare"); strings.Contains(f, "Are you still in a flare-up?") || strings.Contains(f, "Settled</button>") ||
+		!strings.Contains(f, "picks up again from tomorrow") {
+		t.Errorf("after \"no\" the flare goes on:\n%s", f)
+	}
+	e.Clock.Set(plan.FlareAsk.AddDays(1).In(time.UTC, 9*60))
+	e.Daemon.Clinic.Replan(context.Background(), links.ID)
+	if f := section(t, b.send("GET", path, nil).body, "flare"); !strings.Contains(f, "I&#39;m in a flare-up") && !strings.Contains(f, "I'm in a flare-up") {
+		t.Errorf("the day after, the flare is not over:\n%s", f)
+	}
+}
+
+func TestCheckinRedFlag(t *testing.T) {
+	_, b, _, path := checkinFixture(t, "", testserver.Options{Config: func(c *config.Config) { c.Clinic.Contact = "Physio am Park, 030 1234567" }})
+	screen := b.send("GET", path+"/warning-signs", nil)
+	screen.want(t, "the red-flag screen", http.StatusOK, english.Text("redflag.lead", nil), "None of these")
+	for _, f := range programs.RedFlags {
+		if !strings.Contains(screen.body, `value="`+f.ID+`"`) || !strings.Contains(screen.body, english.Text("redflag.q."+f.ID, nil)) {
+			t.Errorf("the screen does not ask %s", f.ID)
+		}
+	}
+	none := b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}})
+	p := b.send("GET", none.redirectedTo(t, "no red flag", path+"?saved=red_flag"), nil)
 	p.want(t, "after no red flag", http.StatusOK, "None of the warning signs applies")
 	if strings.Contains(p.body, `role="alert"`) {
 		t.Error("an alert after no red flag")
 	}
 
-	yes := b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"saddle_numbness"}})
-	if loc := yes.hdr.Get("Location"); yes.code != http.StatusSeeOther || !strings.Contains(loc, "guidance=red_flag") {
-		t.Fatalf("a red flag: %d %q", yes.code, loc)
+	// Only "severe night pain": the least urgent tier's guidance.
+	yes := b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"night_pain"}})
+	p = b.send("GET", yes.redirectedTo(t, "night pain", path+"?saved=red_flag"), nil)
+	p.want(t, "after night pain", http.StatusOK, `role="alert"`, english.Text("redflag.title.soon", nil), english.Text("redflag.urgency.soon", nil))
+	// No channel reaches the therapist (no mail server): the page says so,
+	// with the clinic's contact, and never that the therapist was told.
+	p.want(t, "honest about the therapist", http.StatusOK, "could not tell your therapist", "Physio am Park, 030 1234567")
+	if strings.Contains(p.body, "has been told") || strings.Contains(p.body, "on its way") {
+		t.Errorf("the page claims the therapist was told:\n%s", section(t, p.body, "top"))
 	}
-	p = b.send("GET", yes.hdr.Get("Location"), nil)
-	guidance := english.Text("redflag.guidance", nil)
-	p.want(t, "after a red flag", http.StatusOK, `role="alert"`, guidance, "Your plan is paused")
-	// The guidance stays while the plan is paused for it.
-	p = b.send("GET", path, nil)
-	p.want(t, "the page later", http.StatusOK, guidance)
 	if strings.Contains(section(t, p.body, "today"), `value="done"`) {
 		t.Error("a Done button while the plan is paused")
 	}
+	// The guidance stays while the plan is paused for it.
+	b.send("GET", path, nil).want(t, "the page later", http.StatusOK, english.Text("redflag.urgency.soon", nil))
+}
+
+// With a mail server, the therapist's alert is on its way until the
+// dispatcher sends it, and then they have been told.
+func TestCheckinRedFlagTherapistTold(t *testing.T) {
+	e, _ := mailedEnv(t, testkit.SQLite(t))
+	var links patientLinks
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, nil)
+	path := strings.TrimPrefix(links.CheckinURL, e.URL)
+	b := newBrowser(e)
+	b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"bladder_bowel"}})
+	p := b.send("GET", path, nil)
+	p.want(t, "before the alert is sent", http.StatusOK, english.Text("redflag.title.emergency", nil),
+		english.Text("redflag.urgency.emergency", nil), "A message to your therapist is on its way")
+	run(t, e)
+	b.send("GET", path, nil).want(t, "after the alert is sent", http.StatusOK, "Your therapist has been told")
+}
+
+func TestCheckinRedFlagKnownItems(t *testing.T) {
+	e, b, links, path := checkinFixture(t, "")
+	// The therapist marks the item known, as on their patient page.
+	e.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/known-red-flags/weight_loss_cancer", links.ID), e.TokenA, "", 200, nil)
+	screen := b.send("GET", path+"/warning-signs", nil)
+	known := section(t, screen.body, "top")
+	if i := strings.Index(known, `class="known"`); i < 0 || !strings.Contains(known[i:], `name="worse" value="weight_loss_cancer"`) ||
+		!strings.Contains(known[i:], english.Text("redflag.worse", nil)) || strings.Contains(known, `name="answers" value="weight_loss_cancer"`) {
+		t.Fatalf("the known item is not asked as worse:\n%s", known)
+	}
+	// The known item answered yes but not worse (as a program might send
+	// it) pauses nothing.
+	b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"weight_loss_cancer"}})
+	if p := b.send("GET", path, nil); strings.Contains(p.body, english.Text("redflag.title.today", nil)) {
+		t.Fatalf("a known item, not worse, paused the plan:\n%s", section(t, p.body, "top"))
+	}
+	// Worse: a yes that is worse, which pauses.
+	b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "worse": {"weight_loss_cancer"}})
+	b.send("GET", path, nil).want(t, "worse than reviewed", http.StatusOK, english.Text("redflag.title.today", nil))
 }
 
 func TestCheckinPageGerman(t *testing.T) {
 	_, b, _, path := checkinFixture(t, "de")
 	p := b.send("GET", path, nil)
-	de := i18n.For(i18n.German)
 	p.want(t, "the German page", http.StatusOK, `<html lang="de">`, "Mein Bewegungsplan", "Geschafft", "Teilweise",
-		"Ausgelassen", "Ich habe einen Schub", de.Text("redflag.q.bladder_bowel", nil), "Spaziergang · 8 Minuten",
+		"Ausgelassen", "Ich habe einen Schub", "<strong>Spaziergang</strong> · 8 Minuten",
 		"Gehen Sie die angegebene Zeit in ruhigem Tempo", "Holen Sie sich sofort dringend ärztliche Hilfe.",
-		"Dienstag, 24. Nov.", "Benachrichtigungen einschalten")
-	for _, english := range []string{"My movement plan", "Done</button>", "Why today", "The week ahead", "baseline", "Walk", "Stop if"} {
+		"Dienstag, 24. Nov.", "Ihr Weg bisher")
+	for _, english := range []string{"My movement plan", "Done</button>", "Why today", "The week ahead", "baseline", "Undo", "Walk", "Stop if"} {
 		if strings.Contains(p.body, english) {
 			t.Errorf("the German page says %q", english)
 		}
 	}
+	de := i18n.For(i18n.German)
+	b.send("GET", path+"/warning-signs", nil).want(t, "the German screen", http.StatusOK, de.Text("redflag.q.bladder_bowel", nil), de.Text("redflag.lead", nil))
 	yes := b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"fall_injury"}})
-	b.send("GET", yes.hdr.Get("Location"), nil).want(t, "German guidance", http.StatusOK, de.Text("redflag.guidance", nil))
+	b.send("GET", yes.hdr.Get("Location"), nil).want(t, "German guidance", http.StatusOK, de.Text("redflag.urgency.today", nil), "nicht benachrichtigen")
+	// A form error is a German page too.
+	b.send("POST", path+"/checkins", url.Values{"kind": {"daily"}, "pain": {"11"}}).want(t, "a German error", http.StatusBadRequest, "konnte nicht gespeichert werden")
+}
+
+// A link that is not (or no longer) valid is a page in the browser's
+// language; programs still get JSON.
+func TestCheckinBadLinkIsAPage(t *testing.T) {
+	e := sqliteEnv(t)
+	b := newBrowser(e)
+	p := b.send("GET", "/c/nosuchtoken", nil, "Accept", "text/html", "Accept-Language", "de-DE,de;q=0.9")
+	p.want(t, "a bad link in German", http.StatusNotFound, `<html lang="de">`, "Dieser Link funktioniert nicht")
+	if !strings.HasPrefix(p.hdr.Get("Content-Type"), "text/html") {
+		t.Errorf("Content-Type %q", p.hdr.Get("Content-Type"))
+	}
+	b.send("POST", "/c/nosuchtoken/checkins", url.Values{"kind": {"daily"}, "pain": {"3"}}).want(t, "a form to a bad link", http.StatusNotFound, "This link does not work")
+	code, body, _ := e.Do("POST", "/c/nosuchtoken/checkins", "", `{"kind":"daily","pain":3}`)
+	if code != 404 || !strings.Contains(string(body), `"error"`) {
+		t.Errorf("JSON to a bad link: %d %s", code, body)
+	}
 }
 
 func TestCheckinManifestAndServiceWorker(t *testing.T) {
@@ -194,7 +475,8 @@ func TestCheckinManifestAndServiceWorker(t *testing.T) {
 		t.Errorf("icon %q: %d %q", icon, s.code, s.hdr.Get("Content-Type"))
 	}
 	sw := b.send("GET", "/sw.js", nil)
-	sw.want(t, "the service worker", http.StatusOK, "showNotification", "notificationclick", "openWindow")
+	sw.want(t, "the service worker", http.StatusOK, "showNotification", "notificationclick", "openWindow",
+		"event.action === 'done'", `'{"status":"done"}'`, "n.navigate")
 	if ct := sw.hdr.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
 		t.Errorf("sw.js Content-Type %q", ct)
 	}
@@ -206,18 +488,9 @@ func TestCheckinManifestAndServiceWorker(t *testing.T) {
 	}
 }
 
-func TestCheckinQRCode(t *testing.T) {
-	_, b, links, path := checkinFixture(t, "")
-	p := b.send("GET", path, nil)
-	svg := regexp.MustCompile(`(?s)<svg[^>]*class="qr-code".*?</svg>`).FindString(p.body)
-	if svg == "" || !strings.Contains(svg, `role="img"`) || !strings.Contains(svg, "QR code of your calendar address") {
-		t.Fatalf("no accessible QR code SVG:\n%s", svg)
-	}
-	// The SVG's dark modules are exactly those of the feed URL's code.
-	code, err := qr.Encode(links.FeedURL, qr.M)
-	if err != nil {
-		t.Fatal(err)
-	}
+// qrModules are the dark modules of an SVG QR code of the page's.
+func qrModules(t *testing.T, svg string) map[[2]int]bool {
+	t.Helper()
 	dark := map[[2]int]bool{}
 	for _, m := range regexp.MustCompile(`<rect x="(\d+)" y="(\d+)" width="(\d+)" height="1"`).FindAllStringSubmatch(svg, -1) {
 		var x, y, w int
@@ -228,33 +501,76 @@ func TestCheckinQRCode(t *testing.T) {
 			dark[[2]int{x + i - 4, y - 4}] = true
 		}
 	}
+	return dark
+}
+
+// sameQR fails unless svg is the QR code of text.
+func sameQR(t *testing.T, what, svg, text string) {
+	t.Helper()
+	code, err := qr.Encode(text, qr.M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dark := qrModules(t, svg)
 	for y := range code.Size {
 		for x := range code.Size {
 			if code.Black(x, y) != dark[[2]int{x, y}] {
-				t.Fatalf("module (%d,%d) differs from the feed URL's QR code", x, y)
+				t.Fatalf("%s: module (%d,%d) differs from the QR code of %s", what, x, y, text)
 			}
 		}
 	}
 }
 
-func TestCheckinSettingsForm(t *testing.T) {
-	e, b, links, path := checkinFixture(t, "")
-	form := url.Values{"email": {""}, "ntfy_topic": {"pacer-rm-42"}, "webhook_url": {""},
-		"quiet_start": {"22:00"}, "quiet_end": {"06:30"}, "language": {"de"}}
-	s := b.send("POST", path+"/settings", form)
-	if s.code != http.StatusSeeOther || !strings.Contains(s.hdr.Get("Location"), "saved=settings") {
-		t.Fatalf("settings: %d %s", s.code, s.body)
+func TestCalendarPage(t *testing.T) {
+	_, b, links, path := checkinFixture(t, "")
+	p := b.send("GET", path+"/calendar", nil)
+	webcal := strings.Replace(links.FeedURL, "http://", "webcal://", 1)
+	p.want(t, "the calendar page", http.StatusOK,
+		`href="`+webcal+`"`, // Apple, and ICSx⁵ on Android
+		`href="https://calendar.google.com/calendar/render?cid=`+url.QueryEscape(webcal)+`"`,
+		`href="https://outlook.live.com/calendar/0/addfromweb?url=`+url.QueryEscape(links.FeedURL)+`&name=My+movement+plan"`,
+		`href="https://outlook.office.com/calendar/0/addfromweb?url=`+url.QueryEscape(links.FeedURL),
+		"at.bitfire.icsdroid", links.FeedURL)
+	svg := regexp.MustCompile(`(?s)<svg[^>]*class="qr-code".*?</svg>`).FindString(p.body)
+	if svg == "" || !strings.Contains(svg, `role="img"`) || !strings.Contains(svg, "QR code of your calendar address") {
+		t.Fatalf("no accessible QR code SVG:\n%s", svg)
 	}
-	var reply channelsReply
-	e.JSON("GET", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA, "", 200, &reply)
-	if reply.Language != "de" || reply.QuietHours.Start != "22:00" || reply.QuietHours.End != "06:30" ||
-		len(reply.Channels) != 1 || !strings.Contains(string(reply.Channels[0]), "pacer-rm-42") {
-		t.Errorf("after the settings form: %+v", reply)
-	}
-	p := b.send("GET", s.hdr.Get("Location"), nil)
-	p.want(t, "the page after saving", http.StatusOK, "Ihre Erinnerungseinstellungen sind gespeichert", `value="pacer-rm-42"`, `value="22:00"`)
+	sameQR(t, "the calendar's code", svg, links.FeedURL)
+}
 
-	form.Set("quiet_start", "late")
-	bad := b.send("POST", path+"/settings", form)
-	bad.want(t, "bad quiet hours", http.StatusUnprocessableEntity, "nicht gespeichert", "quiet_hours", `value="late"`)
+func TestHandout(t *testing.T) {
+	e := sqliteEnv(t)
+	l := e.AddPatient("S", "", "Europe/Berlin", "stretching", monday)
+	path := strings.TrimPrefix(l.CheckinURL, e.URL)
+	p := newBrowser(e).send("GET", path+"/handout", nil)
+	p.want(t, "the handout", http.StatusOK, "My exercises", "As of Monday 23 Nov", "Knee to chest · 3 × 15 seconds",
+		"Every day at 19:00", "Hold one knee and bring it gently toward your chest.", "Figure-4 stretch", `id="print"`)
+	svgs := regexp.MustCompile(`(?s)<svg[^>]*class="qr-code".*?</svg>`).FindAllString(p.body, -1)
+	if len(svgs) != 2 {
+		t.Fatalf("%d QR codes, want the page's and the calendar's", len(svgs))
+	}
+	sameQR(t, "the page's code", svgs[0], l.CheckinURL)
+	sameQR(t, "the calendar's code", svgs[1], l.FeedURL)
+}
+
+// A therapist channel the server cannot send through (an email address with
+// no mail server) reaches no one: the answer and the page do not claim the
+// therapist is being told.
+func TestCheckinRedFlagUnusableTherapistChannel(t *testing.T) {
+	e, b, _, path := checkinFixture(t, "")
+	if _, err := e.Store.SetTherapistChannels(t.Context(), e.A.ID, []store.Channel{{Type: "email",
+		Config: []byte(`{"type":"email","address":"a@example.org"}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Reachable bool   `json:"therapist_reachable"`
+		Guidance  string `json:"guidance"`
+	}
+	e.JSON("POST", path+"/checkins", "", `{"kind":"red_flag","answers":["night_pain"]}`, 201, &res)
+	if res.Reachable || !strings.Contains(res.Guidance, "could not tell your therapist") {
+		t.Errorf("with an email channel and no mail server: %+v", res)
+	}
+	run(t, e) // the alert fails: no mail server
+	p := b.send("GET", path, nil)
+	p.want(t, "the page", http.StatusOK, "could not tell your therapist")
 }

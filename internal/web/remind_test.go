@@ -24,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"pacer/internal/config"
+	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/internal/testkit"
 	"pacer/internal/testkit/testserver"
@@ -175,8 +176,11 @@ func TestReminderAcceptance(t *testing.T) {
 				t.Errorf("the subject %q says %q", title, word)
 			}
 		}
-		if !strings.Contains(text, links.CheckinURL) {
-			t.Errorf("the check-in link is missing: %s", text)
+		// A reminder goes through others' servers: it carries the
+		// session's own link, which records that session and nothing else,
+		// never the check-in link.
+		if !strings.Contains(text, e.URL+"/s/") || strings.Contains(text, links.CheckinURL) {
+			t.Errorf("the session's link is missing, or the check-in link is there: %s", text)
 		}
 		if !strings.Contains(mails[0].Header.Get("To"), "rm@example.org") {
 			t.Errorf("email to %q", mails[0].Header.Get("To"))
@@ -280,7 +284,8 @@ func TestFlareAndRedFlagGoOutAtOnce(t *testing.T) {
 	// once, with the link back to the check-in page.
 	// Weakness in the legs is an emergency: the guidance of that tier.
 	guidance := 0
-	title, body := english.RedFlagGuidance(programs.UrgencyEmergency)
+	// A mail server reaches the therapist: the message may say they are told.
+	title, body := english.RedFlagAdvice(programs.UrgencyEmergency, i18n.TherapistSending, "")
 	for _, m := range to(after, "rm@example.org") {
 		if subjectOf(m) == title {
 			guidance++

@@ -242,10 +242,10 @@ func TestSecurityRotationRevokes(t *testing.T) {
 		if rot.CheckinURL == old.CheckinURL || rot.FeedURL == old.FeedURL {
 			t.Fatal("rotation kept a link")
 		}
-		p := newBrowser(e).send("GET", pathOf(e, rot.CheckinURL), nil)
-		p.want(t, "the new check-in page", http.StatusOK, rot.FeedURL)
+		p := newBrowser(e).send("GET", pathOf(e, rot.CheckinURL)+"/calendar", nil)
+		p.want(t, "the new calendar page", http.StatusOK, rot.FeedURL)
 		if strings.Contains(p.body, old.FeedURL) {
-			t.Error("the new check-in page shows the old calendar link")
+			t.Error("the new calendar page shows the old calendar link")
 		}
 		_, sessions, _ := feedEvents(t, e, rot.FeedURL)
 		if sessions[0] == oldSessions[0] {
@@ -1047,7 +1047,7 @@ func TestSecurityProgramLimits(t *testing.T) {
 	// Near the limit: whatever is accepted renders a feed within 1 MB, and
 	// the limit is not so cautious that large real plans are refused.
 	largest, refused := 0, 0
-	for _, c := range []struct{ n, k int }{{1, 1}, {4, 2}, {6, 3}, {8, 2}, {12, 1}, {12, 2}, {10, 3}, {12, 4}} {
+	for _, c := range []struct{ n, k int }{{1, 1}, {4, 2}, {6, 3}, {8, 2}, {12, 2}, {10, 3}, {12, 4}, {12, 6}, {12, 8}, {12, 10}} {
 		p := e.Patient(`{"name":"Big","timezone":"Europe/Berlin","discreet":false}`)
 		code, out, _ := e.Do("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", p.ID), e.TokenA,
 			inlineProgram(c.n, c.k, strings.Repeat("Ü", 80), strings.Repeat("Breathe out and move gently. ", 68)))
@@ -1067,7 +1067,7 @@ func TestSecurityProgramLimits(t *testing.T) {
 			t.Fatalf("%d × %d: %d %s", c.n, c.k, code, out)
 		}
 	}
-	t.Logf("largest accepted feed %d bytes; %d of 8 large plans refused", largest, refused)
+	t.Logf("largest accepted feed %d bytes; %d of 10 large plans refused", largest, refused)
 	if refused == 0 || largest < 500_000 {
 		t.Errorf("largest accepted feed %d bytes, %d refused: the limit is off", largest, refused)
 	}

@@ -44,6 +44,8 @@ type Store interface {
 	Channels(ctx context.Context, patientID int64) ([]store.Channel, error)
 	NotifySettings(ctx context.Context, patientID int64) (store.NotifySettings, error)
 	Reminders(ctx context.Context, patientID int64, since time.Time) ([]store.Reminder, error)
+	TherapistAlerts(ctx context.Context, patientID int64, kind string, since time.Time) ([]store.Reminder, error)
+	Session(ctx context.Context, id int64) (store.Session, error)
 	CreateTherapist(ctx context.Context, email, name string, admin bool) (store.Therapist, error)
 	CreateSetupToken(ctx context.Context, therapistID int64, hash []byte, expires time.Time) error
 	Therapist(ctx context.Context, id int64) (store.Therapist, error)
@@ -54,6 +56,14 @@ type Store interface {
 }
 
 var _ Store = (*store.Store)(nil)
+
+// TelegramBot guides a patient to the clinic's Telegram bot without typing
+// a chat id (notify/telegram.Bot): the link that opens the bot with a code
+// of theirs, and the chat that sent it (telegram.ErrNoChat: none yet).
+type TelegramBot interface {
+	StartLink(ctx context.Context, code string) (string, error)
+	ChatFor(ctx context.Context, code string) (string, error)
+}
 
 // Server holds the web layer's dependencies; nothing here is global.
 type Server struct {
@@ -70,6 +80,18 @@ type Server struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client (trusted_proxies); set before Handler.
 	TrustedProxies []netip.Prefix
+	// ClinicContact is how patients reach the clinic (clinic.contact),
+	// shown where a page tells them to contact their therapist.
+	ClinicContact string
+	// NtfyServer is the ntfy server a patient's new ntfy channel uses: the
+	// configured default (ntfy.server), else the public one.
+	NtfyServer string
+
+	// Telegram, if set, is the clinic's Telegram bot, which a patient
+	// connects to in guided steps (patientsetup.go).
+	Telegram TelegramBot
+
+	patientUI *patientPages // the patient's pages, once Handler has built them
 
 	feeds    *feedCache
 	perToken *limiter // requests per valid token
@@ -123,8 +145,8 @@ func (s *Server) Handler() http.Handler {
 	}
 
 	mux.HandleFunc("GET /feed/{file}", s.feed) // GET covers HEAD
-	s.linkRoutes(mux)                          // a session's link and a channel's confirmation link (links.go)
-
+	s.patientUI = &patientPages{Server: s, tmpl: mustPatientTemplates(mustPages())}
+	s.linkRoutes(mux)    // a session's link and a channel's confirmation link (links.go)
 	s.patientRoutes(mux) // the check-in page, its manifest and service worker (patientpage.go)
 	mux.HandleFunc("POST /c/{token}/checkins", s.postCheckIn)
 	mux.HandleFunc("GET /c/{token}/channels", s.getChannelsPatient)

@@ -23,8 +23,8 @@ import (
 	"pacer/programs"
 )
 
-// screens are the two screens every therapist test runs on.
-var screens = []struct {
+// therapistScreens are the two screens every therapist test runs on.
+var therapistScreens = []struct {
 	name          string
 	width, height int64
 	mobile        bool
@@ -78,7 +78,7 @@ func nowEnv(t *testing.T) *env {
 }
 
 func TestBrowserDemoTherapistSeesTheCharts(t *testing.T) {
-	for _, sc := range screens {
+	for _, sc := range therapistScreens {
 		t.Run(sc.name, func(t *testing.T) {
 			e := nowEnv(t)
 			demo, err := e.Daemon.SeedDemo(t.Context(), "Europe/Berlin")
@@ -159,7 +159,7 @@ func TestBrowserDemoTherapistSeesTheCharts(t *testing.T) {
 }
 
 func TestBrowserTherapistBuildsAProgram(t *testing.T) {
-	for _, sc := range screens {
+	for _, sc := range therapistScreens {
 		t.Run(sc.name, func(t *testing.T) {
 			e := nowEnv(t)
 			b := newTab(t, e)
@@ -291,7 +291,7 @@ func TestBrowserTherapistBuildsAProgram(t *testing.T) {
 }
 
 func TestBrowserTherapistAcknowledgesARedFlag(t *testing.T) {
-	for _, sc := range screens {
+	for _, sc := range therapistScreens {
 		t.Run(sc.name, func(t *testing.T) {
 			e := nowEnv(t)
 			b := newTab(t, e)

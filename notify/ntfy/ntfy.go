@@ -1,7 +1,9 @@
 // Package ntfy delivers a message to an ntfy topic (https://ntfy.sh or a
 // self-hosted server) with ntfy's JSON publish API: a POST to the server's
-// root URL of {"topic","title","message","click","priority","tags"},
-// sent through nikoksr/notify's generic HTTP service.
+// root URL of {"topic","title","message","click","priority","tags","actions"},
+// sent through nikoksr/notify's generic HTTP service. A session reminder
+// carries an http action button, "Done", which the ntfy app posts to the
+// session's link when it is tapped, without opening anything.
 //
 // It imports only pacer/notify and its internal HTTP helper.
 package ntfy
@@ -151,6 +153,20 @@ type publishing struct {
 	Click    string   `json:"click,omitempty"`
 	Priority int      `json:"priority"`
 	Tags     []string `json:"tags,omitempty"`
+	Actions  []action `json:"actions,omitempty"`
+}
+
+// action is an ntfy action button (docs: "Action buttons"); pacer sends
+// one http action, which the ntfy app performs itself when it is tapped,
+// without opening anything.
+type action struct {
+	Action  string            `json:"action"` // "http"
+	Label   string            `json:"label"`
+	URL     string            `json:"url"`
+	Method  string            `json:"method,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	Clear   bool              `json:"clear,omitempty"` // dismiss the notification once the request succeeded
 }
 
 // ntfy's priorities: 3 is the default, 5 ("max/urgent") gets a pop-over
@@ -164,6 +180,10 @@ func (n *notifier) Send(ctx context.Context, m notify.Message) error {
 	p := publishing{Topic: n.topic, Title: m.Title, Message: m.Body, Click: m.URL, Priority: priorityDefault}
 	if m.Urgent {
 		p.Priority = priorityUrgent
+	}
+	if d := m.Done; d != nil && d.URL != "" {
+		p.Actions = []action{{Action: "http", Label: d.Label, URL: d.URL, Method: http.MethodPost,
+			Headers: map[string]string{"Content-Type": "application/json"}, Body: notify.DoneBody, Clear: true}}
 	}
 	// ntfy shows tags on the notification; a message's tag is an internal
 	// id, so it stays out.

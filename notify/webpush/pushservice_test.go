@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,8 @@ func TestWebPushTestingService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := notify.Message{Title: "Time for your walk · 14 min", Body: "Walk 14 minutes at an easy pace.", URL: "https://pacer.example/c/7Yq2", Tag: "session-42", Urgent: true}
+	m := notify.Message{Title: "Time for your walk · 14 min", Body: "Walk 14 minutes at an easy pace.", URL: "https://pacer.example/c/7Yq2", Tag: "session-42", Urgent: true,
+		Done: &notify.Done{Label: "Done", URL: "https://pacer.example/s/Xy9", Confirmed: "Recorded."}}
 	if err := n.Send(context.Background(), m); err != nil {
 		t.Fatalf("Send: %v", err)
 	}
@@ -79,7 +81,10 @@ func TestWebPushTestingService(t *testing.T) {
 	if err := json.Unmarshal([]byte(got.Messages[0]), &payload); err != nil {
 		t.Fatalf("delivered %q is not JSON: %v", got.Messages[0], err)
 	}
-	if want := (webpush.Payload{Title: m.Title, Body: m.Body, URL: m.URL, Tag: m.Tag}); payload != want {
+	want := webpush.Payload{WebPush: 8030, Notification: webpush.Notification{Title: m.Title, Body: m.Body, Navigate: m.URL, Tag: m.Tag,
+		Actions: []webpush.Action{{Action: "done", Title: "Done", Navigate: m.Done.URL}},
+		Data:    &webpush.Data{Done: m.Done.URL, Confirmed: "Recorded."}}}
+	if !reflect.DeepEqual(payload, want) {
 		t.Errorf("delivered %+v\nwant %+v", payload, want)
 	}
 

@@ -1,7 +1,9 @@
 // Package webpush delivers a message to one browser push subscription
 // (RFC 8030 push, RFC 8291 aes128gcm encryption, RFC 8292 VAPID) with
-// github.com/SherClockHolmes/webpush-go. The service worker receives the
-// JSON {"title","body","url","tag"}.
+// github.com/SherClockHolmes/webpush-go. The payload is a Declarative Web
+// Push notification, {"web_push":8030,"notification":{"title","body",
+// "navigate",…}}, which Safari shows by itself and pacer's service worker
+// shows elsewhere.
 //
 // A 404 or 410 from the push service means the subscription is gone: the
 // error is Gone and the caller deletes it. 429 and 5xx are temporary;
@@ -194,12 +196,55 @@ func New(s Settings, c Config) (notify.Notifier, error) {
 	}, nil
 }
 
-// Payload is what the service worker's push event receives as JSON.
+// Payload is what a push message carries, as JSON: the Declarative Web Push
+// format (WebKit; Safari 18.4 and later on iOS, iPadOS and macOS), which
+// such a browser shows by itself, without running the service worker, and
+// which pacer's service worker (sw.js) reads and shows in every other
+// browser. A tap opens Navigate.
 type Payload struct {
-	Title string `json:"title"`
-	Body  string `json:"body"`
-	URL   string `json:"url"`
-	Tag   string `json:"tag"`
+	WebPush      int          `json:"web_push"` // DeclarativeWebPush
+	Notification Notification `json:"notification"`
+}
+
+// DeclarativeWebPush marks a payload as a declarative notification.
+const DeclarativeWebPush = 8030
+
+// Notification is the notification a Payload describes.
+type Notification struct {
+	Title    string `json:"title"`
+	Body     string `json:"body"`
+	Navigate string `json:"navigate"`
+	Tag      string `json:"tag,omitempty"`
+	// Actions are buttons where the browser shows them (Chromium on
+	// Android and desktops). Declaratively, an action navigates; pacer's
+	// service worker posts a "done" action's Data.Done instead, so that it
+	// records the session without opening a page.
+	Actions []Action `json:"actions,omitempty"`
+	Data    *Data    `json:"data,omitempty"`
+}
+
+// Action is a notification's button.
+type Action struct {
+	Action   string `json:"action"`
+	Title    string `json:"title"`
+	Navigate string `json:"navigate"`
+}
+
+// Data is what pacer's service worker needs beyond the notification: the
+// link a "done" action posts notify.DoneBody to, and what it then says.
+type Data struct {
+	Done      string `json:"done,omitempty"`
+	Confirmed string `json:"confirmed,omitempty"`
+}
+
+// payloadOf is a message's payload.
+func payloadOf(m notify.Message) Payload {
+	n := Notification{Title: m.Title, Body: m.Body, Navigate: m.URL, Tag: m.Tag}
+	if d := m.Done; d != nil && d.URL != "" {
+		n.Actions = []Action{{Action: "done", Title: d.Label, Navigate: d.URL}}
+		n.Data = &Data{Done: d.URL, Confirmed: d.Confirmed}
+	}
+	return Payload{WebPush: DeclarativeWebPush, Notification: n}
 }
 
 // maxPayload is what one aes128gcm record of webpush-go holds: 4096 bytes
@@ -210,16 +255,17 @@ const maxPayload = 4096 - 16 - 86 - 1
 // fits one push record: a long weekly summary arrives cut rather than not
 // at all; the link to the full page stays whole.
 func fit(p Payload) ([]byte, error) {
+	n := &p.Notification
 	for {
 		b, err := json.Marshal(p)
 		if err != nil || len(b) <= maxPayload {
 			return b, err
 		}
-		field := &p.Body
-		if strings.TrimSuffix(p.Body, "…") == "" {
-			field = &p.Title
-			if strings.TrimSuffix(p.Title, "…") == "" {
-				return b, nil // the URL and tag alone are too long: Send reports it
+		field := &n.Body
+		if strings.TrimSuffix(n.Body, "…") == "" {
+			field = &n.Title
+			if strings.TrimSuffix(n.Title, "…") == "" {
+				return b, nil // the links and tag alone are too long: Send reports it
 			}
 		}
 		r := []rune(strings.TrimSuffix(*field, "…"))
@@ -229,7 +275,7 @@ func fit(p Payload) ([]byte, error) {
 }
 
 func (n *notifier) Send(ctx context.Context, m notify.Message) error {
-	payload, err := fit(Payload{Title: m.Title, Body: m.Body, URL: m.URL, Tag: m.Tag})
+	payload, err := fit(payloadOf(m))
 	if err != nil {
 		return &notify.Error{Channel: Channel, Err: fmt.Errorf("encode message: %w", err)}
 	}

@@ -303,7 +303,8 @@ func TestDeliversEncryptedVAPIDSignedMessage(t *testing.T) {
 	if err := json.Unmarshal(got[0].Payload, &payload); err != nil {
 		t.Fatalf("decrypted payload %q is not JSON: %v", got[0].Payload, err)
 	}
-	want := map[string]any{"title": msg.Title, "body": msg.Body, "url": msg.URL, "tag": msg.Tag}
+	// The Declarative Web Push format: Safari shows it by itself, sw.js elsewhere.
+	want := map[string]any{"web_push": 8030.0, "notification": map[string]any{"title": msg.Title, "body": msg.Body, "navigate": msg.URL, "tag": msg.Tag}}
 	if fmt.Sprint(payload) != fmt.Sprint(want) {
 		t.Errorf("payload %v\nwant %v", payload, want)
 	}
@@ -424,10 +425,13 @@ func TestTooLongIsShortened(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("push service delivered %d messages, want 1", len(got))
 	}
-	var payload struct{ Title, Body, URL string }
-	if err := json.Unmarshal(got[0].Payload, &payload); err != nil {
+	var whole struct {
+		Notification struct{ Title, Body, Navigate string }
+	}
+	if err := json.Unmarshal(got[0].Payload, &whole); err != nil {
 		t.Fatal(err)
 	}
+	payload := struct{ Title, Body, URL string }{whole.Notification.Title, whole.Notification.Body, whole.Notification.Navigate}
 	if payload.URL != msg.URL || payload.Title != msg.Title || !strings.HasSuffix(payload.Body, "…") ||
 		!strings.HasPrefix(long.Body, strings.TrimSuffix(payload.Body, "…")) || len(got[0].Payload) > 4096 {
 		t.Errorf("payload of %d bytes: title %q url %q body ends %q", len(got[0].Payload), payload.Title, payload.URL,
