@@ -97,14 +97,14 @@ func TestCatalogues(t *testing.T) {
 	}
 	// A few that must be German words, not English left in by mistake.
 	for id, want := range map[string]string{
-		"redflag.guidance": "Notaufnahme", "redflag.title": "ärztlichen Rat", "session.0.title": "Zeit für Ihre",
+		"redflag.advice": "Notaufnahme", "redflag.title": "ärztlichen Rat", "session.0.title": "Zeit für Ihre",
 		"reason.step_back": "Schmerzschub", "feed.name": "Bewegungsplan", "short.minutes": "Min.",
 	} {
 		if got := de.Text(id, sample); !strings.Contains(got, want) {
 			t.Errorf("German %s = %q, want it to contain %q", id, got, want)
 		}
 	}
-	if got := de.Text("redflag.guidance", nil); !strings.Contains(got, "Bitte holen Sie noch heute ärztlichen Rat ein") ||
+	if got := de.Text("redflag.advice", nil); !strings.Contains(got, "Bitte holen Sie noch heute ärztlichen Rat ein") ||
 		strings.Contains(got, " du ") || strings.Contains(got, " dein") {
 		t.Errorf("German red-flag guidance is not formal and plain: %q", got)
 	}
@@ -283,15 +283,15 @@ func TestEveryCodeIsWorded(t *testing.T) {
 			check(code, f, en.Event(walking, ev, d+1, "walk"), de.Event(walking, ev, d+1, "walk"))
 		}
 	}
-	// The red-flag guidance is the answer's tier.
+	// A red-flag pause's reason holds the guidance of the answer's tier.
 	for u, want := range map[programs.Urgency]string{programs.UrgencyEmergency: "emergency department",
 		programs.UrgencyToday: "See a doctor today", programs.UrgencySoon: "Contact your doctor soon"} {
-		title, body := en.RedFlagGuidance(u)
-		if !strings.Contains(body, want) || !strings.Contains(en.Reason(walking, programs.Decision{Code: programs.PausedRedFlag, Facts: programs.Facts{Urgency: u}}), want) || title == "" {
-			t.Errorf("%s guidance: %q %q, want it to hold %q", u, title, body, want)
+		dec := programs.Decision{Code: programs.PausedRedFlag, Facts: programs.Facts{Urgency: u}}
+		if got := en.Reason(walking, dec); !strings.Contains(got, want) {
+			t.Errorf("%s pause: %q, want it to hold %q", u, got, want)
 		}
-		if _, gb := de.RedFlagGuidance(u); gb == body {
-			t.Errorf("%s guidance is not German: %q", u, gb)
+		if en.Reason(walking, dec) == de.Reason(walking, dec) {
+			t.Errorf("%s pause is not German: %q", u, de.Reason(walking, dec))
 		}
 	}
 }

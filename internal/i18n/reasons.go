@@ -170,16 +170,6 @@ func (c *Catalog) pausedRedFlag(u programs.Urgency) string {
 	return c.Text("reason.paused_red_flag_tier", Args{"guidance": c.Text("redflag.urgency."+string(u), nil)})
 }
 
-// RedFlagGuidance is the guidance for the most urgent answer of a red-flag
-// screen: a title ("Emergency now") and what to do, with the plan's pause.
-func (c *Catalog) RedFlagGuidance(u programs.Urgency) (title, body string) {
-	if u == "" {
-		return c.Text("redflag.title", nil), c.Text("redflag.guidance", nil)
-	}
-	return c.Text("redflag.title."+string(u), nil),
-		c.Text("redflag.urgency."+string(u), nil) + " " + c.Text("redflag.paused", nil)
-}
-
 // tiny words the tiny-threshold rule for an activity.
 func (c *Catalog) tiny(a subject, f programs.Facts) string {
 	return c.Text("reason.tiny", Args{"name": a.name, "dose": a.amount(f.Dose), "threshold": a.amount(f.Threshold)})
