@@ -136,6 +136,9 @@ func RedFlagUrgency(id string) (Urgency, bool) {
 	return "", false
 }
 
+// MoreUrgent reports whether u is more urgent than v.
+func (u Urgency) MoreUrgent(v Urgency) bool { return u.rank() > v.rank() }
+
 // MostUrgent is the most urgent tier of the answers ("" for none).
 func MostUrgent(answers []string) Urgency {
 	var most Urgency

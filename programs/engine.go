@@ -179,7 +179,8 @@ type engine struct {
 	answers     []string
 	known1      []string // of answers, those marked known
 	urgency     Urgency
-	worse       int // worseDays of the week before the one under review
+	resumes     []time.Time // when the day's resumes were recorded
+	worse       int         // worseDays of the week before the one under review
 }
 
 // state records the plan's state on its Now.
@@ -423,9 +424,13 @@ func (e *engine) run() {
 		// The therapist's changes apply after the review: on a review day
 		// they take its place.
 		var late []Overriding // resumes recorded after the day's red flag
+		e.resumes = e.resumes[:0]
 		for len(e.overrides) > 0 && e.overrides[0].Date == date {
 			o := e.overrides[0]
 			e.overrides = e.overrides[1:]
+			if o.Kind == ResumeOverride && !o.At.IsZero() {
+				e.resumes = append(e.resumes, o.At)
+			}
 			if o.Kind == ResumeOverride && e.redFlagBefore(off, o.At) {
 				late = append(late, o)
 				continue
@@ -604,13 +609,31 @@ func (e *engine) settle(date Date) {
 }
 
 // redFlag pauses the plan for a red-flag screen with a yes that is not known
-// to the therapist, or that the patient says is worse (KnownRedFlag).
+// to the therapist, or that the patient says is worse (KnownRedFlag). A
+// screen answered while a red flag pauses the plan already adds its pausing
+// answers to the pause's, and raises its urgency when it is more urgent:
+// the pause stays the first screen's, but what it asks of the patient is
+// the most urgent answer since.
 func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
-	if len(c.Answers) == 0 || e.paused == pausedRedFlag {
+	if len(c.Answers) == 0 {
 		return
 	}
 	known, pausing := PausingAnswers(e.known, c)
 	if len(pausing) == 0 {
+		return
+	}
+	if e.paused == pausedRedFlag {
+		if !c.At.IsZero() && slices.ContainsFunc(e.resumes, c.At.Before) {
+			return // a resume of its day, recorded after it, ended what it reported
+		}
+		for _, a := range pausing {
+			if !slices.Contains(e.answers, a) {
+				e.answers = append(slices.Clip(e.answers), a)
+			}
+		}
+		if u := MostUrgent(pausing); u.MoreUrgent(e.urgency) {
+			e.urgency = u
+		}
 		return
 	}
 	e.paused, e.pausedOn = pausedRedFlag, date

@@ -597,3 +597,32 @@ func TestSameDayOverridesApplyInTheirOrder(t *testing.T) {
 		})
 	}
 }
+
+// A screen answered while a red flag pauses the plan keeps the pause and
+// its day, and adds its answers to the pause's: the patient is asked for the
+// most urgent of them, however the day's screens sort.
+func TestRedFlagWhilePausedRaisesTheUrgency(t *testing.T) {
+	at := time.Date(2026, 1, 7, 9, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		screens []CheckIn
+		answers []string
+	}{
+		{"a later day", []CheckIn{
+			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"night_pain"}, At: at},
+			{Date: day(4), Kind: RedFlagCheckIn, Answers: []string{"bladder_bowel"}, At: at.Add(48 * time.Hour)}},
+			[]string{"night_pain", "bladder_bowel"}},
+		{"the same day, the urgent one first", []CheckIn{
+			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"saddle_numbness"}, At: at},
+			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"fever_unwell"}, At: at.Add(2 * time.Hour)}},
+			[]string{"fever_unwell", "saddle_numbness"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := scenario{weeks: 2, now: day(5), checkIns: tt.screens}.plan(t)
+			if !p.Paused || p.PausedOn != day(2) || p.Urgency != UrgencyEmergency || !slices.Equal(p.Answers, tt.answers) {
+				t.Errorf("paused %v on %s, urgency %q, answers %v; want paused on %s, emergency, %v",
+					p.Paused, p.PausedOn, p.Urgency, p.Answers, day(2), tt.answers)
+			}
+		})
+	}
+}

@@ -240,8 +240,9 @@ type Plan struct {
 	Now      Date   `json:"now"`
 	// Paused and InFlare describe the assignment on Now; Pause says who
 	// paused it and PausedOn when, FlareOn is the day the current flare was
-	// declared, Answers the red-flag answers of a red-flag pause and Urgency
-	// the most urgent of those that paused. FlareAsk is the day the patient
+	// declared, Answers the red-flag answers of a red-flag pause (the first
+	// screen's, then any new ones answered while paused) and Urgency the most
+	// urgent of those that pause. FlareAsk is the day the patient
 	// is asked "still in a flare-up?": the last day of the step-back, which a
 	// "yes" (a still_in_flare check-in, or a flare) extends; without one the
 	// flare ends after it.

@@ -171,10 +171,8 @@ func planOf(a store.Assignment, loc *time.Location, sp store.Plan, sessions []st
 		if e.Week >= 1 && e.Week <= len(plan.Weeks) {
 			plan.Weeks[e.Week-1].Events = append(plan.Weeks[e.Week-1].Events, e.Event)
 		}
-		if e.Code == programs.PausedRedFlag && h.Pause == programs.PausedByRedFlag && e.Date == h.PausedOn {
-			plan.Urgency = e.Facts.Urgency
-		}
 	}
+	plan.Urgency = PauseUrgency(sp)
 	// The engine lists a day's planned sessions in slot order, then the
 	// extras the patient logged, in the order they were logged.
 	xs := slices.Clone(sessions)
@@ -198,4 +196,26 @@ func order(x store.Session) int {
 		return 1<<20 - x.Slot
 	}
 	return x.Slot
+}
+
+// PauseUrgency is the urgency of a stored plan's red-flag pause
+// (programs.Plan.Urgency): its first screen's, or that of a more urgent
+// answer given while paused, which the engine adds to the pause's answers;
+// "" when no red flag pauses it, or for a pause from before the tiers.
+func PauseUrgency(sp store.Plan) programs.Urgency {
+	h := sp.Header
+	if h.Pause != programs.PausedByRedFlag {
+		return ""
+	}
+	for _, e := range sp.Events {
+		if e.Code != programs.PausedRedFlag || e.Date != h.PausedOn || e.Facts.Urgency == "" {
+			continue
+		}
+		since := slices.DeleteFunc(slices.Clone(h.Answers), func(a string) bool { return slices.Contains(e.Facts.Known, a) })
+		if u := programs.MostUrgent(since); u.MoreUrgent(e.Facts.Urgency) {
+			return u
+		}
+		return e.Facts.Urgency
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -403,6 +404,66 @@ func TestCheckinRedFlagTherapistTold(t *testing.T) {
 		english.Text("redflag.urgency.emergency", nil), "A message to your therapist is on its way")
 	run(t, e)
 	b.send("GET", path, nil).want(t, "after the alert is sent", http.StatusOK, "Your therapist has been told")
+}
+
+// A screen answered while a red flag pauses the plan already keeps the
+// pause and its day, but a new answer is news: the patient is asked for the most urgent
+// answer since, and the therapist gets an alert of its own.
+func TestCheckinRedFlagWhilePaused(t *testing.T) {
+	e, mb := mailedEnv(t, testkit.SQLite(t))
+	var links patientLinks
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
+	var as struct{ ID int64 }
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &as)
+	path := strings.TrimPrefix(links.CheckinURL, e.URL)
+	b := newBrowser(e)
+	b.send("POST", path+"/checkins", url.Values{"kind": {"red_flag"}, "answers": {"night_pain"}})
+	run(t, e)
+	b.send("GET", path, nil).want(t, "paused for night pain", http.StatusOK, english.Text("redflag.title.soon", nil), "Your therapist has been told")
+	alerts := len(mb.received())
+
+	// The same answer again tells nobody anything new.
+	var out struct {
+		Paused   bool   `json:"paused"`
+		Guidance string `json:"guidance"`
+	}
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["night_pain"]}`, 201, &out)
+	if run(t, e); len(mb.received()) != alerts {
+		t.Fatalf("the same answer again: %d messages, want %d", len(mb.received()), alerts)
+	}
+	// The next day, a new, more urgent one: its guidance, and an alert on
+	// its way.
+	e.Clock.Set(e.Clock.Now().Add(24 * time.Hour))
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["bladder_bowel"]}`, 201, &out)
+	if !out.Paused || !strings.Contains(out.Guidance, english.Text("redflag.urgency.emergency", nil)) || !strings.Contains(out.Guidance, "on its way") {
+		t.Errorf("bladder trouble while paused: %+v, want the emergency guidance and the alert on its way", out)
+	}
+	b.send("GET", path, nil).want(t, "while the alert is on its way", http.StatusOK, english.Text("redflag.title.emergency", nil),
+		english.Text("redflag.urgency.emergency", nil), "A message to your therapist is on its way")
+	run(t, e)
+	got := mb.received()[alerts:]
+	if len(got) != 1 || !strings.Contains(subjectOf(got[0]), "emergency") || !strings.Contains(got[0].Body, english.Text("redflag.q.bladder_bowel", nil)) {
+		var subjects []string
+		for _, m := range got {
+			subjects = append(subjects, subjectOf(m))
+		}
+		t.Fatalf("after bladder trouble while paused: %q, want one alert naming it", subjects)
+	}
+	b.send("GET", path, nil).want(t, "after the alert", http.StatusOK, english.Text("redflag.title.emergency", nil), "Your therapist has been told")
+	// The plan the therapist reads holds the pause at its most urgent, from
+	// its first day.
+	var plan struct {
+		Paused   bool             `json:"paused"`
+		PausedOn programs.Date    `json:"paused_on"`
+		Answers  []string         `json:"answers"`
+		Urgency  programs.Urgency `json:"urgency"`
+		Now      programs.Date    `json:"now"`
+	}
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", as.ID), e.TokenA, "", 200, &plan)
+	if !plan.Paused || plan.PausedOn != plan.Now.AddDays(-1) || plan.Urgency != programs.UrgencyEmergency ||
+		!slices.Equal(plan.Answers, []string{"night_pain", "bladder_bowel"}) {
+		t.Errorf("the stored plan: %+v, want paused yesterday for night pain, then bladder trouble: an emergency", plan)
+	}
 }
 
 func TestCheckinRedFlagKnownItems(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"pacer/internal/clinic"
 	"pacer/internal/i18n"
 	"pacer/internal/store"
 	"pacer/programs"
@@ -53,10 +54,8 @@ func (pp *patientPages) redFlagBox(r *http.Request, p store.Patient, cat *i18n.C
 			continue
 		}
 		found, paused = true, h.PausedOn
-		for _, e := range pr.sp.Events {
-			if e.Code == programs.PausedRedFlag && e.Date == h.PausedOn {
-				urgency = e.Facts.Urgency
-			}
+		if u := clinic.PauseUrgency(pr.sp); u.MoreUrgent(urgency) {
+			urgency = u
 		}
 	}
 	if !found {
@@ -69,6 +68,12 @@ func (pp *patientPages) redFlagBox(r *http.Request, p store.Patient, cat *i18n.C
 	alerts, err := pp.Store.TherapistAlerts(r.Context(), p.ID, kindAlertRedFlag, paused.In(loc, 0))
 	if err != nil {
 		return nil, err
+	}
+	// The latest alert says what is true of the latest answers: a screen
+	// answered while paused is told apart (clinic.CheckIns).
+	if n := len(alerts); n > 0 {
+		last := alerts[n-1].CreatedAt
+		alerts = slices.DeleteFunc(alerts, func(a store.Reminder) bool { return a.CreatedAt.Before(last) })
 	}
 	told := i18n.TherapistUnreached
 	for _, a := range alerts {
