@@ -50,25 +50,30 @@ func (w *feedWatch) until(what, feedURL string, ok func(code int, body []byte) b
 
 // cached fetches until the reader holds the feed in its cache, then checks
 // that a fetch from the cache reads nothing from the store, and returns the
-// cached body.
+// cached body. On PostgreSQL a server hears its own changes' notices too,
+// after it answered them, and drops the feed again: the fetch that proves the
+// cache is one after the notices have arrived.
 func (w *feedWatch) cached(feedURL string) []byte {
 	w.t.Helper()
-	var body []byte
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+	deadline := time.Now().Add(10 * time.Second)
+	for ; ; time.Sleep(5 * time.Millisecond) {
 		if n, _, _ := w.reader.Daemon.Web.FeedCache(); n > 0 {
-			break
+			before := storeCalls(w.t, w.reader)
+			code, body := w.fetch(feedURL)
+			calls := since(before, storeCalls(w.t, w.reader))
+			if code == 200 && len(calls) == 0 {
+				return body
+			}
+			if time.Now().After(deadline) {
+				w.t.Fatalf("a cached feed: %d, with store calls %v", code, calls)
+			}
+			continue
 		}
 		if time.Now().After(deadline) {
 			w.t.Fatal("the reader did not cache the feed within 10 s")
 		}
 		w.fetch(feedURL)
 	}
-	before := storeCalls(w.t, w.reader)
-	code, body := w.fetch(feedURL)
-	if calls := since(before, storeCalls(w.t, w.reader)); code != 200 || len(calls) != 0 {
-		w.t.Fatalf("a cached feed: %d, with store calls %v", code, calls)
-	}
-	return body
 }
 
 // followsChanges is a patient's feed, cached on the reader, following each
