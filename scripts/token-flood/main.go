@@ -59,6 +59,7 @@ func main() {
 		}
 		return strings.TrimSpace(string(out))
 	}
+	pacer("migrate") // user add and token create use a database serve or migrate made
 	pacer("user", "add", "--email", "flood@example.org")
 	var valid []string
 	for range *tokens {
