@@ -312,6 +312,14 @@ func compareCheckIns(a, b *CheckIn) int {
 	if c := cmp.Compare(a.Kind.order(), b.Kind.order()); c != 0 {
 		return c
 	}
+	// A day's red-flag screens in the order they were answered (one with
+	// no time first): a screen after a resume of its day pauses again, one
+	// before it does not.
+	if a.Kind == RedFlagCheckIn {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+	}
 	if c := strings.Compare(a.Activity, b.Activity); c != 0 {
 		return c
 	}

@@ -612,10 +612,10 @@ func TestRedFlagWhilePausedRaisesTheUrgency(t *testing.T) {
 			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"night_pain"}, At: at},
 			{Date: day(4), Kind: RedFlagCheckIn, Answers: []string{"bladder_bowel"}, At: at.Add(48 * time.Hour)}},
 			[]string{"night_pain", "bladder_bowel"}},
-		{"the same day, the urgent one first", []CheckIn{
+		{"the same day, the urgent one first", []CheckIn{ // and sorting after the other by its answers
 			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"saddle_numbness"}, At: at},
 			{Date: day(2), Kind: RedFlagCheckIn, Answers: []string{"fever_unwell"}, At: at.Add(2 * time.Hour)}},
-			[]string{"fever_unwell", "saddle_numbness"}},
+			[]string{"saddle_numbness", "fever_unwell"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := scenario{weeks: 2, now: day(5), checkIns: tt.screens}.plan(t)

@@ -48,27 +48,40 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		persistents []programs.Date
 		reviews     = map[reviewKey][]review{} // the therapist's reviews to do, by kind and day
 	)
+	pauses := 0 // red-flag pauses so far, in the plan that holds most
 	for _, pl := range plans {
+		n := 0
+		seen := map[eventKey]int{}
 		for _, w := range pl.plan.Weeks {
 			for _, ev := range w.Events {
+				if ev.Code == programs.PausedRedFlag && ev.Date <= today {
+					n++
+				}
+				nth := seen[keyOf(ev)]
+				seen[keyOf(ev)]++
 				switch {
-				case ev.Code == programs.FlareStepBack && recent(ev.Facts.Flare) && !pl.had(ev):
+				case ev.Code == programs.FlareStepBack && recent(ev.Facts.Flare) && !pl.had(ev, nth):
 					flareDoses[ev.Facts.Flare] = append(flareDoses[ev.Facts.Flare], cat.Doses(pl.a.Program, ev.Facts.Doses, ""))
-				case ev.Code == programs.PausedRedFlag && recent(ev.Date) && !pl.had(ev):
+				case ev.Code == programs.PausedRedFlag && recent(ev.Date) && !pl.had(ev, nth):
 					redFlag, urgency, redFlagEv = ev.Date, ev.Facts.Urgency, ev // a patient's screen: the same in every plan
-				case ev.Code == programs.FlarePersistent && ev.Date <= today && recent(ev.Date) && !pl.had(ev) &&
+				case ev.Code == programs.FlarePersistent && ev.Date <= today && recent(ev.Date) && !pl.had(ev, nth) &&
 					!slices.Contains(persistents, ev.Facts.Flare):
 					persistents = append(persistents, ev.Facts.Flare)
-				case reviewAlerts[ev.Code] != "" && ev.Date <= today && recent(ev.Date) && !pl.had(ev):
+				case reviewAlerts[ev.Code] != "" && ev.Date <= today && recent(ev.Date) && !pl.had(ev, nth):
 					k := reviewKey{reviewAlerts[ev.Code], ev.Date}
 					reviews[k] = append(reviews[k], review{pl.a.Program, ev})
 				}
 			}
 		}
+		pauses = max(pauses, n)
 	}
-	// Keyed by the patient and today, not the flare's or the red flag's own
-	// date: at most one flare and one red-flag message of each kind a day,
-	// however many days are logged.
+	// A red flag's messages are keyed by the day and by how many pauses
+	// the plan has had: one of each a day for a pause, however many screens
+	// are logged, and a pause after the therapist resumed, the same day,
+	// tells them again.
+	redFlagSubject := fmt.Sprintf("p%d:%s:%d", p.ID, today, pauses)
+	// Keyed by the patient and today, not the flare's own date: at most one
+	// flare message of each kind a day, however many days are logged.
 	for _, day := range slices.Sorted(mapKeys(flareDoses)) {
 		subject := fmt.Sprintf("p%d:%s", p.ID, today)
 		m := scheduler.FlareMessage(cat, subject, strings.Join(flareDoses[day], "; "), url)
@@ -80,7 +93,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		if err != nil {
 			return false, err
 		}
-		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: fmt.Sprintf("p%d:%s", p.ID, today), m: &m})
+		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: redFlagSubject, m: &m})
 	}
 	for _, flare := range persistents {
 		alerts = append(alerts, alert{kind: scheduler.KindAlertPersistent, subject: fmt.Sprintf("p%d:%s", p.ID, flare)})
@@ -103,8 +116,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 	}
 	if redFlag != 0 {
 		// Its words depend on whether the alert can reach the therapist.
-		subject := fmt.Sprintf("p%d:%s", p.ID, today)
-		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, subject,
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, redFlagSubject,
 			scheduler.RedFlagMessage(cat, urgency, reach, c.Contact, url), now)...)
 	}
 	if _, err := tx.AddReminders(append(toPatient, rs...)); err != nil {
@@ -116,18 +128,36 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 // had reports whether the plan a re-plan replaced held ev already, on or
 // before its own day: an event it only projected (a flare that would become
 // persistent, a ceiling held long enough by a coming review) is news when its
-// day comes. A first plan holds everything, so that it announces nothing.
-func (pl planned) had(ev programs.Event) bool {
+// day comes. ev is the nth (from 0) of the new plan's events alike in code,
+// day, flare and activity: a second red-flag pause on a day, after the
+// therapist resumed the first, is news too. A first plan holds everything,
+// so that it announces nothing.
+func (pl planned) had(ev programs.Event, nth int) bool {
 	if pl.old == nil {
 		return true
 	}
+	k := keyOf(ev)
 	for _, e := range pl.old.Events {
-		if e.Code == ev.Code && e.Date == ev.Date && e.Facts.Flare == ev.Facts.Flare && e.Activity == ev.Activity &&
-			e.Date <= pl.old.Header.Now {
-			return true
+		if keyOf(e.Event) == k && e.Date <= pl.old.Header.Now {
+			if nth == 0 {
+				return true
+			}
+			nth--
 		}
 	}
 	return false
+}
+
+// eventKey is what tells events apart for had.
+type eventKey struct {
+	code     programs.Code
+	date     programs.Date
+	flare    programs.Date
+	activity string
+}
+
+func keyOf(ev programs.Event) eventKey {
+	return eventKey{ev.Code, ev.Date, ev.Facts.Flare, ev.Activity}
 }
 
 // The therapist alerts of the engine's review events: a threshold learned

@@ -466,6 +466,35 @@ func TestCheckinRedFlagWhilePaused(t *testing.T) {
 	}
 }
 
+// A red flag after the therapist resumed the plan, the same day, pauses it
+// again and tells the therapist again: the day's alert was for the pause
+// they ended.
+func TestRedFlagAfterASameDayResumeAlertsAgain(t *testing.T) {
+	e, mb := mailedEnv(t, testkit.SQLite(t))
+	var links patientLinks
+	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
+	var as struct{ ID int64 }
+	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &as)
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["night_pain"]}`, 201, nil)
+	run(t, e)
+	if n := len(to(mb.received(), "a@example.org")); n != 1 {
+		t.Fatalf("after the first red flag: %d alerts to the therapist, want 1", n)
+	}
+	e.Clock.Set(e.Clock.Now().Add(time.Hour))
+	e.JSON("POST", fmt.Sprintf("/api/v1/assignments/%d/resume", as.ID), e.TokenA, "", 200, nil)
+	e.Clock.Set(e.Clock.Now().Add(time.Hour))
+	var out struct {
+		Paused bool `json:"paused"`
+	}
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["fever_unwell"]}`, 201, &out)
+	run(t, e)
+	alerts := to(mb.received(), "a@example.org")
+	if !out.Paused || len(alerts) != 2 || !strings.Contains(alerts[1].Body, english.Text("redflag.q.fever_unwell", nil)) {
+		t.Errorf("after a resume and a second red flag the same day: paused %v, %d alerts to the therapist; want paused and a second alert naming the fever",
+			out.Paused, len(alerts))
+	}
+}
+
 func TestCheckinRedFlagKnownItems(t *testing.T) {
 	e, b, links, path := checkinFixture(t, "")
 	// The therapist marks the item known, as on their patient page.
