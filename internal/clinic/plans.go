@@ -207,15 +207,18 @@ func PauseUrgency(sp store.Plan) programs.Urgency {
 	if h.Pause != programs.PausedByRedFlag {
 		return ""
 	}
-	for _, e := range sp.Events {
-		if e.Code != programs.PausedRedFlag || e.Date != h.PausedOn || e.Facts.Urgency == "" {
-			continue
-		}
-		since := slices.DeleteFunc(slices.Clone(h.Answers), func(a string) bool { return slices.Contains(e.Facts.Known, a) })
-		if u := programs.MostUrgent(since); u.MoreUrgent(e.Facts.Urgency) {
-			return u
-		}
-		return e.Facts.Urgency
+	// The last pause of its day (the events are in order): one before it
+	// may have been resumed.
+	i := len(sp.Events) - 1
+	for ; i >= 0 && (sp.Events[i].Code != programs.PausedRedFlag || sp.Events[i].Date != h.PausedOn); i-- {
 	}
-	return ""
+	if i < 0 || sp.Events[i].Facts.Urgency == "" {
+		return ""
+	}
+	e := sp.Events[i]
+	since := slices.DeleteFunc(slices.Clone(h.Answers), func(a string) bool { return slices.Contains(e.Facts.Known, a) })
+	if u := programs.MostUrgent(since); u.MoreUrgent(e.Facts.Urgency) {
+		return u
+	}
+	return e.Facts.Urgency
 }

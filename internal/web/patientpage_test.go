@@ -475,7 +475,7 @@ func TestRedFlagAfterASameDayResumeAlertsAgain(t *testing.T) {
 	e.JSON("POST", "/api/v1/patients", e.TokenA, `{"name":"R. M.","timezone":"Europe/Berlin"}`, 201, &links)
 	var as struct{ ID int64 }
 	e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, `{"program":"walking","start":"2026-11-23"}`, 201, &as)
-	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["night_pain"]}`, 201, nil)
+	e.JSON("POST", links.CheckinURL+"/checkins", "", `{"kind":"red_flag","answers":["bladder_bowel"]}`, 201, nil)
 	run(t, e)
 	if n := len(to(mb.received(), "a@example.org")); n != 1 {
 		t.Fatalf("after the first red flag: %d alerts to the therapist, want 1", n)
@@ -493,6 +493,18 @@ func TestRedFlagAfterASameDayResumeAlertsAgain(t *testing.T) {
 		t.Errorf("after a resume and a second red flag the same day: paused %v, %d alerts to the therapist; want paused and a second alert naming the fever",
 			out.Paused, len(alerts))
 	}
+	// The guidance is the new pause's, not the one the therapist ended.
+	var plan struct {
+		Urgency programs.Urgency `json:"urgency"`
+		Answers []string         `json:"answers"`
+	}
+	e.JSON("GET", fmt.Sprintf("/api/v1/assignments/%d/plan", as.ID), e.TokenA, "", 200, &plan)
+	if plan.Urgency != programs.UrgencyToday || !slices.Equal(plan.Answers, []string{"fever_unwell"}) {
+		t.Errorf("the stored plan after the second pause: %+v, want the fever's, see a doctor today", plan)
+	}
+	b := newBrowser(e)
+	b.send("GET", strings.TrimPrefix(links.CheckinURL, e.URL), nil).want(t, "the page after the second pause", http.StatusOK,
+		english.Text("redflag.title.today", nil))
 }
 
 func TestCheckinRedFlagKnownItems(t *testing.T) {
