@@ -610,10 +610,10 @@ func (e *engine) settle(date Date) {
 
 // redFlag pauses the plan for a red-flag screen with a yes that is not known
 // to the therapist, or that the patient says is worse (KnownRedFlag). A
-// screen answered while a red flag pauses the plan already adds its pausing
-// answers to the pause's, and raises its urgency when it is more urgent:
-// the pause stays the first screen's, but what it asks of the patient is
-// the most urgent answer since.
+// screen answered while a red flag pauses the plan already, with a yes that
+// did not pause it, adds its answers to the pause's, raises its urgency when
+// it is more urgent, and is an event of its own: the pause stays the first
+// screen's, but what it asks of the patient is the most urgent answer since.
 func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
 	if len(c.Answers) == 0 {
 		return
@@ -626,14 +626,28 @@ func (e *engine) redFlag(off int, date Date, c *CheckIn, first []int) {
 		if !c.At.IsZero() && slices.ContainsFunc(e.resumes, c.At.Before) {
 			return // a resume of its day, recorded after it, ended what it reported
 		}
+		// News: a yes that did not pause before, a new item or a known one
+		// now worse.
+		var news []string
 		for _, a := range pausing {
 			if !slices.Contains(e.answers, a) {
 				e.answers = append(slices.Clip(e.answers), a)
+			} else if !slices.Contains(e.known1, a) {
+				continue
 			}
+			e.known1 = slices.DeleteFunc(slices.Clone(e.known1), func(k string) bool { return k == a })
+			news = append(news, a)
+		}
+		if len(news) == 0 {
+			return
 		}
 		if u := MostUrgent(pausing); u.MoreUrgent(e.urgency) {
 			e.urgency = u
 		}
+		// An event of the pause (Since), touching no session, with the
+		// pause's urgency so far: the last one says what the pause asks.
+		e.event(off, Event{Date: date, Code: PausedRedFlag,
+			Facts: Facts{Since: e.pausedOn, Answers: slices.Clone(c.Answers), Known: known, Urgency: e.urgency}}, nil)
 		return
 	}
 	e.paused, e.pausedOn = pausedRedFlag, date

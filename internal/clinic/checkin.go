@@ -2,14 +2,11 @@ package clinic
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"pacer/internal/store"
 	"pacer/programs"
-	"pacer/scheduler"
 )
 
 // CheckInBackDays is how far back a patient may log daily pain, a flare or
@@ -104,10 +101,6 @@ func (c *Clinic) CheckIns(ctx context.Context, p store.Patient, ins []CheckIn) (
 		if len(as) == 0 {
 			return &Conflict{"there is no plan to check in to yet; your therapist assigns one"}
 		}
-		before, err := c.redFlagAnswers(tx, as, cis)
-		if err != nil {
-			return err
-		}
 		var saved []store.CheckIn
 		for _, in := range cis {
 			row, err := c.checkInRow(as, today, in)
@@ -123,11 +116,6 @@ func (c *Clinic) CheckIns(ctx context.Context, p store.Patient, ins []CheckIn) (
 		st, err := c.replan(tx)
 		if err != nil {
 			return fmt.Errorf("re-plan after check-in: %w", err)
-		}
-		if before != nil && st.Pause == programs.PausedByRedFlag {
-			if st, err = c.screensWhilePaused(tx, saved, before, st); err != nil {
-				return err
-			}
 		}
 		for _, s := range saved {
 			out = append(out, Recorded{ID: s.ID, Date: s.CheckIn.Date, Kind: s.CheckIn.Kind, State: st})
@@ -219,76 +207,4 @@ func (c *Clinic) checkInCap() int {
 		return DefaultCheckInDailyCap
 	}
 	return c.CheckInDailyCap
-}
-
-// redFlagAnswers are the answers of the red-flag pause the patient is in
-// before cis are stored, when cis hold a red-flag screen with a yes and a
-// red flag pauses the plan already; nil otherwise.
-func (c *Clinic) redFlagAnswers(tx *store.PatientTx, as []store.Assignment, cis []CheckIn) ([]string, error) {
-	if !slices.ContainsFunc(cis, func(in CheckIn) bool { return in.Kind == programs.RedFlagCheckIn && len(in.Answers) > 0 }) {
-		return nil, nil
-	}
-	var answers []string
-	for _, a := range as {
-		h, err := tx.PlanHeader(a.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		} else if err != nil {
-			return nil, err
-		}
-		if h.Pause == programs.PausedByRedFlag {
-			answers = append(answers, h.Answers...)
-			answers = append(answers, "") // paused, even by a screen from before the answers were kept
-		}
-	}
-	return answers, nil
-}
-
-// screensWhilePaused tells the therapist of the screens in saved that answer
-// yes to an item the red-flag pause they came in did not hold (a bladder
-// problem after night pain): the engine keeps the first screen's pause, so
-// no new pause announces them, but they are news and may be more urgent.
-// before holds the pause's answers before them. It returns st with the
-// therapist's reachability of these alerts.
-func (c *Clinic) screensWhilePaused(tx *store.PatientTx, saved []store.CheckIn, before []string, st State) (State, error) {
-	marked, err := tx.KnownRedFlags()
-	if err != nil {
-		return st, err
-	}
-	known := engineMarkings(marked)
-	loc, err := c.Zone(tx.Patient.Timezone)
-	if err != nil {
-		return st, err
-	}
-	var alerts []alert
-	for _, s := range saved {
-		ci := s.CheckIn
-		if ci.Kind != programs.RedFlagCheckIn {
-			continue
-		}
-		ci.At = s.CreatedAt
-		knownYes, pausing := programs.PausingAnswers(known, &ci)
-		if !slices.ContainsFunc(pausing, func(a string) bool { return !slices.Contains(before, a) }) {
-			continue
-		}
-		ev := programs.Event{Date: ci.Date, Code: programs.PausedRedFlag,
-			Facts: programs.Facts{Answers: ci.Answers, Known: knownYes, Urgency: programs.MostUrgent(pausing)}}
-		m, err := c.redFlagAlert(tx, ev, loc)
-		if err != nil {
-			return st, err
-		}
-		alerts = append(alerts, alert{kind: scheduler.KindAlertRedFlag, subject: fmt.Sprintf("p%d:screen%d", tx.Patient.ID, s.ID), m: &m})
-	}
-	if len(alerts) == 0 {
-		return st, nil
-	}
-	reach, rs, err := c.therapistAlerts(tx, alerts, c.Now())
-	if err != nil {
-		return st, err
-	}
-	if _, err := tx.AddReminders(rs); err != nil {
-		return st, err
-	}
-	st.TherapistReachable = reach
-	return st, nil
 }

@@ -48,7 +48,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		persistents []programs.Date
 		reviews     = map[reviewKey][]review{} // the therapist's reviews to do, by kind and day
 	)
-	pauses := 0 // red-flag pauses so far, in the plan that holds most
+	pauses := 0 // red-flag events so far (pauses, and screens while paused), in the plan that holds most
 	for _, pl := range plans {
 		n := 0
 		seen := map[eventKey]int{}
@@ -75,10 +75,11 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 		}
 		pauses = max(pauses, n)
 	}
-	// A red flag's messages are keyed by the day and by how many pauses
-	// the plan has had: one of each a day for a pause, however many screens
-	// are logged, and a pause after the therapist resumed, the same day,
-	// tells them again.
+	// The therapist's red-flag alert is keyed by the day and by how many
+	// red-flag events the plan has had: a screen that pauses nothing new
+	// tells them nothing again, while one with a new yes, or a pause after
+	// they resumed the same day, does. The patient's guidance goes once a
+	// day, however many screens (their page shows the latest).
 	redFlagSubject := fmt.Sprintf("p%d:%s:%d", p.ID, today, pauses)
 	// Keyed by the patient and today, not the flare's own date: at most one
 	// flare message of each kind a day, however many days are logged.
@@ -116,7 +117,7 @@ func (c *Clinic) messages(tx *store.PatientTx, plans []planned, chs []store.Chan
 	}
 	if redFlag != 0 {
 		// Its words depend on whether the alert can reach the therapist.
-		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, redFlagSubject,
+		toPatient = append(toPatient, patientMessages(p, chs, scheduler.KindRedFlag, fmt.Sprintf("p%d:%s", p.ID, today),
 			scheduler.RedFlagMessage(cat, urgency, reach, c.Contact, url), now)...)
 	}
 	if _, err := tx.AddReminders(append(toPatient, rs...)); err != nil {

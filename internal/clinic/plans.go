@@ -199,26 +199,19 @@ func order(x store.Session) int {
 }
 
 // PauseUrgency is the urgency of a stored plan's red-flag pause
-// (programs.Plan.Urgency): its first screen's, or that of a more urgent
-// answer given while paused, which the engine adds to the pause's answers;
-// "" when no red flag pauses it, or for a pause from before the tiers.
+// (programs.Plan.Urgency): that of the pause's last event, which the engine
+// raises when a screen answered while paused is more urgent; "" when no red
+// flag pauses it, or for a pause from before the tiers.
 func PauseUrgency(sp store.Plan) programs.Urgency {
 	h := sp.Header
 	if h.Pause != programs.PausedByRedFlag {
 		return ""
 	}
-	// The last pause of its day (the events are in order): one before it
-	// may have been resumed.
-	i := len(sp.Events) - 1
-	for ; i >= 0 && (sp.Events[i].Code != programs.PausedRedFlag || sp.Events[i].Date != h.PausedOn); i-- {
+	var u programs.Urgency
+	for _, e := range sp.Events { // in order: the last of the pause says
+		if e.Code == programs.PausedRedFlag && e.Date >= h.PausedOn {
+			u = e.Facts.Urgency
+		}
 	}
-	if i < 0 || sp.Events[i].Facts.Urgency == "" {
-		return ""
-	}
-	e := sp.Events[i]
-	since := slices.DeleteFunc(slices.Clone(h.Answers), func(a string) bool { return slices.Contains(e.Facts.Known, a) })
-	if u := programs.MostUrgent(since); u.MoreUrgent(e.Facts.Urgency) {
-		return u
-	}
-	return e.Facts.Urgency
+	return u
 }

@@ -11,6 +11,7 @@ package web
 // calendar apps open links); the buttons post.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,23 +78,31 @@ func (lp *linkPages) notFound(w http.ResponseWriter, r *http.Request) {
 
 // session resolves a session link, answering 404 or 429 itself.
 func (lp *linkPages) session(w http.ResponseWriter, r *http.Request) (clinic.SessionLink, bool) {
+	return resolve(lp, w, r, lp.Clinic.SessionByLink)
+}
+
+// resolve finds what the request's link token reaches with find, answering
+// 404 (counted against the address) or 429 (too many uses of the token)
+// itself.
+func resolve[L any](lp *linkPages, w http.ResponseWriter, r *http.Request, find func(context.Context, string) (L, error)) (L, bool) {
+	var none L
 	tok := r.PathValue("token")
 	if len(tok) > maxTokenLen {
 		lp.notFound(w, r)
-		return clinic.SessionLink{}, false
+		return none, false
 	}
-	l, err := lp.Clinic.SessionByLink(r.Context(), tok)
+	l, err := find(r.Context(), tok)
 	if errors.Is(err, store.ErrNotFound) {
 		lp.notFound(w, r)
-		return l, false
+		return none, false
 	}
 	if err != nil {
 		lp.internal(w, r, err)
-		return l, false
+		return none, false
 	}
 	if !lp.perToken.allow(string(store.HashToken(tok))) {
 		lp.tooBusy(w, r)
-		return l, false
+		return none, false
 	}
 	return l, true
 }
@@ -268,25 +277,7 @@ func (lp *linkPages) sessionProblem(w http.ResponseWriter, r *http.Request, l cl
 
 // group resolves a group's link, answering 404 or 429 itself.
 func (lp *linkPages) group(w http.ResponseWriter, r *http.Request) (clinic.GroupLink, bool) {
-	tok := r.PathValue("token")
-	if len(tok) > maxTokenLen {
-		lp.notFound(w, r)
-		return clinic.GroupLink{}, false
-	}
-	l, err := lp.Clinic.GroupByLink(r.Context(), tok)
-	if errors.Is(err, store.ErrNotFound) {
-		lp.notFound(w, r)
-		return l, false
-	}
-	if err != nil {
-		lp.internal(w, r, err)
-		return l, false
-	}
-	if !lp.perToken.allow(string(store.HashToken(tok))) {
-		lp.tooBusy(w, r)
-		return l, false
-	}
-	return l, true
+	return resolve(lp, w, r, lp.Clinic.GroupByLink)
 }
 
 // groupView words a group's sessions for its patient.

@@ -151,6 +151,21 @@ func (pp *patientPages) base(r *http.Request, cat *i18n.Catalog, titleID string)
 	return b
 }
 
+// patientAndCatalog resolves the page's check-in link and the patient's
+// catalogue, answering the request itself when it cannot.
+func (pp *patientPages) patientAndCatalog(w http.ResponseWriter, r *http.Request) (store.Patient, *i18n.Catalog, bool) {
+	p, ok := pp.checkinPatient(w, r)
+	if !ok {
+		return p, nil, false
+	}
+	cat, err := pp.patientCatalog(r, p)
+	if err != nil {
+		pp.internal(w, r, err)
+		return p, nil, false
+	}
+	return p, cat, true
+}
+
 // patientCatalog is the catalogue of the patient's language.
 func (pp *patientPages) patientCatalog(r *http.Request, p store.Patient) (*i18n.Catalog, error) {
 	set, err := pp.Store.NotifySettings(r.Context(), p.ID)
@@ -722,13 +737,8 @@ func (pp *patientPages) rotate(w http.ResponseWriter, r *http.Request) {
 // manifest is the web app manifest of a patient's page: it starts at their
 // own /c/{token}, so the home-screen app opens their plan.
 func (pp *patientPages) manifest(w http.ResponseWriter, r *http.Request) {
-	p, ok := pp.checkinPatient(w, r)
+	_, cat, ok := pp.patientAndCatalog(w, r)
 	if !ok {
-		return
-	}
-	cat, err := pp.patientCatalog(r, p)
-	if err != nil {
-		pp.internal(w, r, err)
 		return
 	}
 	type icon struct {

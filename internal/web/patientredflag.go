@@ -111,13 +111,8 @@ type redFlagItem struct {
 
 // redFlagPage shows the red-flag screen.
 func (pp *patientPages) redFlagPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := pp.checkinPatient(w, r)
+	p, cat, ok := pp.patientAndCatalog(w, r)
 	if !ok {
-		return
-	}
-	cat, err := pp.patientCatalog(r, p)
-	if err != nil {
-		pp.internal(w, r, err)
 		return
 	}
 	v := &redFlagView{pageBase: pp.base(r, cat, "page.redflag.heading"), Lead: cat.Text("redflag.lead", nil),

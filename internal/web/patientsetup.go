@@ -294,13 +294,8 @@ type calendarView struct {
 }
 
 func (pp *patientPages) calendarPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := pp.checkinPatient(w, r)
+	p, cat, ok := pp.patientAndCatalog(w, r)
 	if !ok {
-		return
-	}
-	cat, err := pp.patientCatalog(r, p)
-	if err != nil {
-		pp.internal(w, r, err)
 		return
 	}
 	feedURL := pp.Clinic.Links(p).FeedURL
@@ -328,13 +323,8 @@ type weeklyView struct {
 type signalField struct{ Name, Label, Low, High string }
 
 func (pp *patientPages) weeklyPage(w http.ResponseWriter, r *http.Request) {
-	p, ok := pp.checkinPatient(w, r)
+	_, cat, ok := pp.patientAndCatalog(w, r)
 	if !ok {
-		return
-	}
-	cat, err := pp.patientCatalog(r, p)
-	if err != nil {
-		pp.internal(w, r, err)
 		return
 	}
 	v := &weeklyView{pageBase: pp.base(r, cat, "page.weekly.heading"), Scale: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10}}
