@@ -91,7 +91,7 @@ func (s *Store) KnownRedFlags(ctx context.Context, patientID int64) (_ []KnownRe
 
 // KnownRedFlags returns every marking of the patient's, as KnownRedFlags.
 func (t *PatientTx) KnownRedFlags() ([]KnownRedFlag, error) {
-	return t.s.knownRedFlags(t.ctx, t.tx, t.Patient.ID)
+	return t.s.knownRedFlags(t.ctx, t.db, t.Patient.ID)
 }
 
 // at is the instant a change is stamped with: the caller's when given (a
