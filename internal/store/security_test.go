@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -147,6 +148,47 @@ func TestQuota(t *testing.T) {
 		}
 		if ok, _ := s.TakeQuota(ctx, p.ID, d, 0); !ok {
 			t.Error("no quota refused a message")
+		}
+	})
+}
+
+// TestQuotas takes a batch's quotas at once: each patient gets what is
+// left of their own day's quota, and what was granted is what is counted.
+func TestQuotas(t *testing.T) {
+	forEachStore(t, func(t *testing.T, s *Store) {
+		ctx := t.Context()
+		th := mkTherapist(t, s, "t@example.org").ID
+		var ps []int64
+		for i := range 4 {
+			ps = append(ps, mkPatient(t, s, th, fmt.Sprintf("P%d", i)).ID)
+		}
+		d := programs.MakeDate(2026, 3, 2)
+		if ok, err := s.TakeQuota(ctx, ps[1], d, 3); !ok || err != nil {
+			t.Fatalf("first message: %v %v", ok, err)
+		}
+		if _, err := s.TakeQuotas(ctx, d, 3, map[int64]int{ps[2]: 3}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TakeQuotas(ctx, d, 3, map[int64]int{ps[0]: 2, ps[1]: 5, ps[2]: 1, ps[3]: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// ps[0] has all 3 left, ps[1] 2, ps[2] none, ps[3] all 3.
+		want := map[int64]int{ps[0]: 2, ps[1]: 2, ps[3]: 3}
+		if !maps.Equal(got, want) {
+			t.Errorf("granted %v, want %v", got, want)
+		}
+		for i, p := range ps {
+			left, err := s.TakeQuotas(ctx, d, 3, map[int64]int{p: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if wantLeft := []int{1, 0, 0, 0}[i]; left[p] != wantLeft {
+				t.Errorf("patient %d: %d left, want %d", i, left[p], wantLeft)
+			}
+		}
+		if got, _ := s.TakeQuotas(ctx, d.AddDays(1), 3, map[int64]int{ps[2]: 2}); got[ps[2]] != 2 {
+			t.Errorf("the next day: granted %v", got)
 		}
 	})
 }

@@ -196,17 +196,17 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.Now()
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+		h := w.Header() // keys as http.CanonicalHeaderKey writes them; the values are shared
+		h["X-Content-Type-Options"] = nosniff
+		h["X-Frame-Options"] = frameDeny
+		h["Content-Security-Policy"] = contentSecurityPolicy
 		if s.secureCookies() {
 			// Served over https: browsers keep to https for a year.
-			h.Set("Strict-Transport-Security", "max-age=31536000")
+			h["Strict-Transport-Security"] = strictTransport
 		}
 		for _, capability := range []string{"/c/", "/feed/", "/s/", "/confirm/"} {
 			if strings.HasPrefix(r.URL.Path, capability) {
-				h.Set("Referrer-Policy", "no-referrer")
+				h["Referrer-Policy"] = noReferrer
 			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), clientKey{}, s.client(r)))
@@ -218,13 +218,24 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					writeError(rec, http.StatusInternalServerError, "internal error")
 				}
 			}
-			s.Log.Debug("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
-				"duration_ms", s.Now().Sub(start).Milliseconds())
+			if s.Log.Enabled(r.Context(), slog.LevelDebug) {
+				s.Log.Debug("request", "method", r.Method, "route", r.Pattern, "status", rec.status,
+					"duration_ms", s.Now().Sub(start).Milliseconds())
+			}
 			s.Metrics.observe(r, rec.status, s.Now().Sub(start))
 		}()
 		next.ServeHTTP(rec, r)
 	})
 }
+
+// The security headers' values, shared by every response (see header).
+var (
+	nosniff               = header("nosniff")
+	frameDeny             = header("DENY")
+	contentSecurityPolicy = header("default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	strictTransport       = header("max-age=31536000")
+	noReferrer            = header("no-referrer")
+)
 
 type statusRecorder struct {
 	http.ResponseWriter
