@@ -430,6 +430,10 @@ func (s *Store) TakeQuotas(ctx context.Context, day programs.Date, limit int, wa
 		ids = append(ids, p)
 	}
 	ids = sortedIDs(ids) // a fixed order, as PostgreSQL locks the rows
+	byID := ""
+	if s.dialect == SQLite { // lead SQLite to the rows by key, as recordQuery does
+		byID = ` AND notify_quota.patient_id IN (SELECT patient_id FROM taken)`
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		clear(granted)
 		for i := 0; i < len(ids); i += quotaChunk {
@@ -474,10 +478,6 @@ func (s *Store) TakeQuotas(ctx context.Context, day programs.Date, limit int, wa
 			}
 			if len(args) == 0 {
 				continue
-			}
-			byID := ""
-			if s.dialect == SQLite { // lead SQLite to the rows by key, as recordQuery does
-				byID = ` AND notify_quota.patient_id IN (SELECT patient_id FROM taken)`
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`WITH taken (patient_id, n) AS (VALUES `+
 				repeatList(`(CAST(? AS BIGINT), CAST(? AS BIGINT))`, len(args)/2)+`)
