@@ -92,7 +92,7 @@ func New(ctx context.Context, o Options) (*Daemon, error) {
 	dispatcher := &scheduler.Dispatcher{Store: st, Notifier: chs.Notifier, Now: now, Log: log,
 		CheckinURL: c.CheckinURL, SessionURL: c.SessionURL, ConfirmURL: c.ConfirmURL, Quota: cfg.Notify.DailyQuota,
 		Metrics: metrics.NewReminders(reg), Lease: cfg.Reminders.Lease}
-	metrics.NewOutbox(reg, st.ReminderCounts)
+	metrics.NewOutbox(reg, st.OutboxCounts)
 	metrics.NewCurrentDecisions(reg, func(ctx context.Context) (map[string]int, error) {
 		return st.CurrentDecisions(ctx, programs.DateOf(now().UTC()))
 	})

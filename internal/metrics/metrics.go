@@ -16,6 +16,7 @@ package metrics
 import (
 	"context"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -153,29 +154,41 @@ func NewReview(r *Registry) *Review {
 	return v
 }
 
-// NewCurrentDecisions registers pacer_current_decisions, read from count when
-// Prometheus scrapes: how many active assignments stand at each decision code
-// this week (PROGRESS, HOLD_ADHERENCE, FLARE_STEP_BACK, PAUSED_RED_FLAG, …).
+// NewCurrentDecisions registers pacer_current_decisions: how many active
+// assignments stand at each decision code this week (PROGRESS,
+// HOLD_ADHERENCE, FLARE_STEP_BACK, PAUSED_RED_FLAG, …), read from count at a
+// scrape at most every DecisionsEvery, since counting looks up every active
+// assignment's current week (about a second for 100,000 patients).
 func NewCurrentDecisions(r *Registry, count func(ctx context.Context) (map[string]int, error)) {
 	r.MustRegister(&countCollector{
 		desc: prometheus.NewDesc("pacer_current_decisions",
-			"Active assignments by the decision code of their current week.", []string{"code"}, nil),
+			"Active assignments by the decision code of their current week, counted at most every 5 minutes.",
+			[]string{"code"}, nil),
 		count: count,
+		every: DecisionsEvery,
 	})
 }
 
-// countCollector turns a query into a labelled gauge at scrape time.
+// DecisionsEvery is how long pacer_current_decisions keeps a count.
+const DecisionsEvery = 5 * time.Minute
+
+// countCollector turns a query into a labelled gauge at scrape time. With
+// every set, a count is kept that long and concurrent scrapes share one
+// count; a failed count is not kept.
 type countCollector struct {
 	desc  *prometheus.Desc
 	count func(ctx context.Context) (map[string]int, error)
+	every time.Duration
+
+	mu     sync.Mutex
+	last   map[string]int
+	lastAt time.Time
 }
 
 func (c *countCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *countCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	counts, err := c.count(ctx)
+	counts, err := c.counts()
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
@@ -183,4 +196,20 @@ func (c *countCollector) Collect(ch chan<- prometheus.Metric) {
 	for code, n := range counts {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), code)
 	}
+}
+
+func (c *countCollector) counts() (map[string]int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last != nil && time.Since(c.lastAt) < c.every {
+		return c.last, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.last, c.lastAt = counts, time.Now()
+	return counts, nil
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func scrape(t *testing.T, r *Registry) (int, string) {
@@ -79,10 +81,47 @@ func TestCurrentDecisionsAtScrape(t *testing.T) {
 	if code != 200 || !strings.Contains(text, `pacer_current_decisions{code="PROGRESS"} 3`) || !strings.Contains(text, `pacer_current_decisions{code="HOLD_ADHERENCE"} 1`) {
 		t.Errorf("%d\n%s", code, text)
 	}
+	// The count is kept (DecisionsEvery): the store is not asked again.
 	fail = true
+	if _, text := scrape(t, r); !strings.Contains(text, `pacer_current_decisions{code="PROGRESS"} 3`) {
+		t.Errorf("the kept count is not shown:\n%s", text)
+	}
 	// The rest is still served when the count fails.
+	r = NewRegistry()
+	NewCurrentDecisions(r, func(ctx context.Context) (map[string]int, error) { return nil, errors.New("store down") })
 	if code, text := scrape(t, r); code != 200 || strings.Contains(text, "pacer_current_decisions{") || !strings.Contains(text, "go_goroutines") {
 		t.Errorf("a failing count: %d %s", code, text)
+	}
+}
+
+// A count kept for a while is counted once however often Prometheus
+// scrapes, until it is older than that; a failed count is not kept.
+func TestCountKept(t *testing.T) {
+	r := NewRegistry()
+	calls, fail := 0, true
+	c := &countCollector{desc: prometheus.NewDesc("pacer_test_count", "A test.", []string{"code"}, nil),
+		count: func(ctx context.Context) (map[string]int, error) {
+			calls++
+			if fail {
+				return nil, errors.New("store down")
+			}
+			return map[string]int{"A": calls}, nil
+		}, every: time.Hour}
+	r.MustRegister(c)
+	if _, text := scrape(t, r); strings.Contains(text, "pacer_test_count{") {
+		t.Errorf("a failed count is shown:\n%s", text)
+	}
+	fail = false
+	for range 3 {
+		if _, text := scrape(t, r); !strings.Contains(text, `pacer_test_count{code="A"} 2`) {
+			t.Errorf("want the second count, kept:\n%s", text)
+		}
+	}
+	c.mu.Lock()
+	c.lastAt = c.lastAt.Add(-time.Hour)
+	c.mu.Unlock()
+	if _, text := scrape(t, r); !strings.Contains(text, `pacer_test_count{code="A"} 3`) {
+		t.Errorf("an hour on, want a new count:\n%s", text)
 	}
 }
 

@@ -80,11 +80,15 @@ func (m *Reminders) Recorded(rows int, took time.Duration) {
 }
 
 // NewOutbox registers pacer_reminders_outbox, read from count when Prometheus
-// scrapes: the outbox's rows by status (pending, sending, sent, skipped,
-// failed). Pending rows are the reminders due or coming due.
+// scrapes: the outbox's rows that are pending (due or coming due), being
+// sent, or failed. Sent and skipped rows are history, as many as the
+// retention period keeps, and counting them at every scrape would cost a
+// scan of the outbox; pacer_reminders_sent_total and …_skipped_total count
+// them as they happen.
 func NewOutbox(r *Registry, count func(ctx context.Context) (map[string]int, error)) {
 	r.MustRegister(&countCollector{
-		desc:  prometheus.NewDesc("pacer_reminders_outbox", "Reminder rows in the outbox by status.", []string{"status"}, nil),
+		desc: prometheus.NewDesc("pacer_reminders_outbox",
+			"Reminder rows in the outbox that are pending, sending or failed.", []string{"status"}, nil),
 		count: count,
 	})
 }

@@ -986,6 +986,12 @@ func TestMarkOnlySending(t *testing.T) {
 		if err != nil || !maps.Equal(counts, want) {
 			t.Errorf("ReminderCounts = %v, %v; want %v", counts, err, want)
 		}
+		// The metrics' count: the rows still to send and those given up on.
+		counts, err = s.OutboxCounts(ctx)
+		want = map[string]int{ReminderPending: 0, ReminderSending: 2, ReminderFailed: 1}
+		if err != nil || !maps.Equal(counts, want) {
+			t.Errorf("OutboxCounts = %v, %v; want %v", counts, err, want)
+		}
 		if err := s.ReleaseLeases(ctx, nil); err != nil {
 			t.Error(err)
 		}

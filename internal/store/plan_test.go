@@ -176,3 +176,45 @@ func TestPlanDigestKnowsEveryFact(t *testing.T) {
 		t.Error("two plans whose facts differ share a digest")
 	}
 }
+
+// sameFacts and the digest tell apart two facts that differ in any one
+// field, and hold a nil list and an empty one the same, as their JSON does.
+func TestSameFactsSeesEveryField(t *testing.T) {
+	typ := reflect.TypeFor[programs.Facts]()
+	for i := range typ.NumField() {
+		var f programs.Facts
+		v := reflect.ValueOf(&f).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.Int, reflect.Int32:
+			v.SetInt(3)
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+			if e := v.Index(0); e.Kind() == reflect.String {
+				e.SetString("x")
+			}
+		default:
+			t.Fatalf("field %s is a %s: teach this test to set it", typ.Field(i).Name, v.Kind())
+		}
+		if sameFacts(programs.Facts{}, f) {
+			t.Errorf("sameFacts holds the zero facts the same as facts with %s set", typ.Field(i).Name)
+		}
+		w := func(f programs.Facts) []PlanWeek { return []PlanWeek{{Decision: programs.Decision{Facts: f}}} }
+		if PlanDigest(nil, w(programs.Facts{}), nil) == PlanDigest(nil, w(f), nil) {
+			t.Errorf("the digest does not see %s", typ.Field(i).Name)
+		}
+	}
+	if !sameFacts(programs.Facts{Answers: []string{}, Known: []string{}}, programs.Facts{}) {
+		t.Error("sameFacts holds an empty list and none apart; their JSON is the same")
+	}
+	// Strings are delimited by their length: moving a character from one
+	// to the next makes another digest.
+	x := []Session{{Activity: "ab", Status: "c"}}
+	y := []Session{{Activity: "a", Status: "bc"}}
+	if PlanDigest(x, nil, nil) == PlanDigest(y, nil, nil) {
+		t.Error("two sessions whose activity and status split the same characters differently share a digest")
+	}
+}
