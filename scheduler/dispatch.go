@@ -92,9 +92,8 @@ type Dispatcher struct {
 	RecordBatch int           // results committed together at most; default Batch
 	RecordEvery time.Duration // how long a result waits for others to be committed with; default 25 ms
 
-	once  sync.Once
-	wake  chan struct{}
-	progs sync.Map // assignment id → *programs.Program (snapshots never change)
+	once sync.Once
+	wake chan struct{}
 }
 
 func (d *Dispatcher) init() {
@@ -206,10 +205,12 @@ type claimed struct {
 	overQuota bool
 }
 
-// subjects are a batch's store.Subjects, or why they could not be read.
+// subjects are a batch's store.Subjects and its sessions' programs, by
+// assignment ID, or why they could not be read.
 type subjects struct {
 	store.Subjects
-	err error
+	programs map[int64]*programs.Program
+	err      error
 }
 
 func (d *Dispatcher) start(ctx context.Context) *pipeline {
@@ -240,7 +241,7 @@ func (p *pipeline) claim(ctx context.Context) (int, error) {
 	sub := &subjects{}
 	sub.Subjects, sub.err = d.Store.ReminderSubjects(ctx, rs)
 	if sub.err == nil {
-		d.loadPrograms(ctx, sub.Sessions)
+		sub.programs = d.loadPrograms(ctx, sub.Sessions)
 	}
 	over, err := d.quota(ctx, rs)
 	if err != nil {
@@ -518,7 +519,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j claimed) store.Outcome {
 	if j.sub.err != nil {
 		return d.fail(r, j.sub.err)
 	}
-	msg, ch, reason, err := d.compose(r, j.sub.Subjects)
+	msg, ch, reason, err := d.compose(r, j.sub.Subjects, j.sub.programs)
 	if err != nil {
 		return d.fail(r, err)
 	}
@@ -582,7 +583,7 @@ func (d *Dispatcher) fail(r store.Reminder, err error) store.Outcome {
 // batch, or names why it must not go: the session was checked in or
 // cancelled, the channel removed. The subjects are read after the claim,
 // so a check-in is seen unless it comes while the batch waits to be sent.
-func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Message, store.Channel, string, error) {
+func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects, progs map[int64]*programs.Program) (notify.Message, store.Channel, string, error) {
 	ch, ok := sub.Channels[r.ChannelID]
 	if !ok {
 		return notify.Message{}, ch, "channel_removed", nil
@@ -627,11 +628,7 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 			set = store.DefaultNotifySettings(p.ID)
 		}
 		cat := i18n.For(i18n.Parse(set.Language))
-		var prog *programs.Program
-		if v, ok := d.progs.Load(s.AssignmentID); ok {
-			prog = v.(*programs.Program)
-		}
-		name := cat.ActivityName(prog, s.Activity)
+		name := cat.ActivityName(progs[s.AssignmentID], s.Activity)
 		link := d.CheckinURL(p)
 		var done *notify.Done
 		if d.SessionURL != nil {
@@ -652,26 +649,24 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects) (notify.Messa
 	return m, ch, "", nil
 }
 
-// loadPrograms reads the program snapshots of the sessions' assignments
-// not read yet, one read for the batch (the store decodes each distinct
-// snapshot once). A snapshot that cannot be read leaves the activity's id in
-// place of its name.
-func (d *Dispatcher) loadPrograms(ctx context.Context, sessions map[int64]store.Session) {
-	var ids []int64
+// loadPrograms reads the program snapshots of the sessions' assignments,
+// one read for the batch (the store decodes each distinct snapshot once).
+// They are read with each batch, not kept by assignment ID: a process
+// serving a million patients would keep millions, and on SQLite a new
+// assignment can take the ID of one removed. A snapshot that cannot be read
+// leaves the activity's id in place of its name.
+func (d *Dispatcher) loadPrograms(ctx context.Context, sessions map[int64]store.Session) map[int64]*programs.Program {
+	ids := make([]int64, 0, len(sessions))
 	for _, s := range sessions {
-		if _, ok := d.progs.Load(s.AssignmentID); !ok {
-			ids = append(ids, s.AssignmentID)
-		}
+		ids = append(ids, s.AssignmentID)
 	}
 	if len(ids) == 0 {
-		return
+		return nil
 	}
 	progs, err := d.Store.AssignmentPrograms(ctx, ids)
 	if err != nil {
 		d.Log.Warn("read programs", "err", err)
-		return
+		return nil
 	}
-	for id, p := range progs {
-		d.progs.Store(id, p)
-	}
+	return progs
 }

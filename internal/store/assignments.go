@@ -39,7 +39,9 @@ func (s *Store) scanAssignment(row rowScanner) (Assignment, error) {
 }
 
 // program decodes a stored program snapshot, once per distinct snapshot: the
-// assignments of one template share it.
+// assignments of one template share it. It keeps at most maxPrograms and
+// then starts over, since every program made with the builder or given
+// inline is a snapshot of its own.
 func (s *Store) program(yaml []byte) (*programs.Program, error) {
 	key := sha256.Sum256(yaml)
 	if p, ok := s.programs.Load(key); ok {
@@ -49,9 +51,17 @@ func (s *Store) program(yaml []byte) (*programs.Program, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.held.Add(1) > maxPrograms {
+		s.programs.Clear()
+		s.held.Store(1)
+	}
 	s.programs.Store(key, p)
 	return p, nil
 }
+
+// maxPrograms bounds the decoded programs a store keeps: far more than the
+// library's, few enough that many patients' own programs do not fill memory.
+const maxPrograms = 1024
 
 // CreateAssignment adds a (its ID, CreatedAt and UpdatedAt are ignored; an
 // empty Status is "active") and returns it as stored. The caller has checked

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,8 +38,10 @@ type Store struct {
 	// dsn is the PostgreSQL URL, for ListenChanges' connection of its own.
 	dsn string
 	now func() time.Time
-	// programs holds decoded program snapshots by the SHA-256 of their YAML.
+	// programs holds decoded program snapshots by the SHA-256 of their YAML,
+	// at most maxPrograms of them (program); held counts them.
 	programs sync.Map
+	held     atomic.Int64
 	// observe, if set, is told how long each operation took (SetObserver).
 	observe func(op string, start time.Time, err error)
 }

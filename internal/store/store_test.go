@@ -1238,3 +1238,21 @@ func TestActivePatients(t *testing.T) {
 		}
 	})
 }
+
+// The store keeps at most maxPrograms decoded programs, however many
+// patients have programs of their own, and decodes each again when asked.
+func TestDecodedProgramsAreBounded(t *testing.T) {
+	s := openStore(t, testkit.SQLite(t))
+	yaml := string(template(t, "walking").YAML())
+	for i := range maxPrograms + 10 {
+		p, err := s.program([]byte(yaml + fmt.Sprintf("\n# %d\n", i)))
+		if err != nil || p.ID != "walking" {
+			t.Fatalf("program %d: %v, %v", i, p, err)
+		}
+	}
+	n := 0
+	s.programs.Range(func(any, any) bool { n++; return true })
+	if n > maxPrograms || n == 0 {
+		t.Errorf("%d decoded programs kept, want 1 to %d", n, maxPrograms)
+	}
+}

@@ -389,3 +389,47 @@ func recordedAt(t *testing.T, e *env, patientID int64, kind programs.CheckInKind
 	t.Fatalf("patient %d has no %s check-in", patientID, kind)
 	return time.Time{}
 }
+
+// A reminder names the activity of its own program. The dispatcher reads
+// each batch's programs rather than keeping them by assignment ID, which
+// SQLite gives again to a new assignment once the highest is deleted (a
+// patient erased): an erased patient's program, with words a therapist
+// wrote for them, must never word another patient's reminders.
+func TestReminderNamesItsOwnProgramWhenAnIDIsReused(t *testing.T) {
+	e, mb := mailedEnv(t, testkit.SQLite(t)) // PostgreSQL never reuses an ID
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	remind := func(email, activity string) (patient, assignment int64) {
+		var links patientLinks
+		e.JSON("POST", "/api/v1/patients", e.TokenA, fmt.Sprintf(`{"name":"R. M.","email":%q,"timezone":"Europe/Berlin"}`, email), 201, &links)
+		e.JSON("PUT", fmt.Sprintf("/api/v1/patients/%d/channels", links.ID), e.TokenA,
+			fmt.Sprintf(`{"channels":[{"type":"email","address":%q}]}`, email), 200, nil)
+		due := e.Clock.Now().Add(2 * time.Minute).In(berlin)
+		var a struct {
+			ID int64 `json:"id"`
+		}
+		e.JSON("POST", fmt.Sprintf("/api/v1/patients/%d/assignments", links.ID), e.TokenA, fmt.Sprintf(
+			`{"program":{"id":"custom","name":"Custom","activities":[{"id":"w","name":%q,"kind":"aerobic","unit":"minutes","baseline":5,"goal":9,"schedule":{"days":["daily"],"times":[%q]},"instructions":"Go."}]},"start":%q}`,
+			activity, due.Format("15:04"), due.Format(time.DateOnly)), 201, &a)
+		e.Clock.Set(e.Clock.Now().Add(2 * time.Minute))
+		run(t, e)
+		return links.ID, a.ID
+	}
+	erased, first := remind("first@example.org", "Harbour walk")
+	if got := to(mb.received(), "first@example.org"); len(got) != 1 || !strings.Contains(strings.ToLower(got[0].Body), "harbour walk") {
+		t.Fatalf("want one reminder naming the harbour walk, got %d", len(got))
+	}
+	if code, body, _ := e.Do("DELETE", fmt.Sprintf("/api/v1/patients/%d", erased), e.TokenA, ""); code != 204 {
+		t.Fatalf("erasing the first patient: %d %s", code, body)
+	}
+	_, second := remind("second@example.org", "Garden walk")
+	if second != first {
+		t.Fatalf("the new assignment is %d, not the erased %d: SQLite no longer reuses the ID, and this test no longer covers its case", second, first)
+	}
+	got := to(mb.received(), "second@example.org")
+	if len(got) != 1 {
+		t.Fatalf("%d reminders to the second patient, want 1", len(got))
+	}
+	if body := strings.ToLower(got[0].Body); !strings.Contains(body, "garden walk") || strings.Contains(body, "harbour walk") {
+		t.Errorf("the second patient's reminder does not name their own activity:\n%s", got[0].Body)
+	}
+}
