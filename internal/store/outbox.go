@@ -914,8 +914,7 @@ const idChunk = 500
 // list is one parameter, a JSON array on SQLite and an array on PostgreSQL,
 // not a parameter per id: so the statement's text is the same whatever the
 // ids, and SQLite, which parses every statement run on the pool, parses a
-// short one. (A list of 200 parameters took a tenth of the dispatcher's CPU
-// to parse.)
+// short one.
 func (s *Store) byIDs(ctx context.Context, query string, ids []int64, scan func(*sql.Rows) error) error {
 	ids = slices.DeleteFunc(sortedIDs(ids), func(id int64) bool { return id == 0 })
 	list := `(SELECT value FROM json_each(?))`
