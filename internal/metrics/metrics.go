@@ -15,6 +15,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -162,9 +163,9 @@ func NewReview(r *Registry) *Review {
 // patients).
 func NewCurrentDecisions(r *Registry, count func(ctx context.Context) (map[string]int, error)) {
 	r.MustRegister(&countCollector{
-		desc: prometheus.NewDesc("pacer_current_decisions",
-			"Active assignments by the decision code of their current week, counted at most every 5 minutes.",
-			[]string{"code"}, nil),
+		desc: prometheus.NewDesc("pacer_current_decisions", fmt.Sprintf(
+			"Active assignments by the decision code of their current week, counted at most every %d minutes.",
+			int(DecisionsEvery/time.Minute)), []string{"code"}, nil),
 		count: count,
 		every: DecisionsEvery,
 	})

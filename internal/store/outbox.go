@@ -781,7 +781,7 @@ func (s *Store) Reminders(ctx context.Context, patientID int64, since time.Time)
 // present. It reads every row's index entry: for tests and tools; the
 // metrics read OutboxCounts.
 func (s *Store) ReminderCounts(ctx context.Context) (map[string]int, error) {
-	return s.reminderCounts(ctx, ``, ReminderPending, ReminderSending, ReminderSent, ReminderSkipped, ReminderFailed)
+	return s.reminderCounts(ctx, ReminderPending, ReminderSending, ReminderSent, ReminderSkipped, ReminderFailed)
 }
 
 // OutboxCounts returns how many reminders are pending, sending and failed,
@@ -789,16 +789,19 @@ func (s *Store) ReminderCounts(ctx context.Context) (map[string]int, error) {
 // the index on status alone, however many sent and skipped rows the
 // retention period keeps.
 func (s *Store) OutboxCounts(ctx context.Context) (map[string]int, error) {
-	return s.reminderCounts(ctx, ` WHERE status IN ('pending', 'sending', 'failed')`,
-		ReminderPending, ReminderSending, ReminderFailed)
+	return s.reminderCounts(ctx, ReminderPending, ReminderSending, ReminderFailed)
 }
 
-func (s *Store) reminderCounts(ctx context.Context, where string, statuses ...string) (map[string]int, error) {
+// reminderCounts counts the reminders of each of statuses, from the index
+// on status.
+func (s *Store) reminderCounts(ctx context.Context, statuses ...string) (map[string]int, error) {
 	counts := make(map[string]int, len(statuses))
-	for _, st := range statuses {
-		counts[st] = 0
+	args := make([]any, len(statuses))
+	for i, st := range statuses {
+		counts[st], args[i] = 0, st
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT status, COUNT(*) FROM reminders`+where+` GROUP BY status`)
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT status, COUNT(*) FROM reminders WHERE status IN (`+
+		repeatList(`?`, len(statuses))+`) GROUP BY status`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("reminder counts: %w", err)
 	}
