@@ -653,7 +653,7 @@ func (d *Dispatcher) compose(r store.Reminder, sub store.Subjects, progs map[int
 // one read for the batch (the store decodes each distinct snapshot once).
 // They are read with each batch, not kept by assignment ID: a process
 // serving a million patients would keep millions, and on SQLite a new
-// assignment can take the ID of one removed. A snapshot that cannot be read
+// assignment can take the ID of one deleted with its erased patient. A snapshot that cannot be read
 // leaves the activity's id in place of its name.
 func (d *Dispatcher) loadPrograms(ctx context.Context, sessions map[int64]store.Session) map[int64]*programs.Program {
 	ids := make([]int64, 0, len(sessions))
